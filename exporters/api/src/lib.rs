@@ -1,0 +1,49 @@
+//! The contract between Lookout's engine and its exporters.
+//!
+//! An exporter never sees the engine's internals. It receives metric data through
+//! [`MetricSource::collect`], which walks every family and series and hands each one,
+//! borrowed, to a [`MetricVisitor`]. Nothing is copied or allocated on the way: an
+//! encoder writes straight from the registry into its output buffer.
+//!
+//! This crate has no dependencies, so a third party implements an exporter against it
+//! alone, exactly as Lookout's own exporters do.
+//!
+//! ```
+//! use lookout_export::{FamilyInfo, MetricKind, MetricSource, MetricVisitor, Value};
+//!
+//! /// A source with one counter family and one series.
+//! struct Fixed;
+//! impl MetricSource for Fixed {
+//!     fn collect(&self, visitor: &mut dyn MetricVisitor) {
+//!         visitor.visit_family(&FamilyInfo {
+//!             name: "jobs",
+//!             help: "Jobs run",
+//!             unit: "",
+//!             kind: MetricKind::Counter,
+//!         });
+//!         visitor.visit_series(&[("queue", "default")], Value::Counter(3));
+//!     }
+//! }
+//!
+//! /// An exporter that sums every counter it is shown.
+//! #[derive(Default)]
+//! struct Total(u64);
+//! impl MetricVisitor for Total {
+//!     fn visit_family(&mut self, _family: &FamilyInfo<'_>) {}
+//!     fn visit_series(&mut self, _labels: &[(&str, &str)], value: Value<'_>) {
+//!         if let Value::Counter(n) = value {
+//!             self.0 += n;
+//!         }
+//!     }
+//! }
+//!
+//! let mut total = Total::default();
+//! Fixed.collect(&mut total);
+//! assert_eq!(total.0, 3);
+//! ```
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+
+mod metric;
+
+pub use metric::{FamilyInfo, HistogramValue, MetricKind, MetricSource, MetricVisitor, Value};

@@ -1,0 +1,109 @@
+//! A series' label values, packed into one allocation.
+
+use std::hash::{BuildHasher, Hasher};
+
+/// Label values stored as `[len: u32 LE][bytes]...` in a single boxed slice.
+///
+/// One allocation per series instead of one per value keeps a labelled counter series
+/// small, and comparing against the `&[&str]` a caller passes is a walk over bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct LabelValues(Box<[u8]>);
+
+const LEN: usize = size_of::<u32>();
+
+impl LabelValues {
+    /// Packs `values`. A value longer than `u32::MAX` bytes is cut at that length.
+    pub(crate) fn new(values: &[&str]) -> Self {
+        let size = values.iter().map(|v| LEN + v.len()).sum();
+        let mut packed = Vec::with_capacity(size);
+        for value in values {
+            let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
+            packed.extend_from_slice(&len.to_le_bytes());
+            packed.extend_from_slice(&value.as_bytes()[..len as usize]);
+        }
+        LabelValues(packed.into_boxed_slice())
+    }
+
+    /// Whether these are exactly `values`, in order.
+    #[inline]
+    pub(crate) fn matches(&self, values: &[&str]) -> bool {
+        let mut rest = &self.0[..];
+        for value in values {
+            let Some((len, tail)) = split_len(rest) else {
+                return false;
+            };
+            if len != value.len() || tail.get(..len) != Some(value.as_bytes()) {
+                return false;
+            }
+            rest = &tail[len..];
+        }
+        rest.is_empty()
+    }
+
+    /// The values in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            let (len, tail) = split_len(rest)?;
+            let (value, next) = tail.split_at_checked(len)?;
+            rest = next;
+            // Built from `&str`s in `new`, so this is valid UTF-8 unless a giant value was cut.
+            Some(std::str::from_utf8(value).unwrap_or(""))
+        })
+    }
+
+    /// Heap bytes held by this value set.
+    #[cfg(test)]
+    pub(crate) fn heap_size(&self) -> usize {
+        self.0.len()
+    }
+}
+
+#[inline]
+fn split_len(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let (len, tail) = bytes.split_first_chunk::<LEN>()?;
+    Some((u32::from_le_bytes(*len) as usize, tail))
+}
+
+/// Hashes label values for a family's series map; the same values always give the same hash.
+#[inline]
+pub(crate) fn hash_values(state: &foldhash::fast::RandomState, values: &[&str]) -> u64 {
+    let mut hasher = state.build_hasher();
+    for value in values {
+        hasher.write(value.as_bytes());
+        // 0xff never occurs in UTF-8, so ("ab", "c") and ("a", "bc") hash apart.
+        hasher.write_u8(0xff);
+    }
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_and_matches_exactly() {
+        let values = ["coder", "", "line\nbreak \"q\" \\ ünï"];
+        let packed = LabelValues::new(&values);
+        assert!(packed.matches(&values));
+        assert_eq!(packed.iter().collect::<Vec<_>>(), values);
+        assert!(!packed.matches(&values[..2]));
+        assert!(!packed.matches(&["coder", "", "line"]));
+        assert!(!packed.matches(&["coder", "", "line\nbreak \"q\" \\ ünï", "x"]));
+        assert!(LabelValues::new(&[]).matches(&[]));
+        assert_eq!(packed.heap_size(), 3 * 4 + 5 + values[2].len());
+    }
+
+    #[test]
+    fn hash_separates_value_boundaries() {
+        let state = foldhash::fast::RandomState::default();
+        assert_ne!(
+            hash_values(&state, &["ab", "c"]),
+            hash_values(&state, &["a", "bc"])
+        );
+        assert_eq!(
+            hash_values(&state, &["a", "b"]),
+            hash_values(&state, &["a", "b"])
+        );
+    }
+}
