@@ -1,1 +1,14 @@
-fn main() {}
+//! The `lookout` binary: parse flags, run the command, map errors to exit codes.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match lookout::cli::Cli::parse().run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error[{}]: {error}", error.code());
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

@@ -35,11 +35,13 @@
 #[cfg(feature = "prometheus-collector")]
 mod collector;
 mod format;
+mod parse;
 mod text;
 
 #[cfg(feature = "prometheus-collector")]
 pub use collector::PrometheusCollector;
 pub use format::{accepts_gzip, Format};
+pub use parse::{parse, ParseError, ParsedFamily, Sample};
 pub use text::{encode, encode_to_string};
 
 use lookout_export::MetricSource;

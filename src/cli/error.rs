@@ -1,0 +1,62 @@
+//! Errors a command ends with, each with a stable code and exit status.
+
+use crate::client::ClientError;
+use std::net::SocketAddr;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source} (choose another address with --listen)")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
+    /// The endpoint could not be reached or read.
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    /// The endpoint answered with an error status.
+    #[error("{url} answered {status}")]
+    Status {
+        /// The URL fetched.
+        url: String,
+        /// The status received.
+        status: http::StatusCode,
+    },
+    /// The endpoint's answer is not exposition text.
+    #[error("{url} did not return Prometheus text: {reason}")]
+    Exposition {
+        /// The URL fetched.
+        url: String,
+        /// What could not be read.
+        reason: String,
+    },
+    /// The async runtime or the server failed.
+    #[error("runtime error: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl CliError {
+    /// A stable code for scripts and docs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CliError::Bind { .. } => "E_BIND",
+            CliError::Client(ClientError::InvalidUrl { .. }) => "E_URL",
+            CliError::Client(_) => "E_CONNECT",
+            CliError::Status { .. } => "E_STATUS",
+            CliError::Exposition { .. } => "E_EXPOSITION",
+            CliError::Runtime(_) => "E_RUNTIME",
+        }
+    }
+
+    /// The process exit status: 2 for bad input, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Client(ClientError::InvalidUrl { .. }) => 2,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The `lookout` command line: flags in, a command run, an exit code out.
+
+mod error;
+mod metrics;
+mod serve;
+
+pub use error::CliError;
+
+use clap::{Parser, Subcommand};
+
+/// Lookout: telemetry for AI-agent systems.
+#[derive(Debug, Parser)]
+#[command(name = "lookout", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve /metrics, /health and /version until SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Print a running endpoint's metrics, readable (or raw with --raw).
+    Metrics(metrics::MetricsArgs),
+}
+
+impl Cli {
+    /// Runs the parsed command.
+    pub fn run(self) -> Result<(), CliError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(CliError::Runtime)?;
+        runtime.block_on(async {
+            match self.command {
+                Command::Serve(args) => serve::run(args).await,
+                Command::Metrics(args) => metrics::run(args).await,
+            }
+        })
+    }
+}

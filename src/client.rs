@@ -1,0 +1,113 @@
+//! A minimal HTTP/1.1 client over hyper, for the CLI talking to a running endpoint.
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use std::time::Duration;
+
+/// Why a request to an endpoint failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The URL is not an `http://host[:port]/path` URL.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No connection, or it broke.
+    #[error("cannot reach {url}: {source}")]
+    Connect {
+        /// The URL given.
+        url: String,
+        /// The transport error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// No complete answer within the timeout.
+    #[error("no answer from {url} within {timeout:?}")]
+    Timeout {
+        /// The URL given.
+        url: String,
+        /// The limit.
+        timeout: Duration,
+    },
+}
+
+/// A received response.
+#[derive(Debug)]
+pub struct Fetched {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body, as received (not decompressed).
+    pub body: Bytes,
+}
+
+/// GETs `url` with extra headers, within `timeout`.
+pub async fn get(
+    url: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Fetched, ClientError> {
+    tokio::time::timeout(timeout, get_inner(url, headers))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ClientError::Timeout {
+                url: url.to_owned(),
+                timeout,
+            })
+        })
+}
+
+async fn get_inner(url: &str, headers: &[(&str, &str)]) -> Result<Fetched, ClientError> {
+    let invalid = |reason: &str| ClientError::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(invalid("only http:// is supported"));
+    }
+    let authority = uri.authority().ok_or_else(|| invalid("no host"))?.clone();
+    let port = authority.port_u16().unwrap_or(80);
+    let connect = |e: Box<dyn std::error::Error + Send + Sync>| ClientError::Connect {
+        url: url.to_owned(),
+        source: e,
+    };
+    let stream = tokio::net::TcpStream::connect((authority.host(), port))
+        .await
+        .map_err(|e| connect(e.into()))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| connect(e.into()))?;
+    tokio::spawn(connection);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = Request::get(path).header(http::header::HOST, authority.as_str());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| invalid(&e.to_string()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| connect(e.into()))?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| connect(e.into()))?
+        .to_bytes();
+    Ok(Fetched {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
+}

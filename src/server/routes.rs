@@ -1,0 +1,125 @@
+//! Request routing: which path answers what.
+
+use crate::metrics::{Descriptor, Family, Histogram};
+use crate::Telemetry;
+use bytes::Bytes;
+use http::header::{ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Scrape durations, exposed on the next scrape.
+pub const SCRAPE_DURATION_METRIC: &str = "lookout_scrape_duration_seconds";
+
+#[derive(Clone)]
+pub(super) struct Router {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    telemetry: Telemetry,
+    metrics_path: String,
+    scrape_duration: Option<Family<Histogram>>,
+}
+
+impl Router {
+    pub(super) fn new(telemetry: Telemetry, metrics_path: String) -> Self {
+        let descriptor = Descriptor::new(
+            SCRAPE_DURATION_METRIC,
+            "Time to encode the /metrics exposition.",
+        )
+        .unit("seconds");
+        // Registration can only fail if the application took this name for itself; then
+        // scrapes go unmeasured rather than unserved.
+        let scrape_duration = telemetry.registry().histogram(descriptor).ok();
+        Router {
+            inner: Arc::new(Inner {
+                telemetry,
+                metrics_path,
+                scrape_duration,
+            }),
+        }
+    }
+
+    pub(super) fn handle<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        let mut response = match req.uri().path() {
+            path if path == self.inner.metrics_path => self.metrics(req),
+            "/health" => self.health(),
+            "/version" => json(
+                StatusCode::OK,
+                &serde_json::json!({ "name": "lookout", "version": crate::VERSION }),
+            ),
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        };
+        if req.method() == Method::HEAD {
+            *response.body_mut() = Full::default();
+        }
+        response
+    }
+
+    fn metrics<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let exposition = crate::prometheus::render(
+            self.inner.telemetry.registry(),
+            header(ACCEPT),
+            header(ACCEPT_ENCODING),
+        );
+        let mut response = Response::new(Full::new(Bytes::from(exposition.body)));
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(exposition.content_type),
+        );
+        headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+        if exposition.gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if let Some(family) = &self.inner.scrape_duration {
+            family.observe_duration(&[], started.elapsed());
+        }
+        response
+    }
+
+    fn health(&self) -> Response<Full<Bytes>> {
+        let telemetry = &self.inner.telemetry;
+        json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "status": "ok",
+                "version": crate::VERSION,
+                "uptime_seconds": telemetry.uptime().as_secs_f64(),
+                "series": telemetry.registry().series_count(),
+            }),
+        )
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut body = value.to_string();
+    body.push('\n');
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
