@@ -1,0 +1,129 @@
+//! Helpers shared by the integration tests.
+
+use lookout::server::{ServerConfig, ServerHandle};
+use lookout::Telemetry;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Finds an external tool on PATH. Without it the test cannot run: under `CI=true` that is
+/// a failure, elsewhere the test says loudly that it skipped.
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        let message =
+            format!("`{name}` is not installed (Debian package `prometheus`; .ci/run installs it)");
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+        eprintln!("SKIPPED: {message}");
+    }
+    found
+}
+
+/// Serves `telemetry` on a free loopback port.
+pub fn serve(telemetry: &Telemetry) -> ServerHandle {
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_path: "/metrics".into(),
+    };
+    ServerHandle::start(telemetry.clone(), &config).unwrap()
+}
+
+/// GETs `url` (with optional headers) and returns the status and body text.
+pub fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fetched = runtime
+        .block_on(lookout::client::get(url, headers, Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    (
+        fetched.status.as_u16(),
+        String::from_utf8(fetched.body.to_vec()).unwrap(),
+    )
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Percent-encodes a query parameter.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Label values that stress escaping: quotes, backslashes, newlines, unicode.
+pub const NASTY: &[&str] = &[
+    "say \"hi\"",
+    "C:\\agents\\coder",
+    "line one\nline two",
+    "ünïcødé ✓ 日本語",
+    "all \"of\\them\"\n✓",
+];
+
+/// Fills every agent family, using nasty label values for some series.
+pub fn fill_every_family(telemetry: &Telemetry) {
+    use lookout::agent::*;
+    let agents = telemetry.agents();
+    for (i, nasty) in NASTY.iter().enumerate() {
+        let ms = Duration::from_millis(40 * (i as u64 + 1));
+        agents.track_agent_execution(&AgentExecution {
+            agent_id: nasty,
+            agent_type: nasty,
+            phase: "code",
+            model: nasty,
+            duration: ms * 50,
+            tokens: 1000 + i as u64,
+            success: i % 2 == 0,
+        });
+        agents.track_tool_usage(&ToolCall {
+            tool: nasty,
+            duration: ms,
+            error: None,
+        });
+        agents.track_tool_usage(&ToolCall {
+            tool: nasty,
+            duration: ms * 3,
+            error: Some(nasty),
+        });
+        agents.track_context_usage(&ContextUsage {
+            agent_id: nasty,
+            session_id: nasty,
+            used: 50_000,
+            total: 200_000,
+        });
+        agents.track_error(&ErrorEvent {
+            component: nasty,
+            error_type: nasty,
+            severity: Severity::Error,
+        });
+        agents.track_task(&TaskRun {
+            task_type: nasty,
+            duration: ms * 10,
+            error: None,
+        });
+        agents.track_task(&TaskRun {
+            task_type: nasty,
+            duration: ms * 20,
+            error: Some(nasty),
+        });
+        agents.set_task_queue_size(nasty, i);
+        agents.start_agent(nasty, nasty, "review").succeed();
+    }
+    let _still_running = std::mem::ManuallyDrop::new(agents.start_agent("a-1", "coder", "code"));
+}
