@@ -6,8 +6,10 @@ use lookout_export::HistogramValue;
 #[derive(Default)]
 struct Collected {
     families: Vec<(String, MetricKind)>,
-    series: Vec<(String, Vec<(String, String)>, Owned)>,
+    series: Vec<(String, Labels, Owned)>,
 }
+
+type Labels = Vec<(String, String)>;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Owned {
