@@ -1,4 +1,44 @@
 //! Lookout: the telemetry engine for AI-agent systems.
+//!
+//! Record what agents do (executions, tool calls, tokens, context usage, errors, tasks)
+//! into labelled counters, gauges and HDR histograms whose hot path costs nanoseconds,
+//! and serve them to Prometheus.
+//!
+//! ```
+//! use lookout::agent::{AgentExecution, ToolCall};
+//! use lookout::Telemetry;
+//! use std::time::Duration;
+//!
+//! let telemetry = Telemetry::new();
+//! let agents = telemetry.agents();
+//! agents.track_agent_execution(&AgentExecution {
+//!     agent_id: "coder-123",
+//!     agent_type: "coder",
+//!     phase: "code",
+//!     model: "claude-sonnet",
+//!     duration: Duration::from_millis(5000),
+//!     tokens: 1500,
+//!     success: true,
+//! });
+//! agents.track_tool_usage(&ToolCall { tool: "Read", duration: Duration::from_millis(250), error: None });
+//!
+//! // Custom families live in the same registry.
+//! let retries = telemetry
+//!     .registry()
+//!     .counter(lookout::metrics::Descriptor::new("llm_retries_total", "LLM call retries.").labels(["model"]))
+//!     .unwrap();
+//! retries.inc(&["claude-sonnet"]);
+//!
+//! let text = telemetry.prometheus_text();
+//! assert!(text.contains("agent_execution_total{agent_type=\"coder\",phase=\"code\",status=\"success\"} 1"));
+//! assert!(text.contains("agent_tokens_used_total{agent_type=\"coder\",model=\"claude-sonnet\"} 1500"));
+//! assert!(text.contains("llm_retries_total{model=\"claude-sonnet\"} 1"));
+//! ```
+//!
+//! Serve it with [`server::ServerHandle::start`] (its own thread) or [`server::serve`]
+//! (your tokio runtime); `lookout serve` does the same from the command line.
+//!
+//! Features: `prometheus` (default) adds the exposition, the server and the CLI.
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
