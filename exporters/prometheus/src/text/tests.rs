@@ -1,12 +1,9 @@
 use super::*;
 
+type Series = (Vec<(&'static str, &'static str)>, Value<'static>);
+
 /// A source that replays a fixed list of families and series.
-struct Fixture(
-    Vec<(
-        FamilyInfo<'static>,
-        Vec<(Vec<(&'static str, &'static str)>, Value<'static>)>,
-    )>,
-);
+struct Fixture(Vec<(FamilyInfo<'static>, Vec<Series>)>);
 
 impl MetricSource for Fixture {
     fn collect(&self, visitor: &mut dyn MetricVisitor) {
