@@ -230,6 +230,9 @@ impl<M: Metric> FamilyCore<M> {
     pub(crate) fn visit_series(&self, visitor: &mut dyn MetricVisitor, scratch: &mut Vec<u64>) {
         for shard in &self.shards {
             let table = shard.read();
+            if table.is_empty() {
+                continue;
+            }
             let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(self.label_names.len());
             for series in table.iter() {
                 pairs.clear();
