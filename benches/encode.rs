@@ -1,1 +1,193 @@
-fn main() {}
+//! Encoding 1,000 series to Prometheus text: 5 counter and 5 histogram families, 100
+//! label sets each (3 labels), the same buckets everywhere: about 7,500 lines. Lookout
+//! beside prometheus' TextEncoder, prometheus-client and metrics-exporter-prometheus.
+//!
+//! `cargo bench --bench encode`, then `python3 scripts/bench_table.py`.
+
+#[path = "peers.rs"]
+mod peers;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use lookout::metrics::{Descriptor, HistogramOptions, Registry};
+use lookout::prometheus::{encode, Format};
+use peers::{BOUNDS, NAMES};
+use prometheus::Encoder as _;
+use std::hint::black_box;
+use std::time::Duration;
+
+const FAMILIES: usize = 5;
+const LABEL_SETS: usize = 100;
+
+fn label_set(i: usize) -> [String; 3] {
+    [
+        format!("agent{i}"),
+        format!("phase{}", i % 7),
+        format!("status{}", i % 3),
+    ]
+}
+
+/// Calls `f(counter family, histogram family, labels, value)` for every series.
+fn for_each_series(mut f: impl FnMut(usize, &[&str; 3], f64)) {
+    for family in 0..FAMILIES {
+        for i in 0..LABEL_SETS {
+            let labels = label_set(i);
+            let labels = [labels[0].as_str(), labels[1].as_str(), labels[2].as_str()];
+            f(
+                family,
+                &labels,
+                0.001 * (i + 1) as f64 * (family + 1) as f64,
+            );
+        }
+    }
+}
+
+fn lines(text: &str) -> usize {
+    text.lines().filter(|l| !l.starts_with('#')).count()
+}
+
+fn encode_1000_series(c: &mut Criterion) {
+    // Lookout
+    let registry = Registry::new();
+    let counters: Vec<_> = (0..FAMILIES)
+        .map(|f| {
+            registry
+                .counter(Descriptor::new(format!("c{f}_total"), "c").labels(NAMES))
+                .unwrap()
+        })
+        .collect();
+    let histograms: Vec<_> = (0..FAMILIES)
+        .map(|f| {
+            let d = Descriptor::new(format!("h{f}_seconds"), "h")
+                .unit("seconds")
+                .labels(NAMES);
+            registry
+                .histogram_with(d, &HistogramOptions::seconds().buckets(BOUNDS))
+                .unwrap()
+        })
+        .collect();
+    for_each_series(|f, labels, v| {
+        counters[f].add(labels, 3);
+        histograms[f].observe(labels, v);
+    });
+
+    // prometheus
+    let prom = prometheus::Registry::new();
+    let prom_counters: Vec<_> = (0..FAMILIES)
+        .map(|f| {
+            let c = prometheus::IntCounterVec::new(
+                prometheus::Opts::new(format!("c{f}_total"), "c"),
+                &NAMES,
+            )
+            .unwrap();
+            prom.register(Box::new(c.clone())).unwrap();
+            c
+        })
+        .collect();
+    let prom_histograms: Vec<_> = (0..FAMILIES)
+        .map(|f| {
+            let opts = prometheus::HistogramOpts::new(format!("h{f}_seconds"), "h")
+                .buckets(BOUNDS.to_vec());
+            let h = prometheus::HistogramVec::new(opts, &NAMES).unwrap();
+            prom.register(Box::new(h.clone())).unwrap();
+            h
+        })
+        .collect();
+    for_each_series(|f, labels, v| {
+        prom_counters[f].with_label_values(labels).inc_by(3);
+        prom_histograms[f].with_label_values(labels).observe(v);
+    });
+
+    // prometheus-client
+    type Labels = Vec<(String, String)>;
+    use prometheus_client::metrics::{counter::Counter, family::Family, histogram::Histogram};
+    let mut client = prometheus_client::registry::Registry::default();
+    let client_counters: Vec<Family<Labels, Counter>> = (0..FAMILIES)
+        .map(|f| {
+            let family = Family::default();
+            client.register(format!("c{f}"), "c", family.clone());
+            family
+        })
+        .collect();
+    fn new_histogram() -> Histogram {
+        Histogram::new(BOUNDS)
+    }
+    type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+    let client_histograms: Vec<HistogramFamily> = (0..FAMILIES)
+        .map(|f| {
+            let family = Family::new_with_constructor(new_histogram as fn() -> Histogram);
+            client.register(format!("h{f}_seconds"), "h", family.clone());
+            family
+        })
+        .collect();
+    for_each_series(|f, labels, v| {
+        let key = peers::client_labels(*labels);
+        client_counters[f].get_or_create(&key).inc_by(3);
+        client_histograms[f].get_or_create(&key).observe(v);
+    });
+
+    // metrics + metrics-exporter-prometheus
+    let recorder = peers::metrics_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        for_each_series(|f, labels, v| {
+            let pairs: Vec<(&'static str, String)> = NAMES
+                .iter()
+                .zip(labels)
+                .map(|(n, v)| (*n, v.to_string()))
+                .collect();
+            metrics::counter!(format!("c{f}_total"), &pairs).increment(3);
+            metrics::histogram!(format!("h{f}_seconds"), &pairs).record(v);
+        })
+    });
+
+    let mut buf = Vec::new();
+    encode(&registry, Format::Text, &mut buf);
+    let mut prom_buf = Vec::new();
+    prometheus::TextEncoder::new()
+        .encode(&prom.gather(), &mut prom_buf)
+        .unwrap();
+    let mut client_text = String::new();
+    prometheus_client::encoding::text::encode(&mut client_text, &client).unwrap();
+    eprintln!(
+        "sample lines: lookout {} (with its self-metrics), prometheus {}, prometheus-client {}, metrics {}",
+        lines(std::str::from_utf8(&buf).unwrap()),
+        lines(std::str::from_utf8(&prom_buf).unwrap()),
+        lines(&client_text),
+        lines(&handle.render()),
+    );
+
+    let mut group = c.benchmark_group("encode/1000_series");
+    group.bench_function("lookout", |b| {
+        b.iter(|| {
+            buf.clear();
+            encode(black_box(&registry), Format::Text, &mut buf);
+        })
+    });
+    group.bench_function("prometheus", |b| {
+        b.iter(|| {
+            prom_buf.clear();
+            prometheus::TextEncoder::new()
+                .encode(&prom.gather(), &mut prom_buf)
+                .unwrap();
+        })
+    });
+    group.bench_function("prometheus_client", |b| {
+        b.iter(|| {
+            client_text.clear();
+            prometheus_client::encoding::text::encode(&mut client_text, black_box(&client))
+                .unwrap();
+        })
+    });
+    group.bench_function("metrics", |b| b.iter(|| black_box(handle.render())));
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(30);
+    targets = encode_1000_series
+}
+criterion_main!(benches);

@@ -1,1 +1,96 @@
-fn main() {}
+//! Histogram record, thread-safe: Lookout (handle and labelled) beside prometheus,
+//! prometheus-client, metrics, opentelemetry_sdk, and hdrhistogram behind a mutex and
+//! unsynchronised. Every crate records the same 1,024 durations (1 ms to 10 s).
+//!
+//! `cargo bench --bench histogram`, then `python3 scripts/bench_table.py`.
+
+#[path = "peers.rs"]
+mod peers;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use lookout::metrics::{Descriptor, HistogramOptions, Registry};
+use peers::{BOUNDS, NAMES, VALUES};
+use std::hint::black_box;
+use std::time::Duration;
+
+/// Runs `record` over the durations, one value per iteration.
+fn cycle(values: &[f64]) -> impl FnMut() -> f64 + '_ {
+    let mut i = 0;
+    move || {
+        i = (i + 1) & 1023;
+        values[i]
+    }
+}
+
+fn record(c: &mut Criterion) {
+    let values = peers::durations();
+    let mut group = c.benchmark_group("histogram/record");
+
+    let registry = Registry::new();
+    let family = registry
+        .histogram_with(
+            Descriptor::new("d_seconds", "d")
+                .unit("seconds")
+                .labels(NAMES),
+            &HistogramOptions::seconds().buckets(BOUNDS),
+        )
+        .unwrap();
+    let handle = family.get(&VALUES).unwrap();
+    let mut next = cycle(&values);
+    group.bench_function("lookout", |b| b.iter(|| handle.observe(black_box(next()))));
+    group.bench_function("lookout_labelled", |b| {
+        b.iter(|| family.observe(black_box(&VALUES), black_box(next())))
+    });
+
+    let prometheus = prometheus::Histogram::with_opts(
+        prometheus::HistogramOpts::new("d_seconds", "d").buckets(BOUNDS.to_vec()),
+    )
+    .unwrap();
+    group.bench_function("prometheus", |b| {
+        b.iter(|| prometheus.observe(black_box(next())))
+    });
+
+    let client = prometheus_client::metrics::histogram::Histogram::new(BOUNDS);
+    group.bench_function("prometheus_client", |b| {
+        b.iter(|| client.observe(black_box(next())))
+    });
+
+    let recorder = peers::metrics_recorder();
+    let metrics = metrics::with_local_recorder(&recorder, || metrics::histogram!("d_seconds"));
+    group.bench_function("metrics", |b| b.iter(|| metrics.record(black_box(next()))));
+
+    let (_provider, meter) = peers::otel_meter(2000);
+    let otel = meter
+        .f64_histogram("d_seconds")
+        .with_boundaries(BOUNDS.to_vec())
+        .build();
+    group.bench_function("opentelemetry_sdk", |b| {
+        b.iter(|| otel.record(black_box(next()), &[]))
+    });
+
+    // The HDR baselines record microseconds, as Lookout's seconds preset does.
+    let new_hdr = || hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 2).unwrap();
+    let locked = parking_lot::Mutex::new(new_hdr());
+    group.bench_function("hdrhistogram_mutex", |b| {
+        b.iter(|| {
+            locked
+                .lock()
+                .saturating_record((black_box(next()) * 1e6) as u64)
+        })
+    });
+    let mut bare = new_hdr();
+    group.bench_function("hdrhistogram_unsync", |b| {
+        b.iter(|| bare.saturating_record((black_box(next()) * 1e6) as u64))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50);
+    targets = record
+}
+criterion_main!(benches);

@@ -21,7 +21,7 @@ use thread_local::ThreadLocal;
 
 const SHARDS: usize = 16;
 /// Entries a thread caches per family before it starts over.
-const CACHE_CAPACITY: usize = 1024;
+const CACHE_CAPACITY: usize = 512;
 
 /// All series of one metric. Cloning is cheap and shares the series.
 #[derive(Debug)]
@@ -39,6 +39,9 @@ impl<M: Metric> Clone for Family<M> {
 
 type SeriesRef<M> = Arc<Series<<M as Metric>::Cell>>;
 
+/// Aligned to its own cache lines: every lookup reads these fields, so no other
+/// allocation (a series' counter, say) may share a line with them.
+#[repr(align(128))]
 pub(crate) struct FamilyCore<M: Metric> {
     /// Exported family name (counters without `_total`).
     pub(crate) name: Box<str>,
@@ -53,7 +56,7 @@ pub(crate) struct FamilyCore<M: Metric> {
     overflow: OnceLock<SeriesRef<M>>,
     /// Bumped by every removal so thread caches drop what they hold.
     generation: AtomicU64,
-    cache: ThreadLocal<RefCell<HashTable<Cached<M::Cell>>>>,
+    cache: ThreadLocal<ThreadCache<M::Cell>>,
     /// Measurements routed to the overflow series.
     pub(crate) overflowed: AtomicU64,
     /// Measurements dropped for a wrong number of label values.
@@ -70,8 +73,23 @@ impl<M: Metric> std::fmt::Debug for FamilyCore<M> {
     }
 }
 
+/// One thread's cache, alone on its cache lines: `thread_local` stores threads' values
+/// side by side, and each lookup writes the `RefCell` flag.
+#[repr(align(128))]
+struct ThreadCache<C>(RefCell<HashTable<Cached<C>>>);
+
+impl<C> Default for ThreadCache<C> {
+    fn default() -> Self {
+        ThreadCache(RefCell::new(HashTable::new()))
+    }
+}
+
+/// A thread's cache entry. It keeps its own copy of the key: comparing against the
+/// series' key would read the cache line that other threads' increments keep writing.
 struct Cached<C> {
+    hash: u64,
     generation: u64,
+    values: LabelValues,
     series: Arc<Series<C>>,
 }
 
@@ -138,17 +156,18 @@ impl<M: Metric> FamilyCore<M> {
         let hash = hash_values(&self.hasher, values);
         let generation = self.generation.load(Ordering::Acquire);
         let cache = self.cache.get_or(Default::default);
-        let Ok(mut cache) = cache.try_borrow_mut() else {
+        let Ok(mut cache) = cache.0.try_borrow_mut() else {
             return f(&self.resolve(hash, values).0.cell);
         };
-        let eq = |c: &Cached<M::Cell>| c.series.hash == hash && c.series.values.matches(values);
+        let eq = |c: &Cached<M::Cell>| c.hash == hash && c.values.matches(values);
         if let Some(cached) = cache.find_mut(hash, eq) {
             if cached.generation != generation {
                 let (series, cacheable) = self.resolve(hash, values);
                 if !cacheable {
                     return f(&series.cell);
                 }
-                *cached = Cached { generation, series };
+                cached.generation = generation;
+                cached.series = series;
             }
             return f(&cached.series.cell);
         }
@@ -158,7 +177,13 @@ impl<M: Metric> FamilyCore<M> {
             if cache.len() >= CACHE_CAPACITY {
                 cache.clear();
             }
-            cache.insert_unique(hash, Cached { generation, series }, |c| c.series.hash);
+            let entry = Cached {
+                hash,
+                generation,
+                values: LabelValues::new(values),
+                series,
+            };
+            cache.insert_unique(hash, entry, |c| c.hash);
         }
     }
 

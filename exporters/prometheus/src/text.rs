@@ -13,7 +13,11 @@ pub fn encode(source: &dyn MetricSource, format: Format, out: &mut Vec<u8>) {
         out,
         format,
         name: String::new(),
+        bucket: String::new(),
+        sum: String::new(),
+        count: String::new(),
         labels: Vec::new(),
+        bucket_prefix: Vec::new(),
         le: LeCache::default(),
     };
     source.collect(&mut encoder);
@@ -33,14 +37,21 @@ pub fn encode_to_string(source: &dyn MetricSource, format: Format) -> String {
 struct TextEncoder<'o> {
     out: &'o mut Vec<u8>,
     format: Format,
-    /// The current family's name.
+    /// The current family's sample names: `{name}` (gauges), `{name}_total` (counters),
+    /// `{name}_bucket{` (histograms), and `{name}_sum`, `{name}_count`.
     name: String,
-    /// The current series' labels, rendered without braces: `a="x",b="y"`.
+    bucket: String,
+    sum: String,
+    count: String,
+    /// The current series' labels with braces and a trailing space: `{a="x",b="y"} `.
     labels: Vec<u8>,
+    /// The current series' bucket-line prefix: `{name}_bucket{a="x",le="`.
+    bucket_prefix: Vec<u8>,
     le: LeCache,
 }
 
-/// Rendered `le` values for the bounds last seen; series of one family share their bounds.
+/// Rendered `le` values with their line tails (`0.005"} `) for the bounds last seen;
+/// series of one family share their bounds.
 #[derive(Default)]
 struct LeCache {
     bounds: Vec<f64>,
@@ -50,58 +61,71 @@ struct LeCache {
 
 impl LeCache {
     fn for_bounds(&mut self, bounds: &[f64]) -> &Self {
-        if self.bounds != bounds {
+        if self.bounds != bounds || self.ends.is_empty() {
             self.bounds.clear();
             self.bounds.extend_from_slice(bounds);
             self.text.clear();
             self.ends.clear();
             for bound in bounds {
-                let _ = write!(self.text, "{bound}");
+                let _ = write!(self.text, "{bound}\"}} ");
                 self.ends.push(self.text.len());
             }
+            self.text.push_str("+Inf\"} ");
+            self.ends.push(self.text.len());
         }
         self
     }
 
-    fn iter(&self) -> impl Iterator<Item = &str> {
+    /// Every bucket's tail, `+Inf` last.
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts
             .zip(&self.ends)
-            .map(|(start, &end)| &self.text[start..end])
+            .map(|(start, &end)| &self.text.as_bytes()[start..end])
     }
 }
 
 impl MetricVisitor for TextEncoder<'_> {
     fn visit_family(&mut self, family: &FamilyInfo<'_>) {
+        let name = family.name;
         self.name.clear();
-        self.name.push_str(family.name);
+        self.name.push_str(name);
+        if family.kind == MetricKind::Counter {
+            self.name.push_str("_total");
+        }
+        for (buffer, suffix) in [
+            (&mut self.bucket, "_bucket{"),
+            (&mut self.sum, "_sum"),
+            (&mut self.count, "_count"),
+        ] {
+            buffer.clear();
+            buffer.push_str(name);
+            buffer.push_str(suffix);
+        }
         let out = &mut *self.out;
-        let counter = family.kind == MetricKind::Counter;
         match self.format {
             Format::Text => {
-                let total: &[u8] = if counter { b"_total" } else { b"" };
+                // In 0.0.4 metadata names the sample, so a counter's is `{name}_total`.
                 out.extend_from_slice(b"# HELP ");
-                out.extend_from_slice(family.name.as_bytes());
-                out.extend_from_slice(total);
+                out.extend_from_slice(self.name.as_bytes());
                 out.push(b' ');
                 escape(out, family.help, false);
                 out.extend_from_slice(b"\n# TYPE ");
-                out.extend_from_slice(family.name.as_bytes());
-                out.extend_from_slice(total);
+                out.extend_from_slice(self.name.as_bytes());
             }
             Format::OpenMetrics => {
                 out.extend_from_slice(b"# HELP ");
-                out.extend_from_slice(family.name.as_bytes());
+                out.extend_from_slice(name.as_bytes());
                 out.push(b' ');
                 escape(out, family.help, true);
                 if !family.unit.is_empty() {
                     out.extend_from_slice(b"\n# UNIT ");
-                    out.extend_from_slice(family.name.as_bytes());
+                    out.extend_from_slice(name.as_bytes());
                     out.push(b' ');
                     out.extend_from_slice(family.unit.as_bytes());
                 }
                 out.extend_from_slice(b"\n# TYPE ");
-                out.extend_from_slice(family.name.as_bytes());
+                out.extend_from_slice(name.as_bytes());
             }
         }
         out.push(b' ');
@@ -111,73 +135,72 @@ impl MetricVisitor for TextEncoder<'_> {
 
     fn visit_series(&mut self, labels: &[(&str, &str)], value: Value<'_>) {
         self.labels.clear();
-        for (i, (name, value)) in labels.iter().enumerate() {
-            if i > 0 {
-                self.labels.push(b',');
+        if !labels.is_empty() {
+            self.labels.push(b'{');
+            for (i, (name, value)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.labels.push(b',');
+                }
+                self.labels.extend_from_slice(name.as_bytes());
+                self.labels.extend_from_slice(b"=\"");
+                escape(&mut self.labels, value, true);
+                self.labels.push(b'"');
             }
-            self.labels.extend_from_slice(name.as_bytes());
-            self.labels.extend_from_slice(b"=\"");
-            escape(&mut self.labels, value, true);
-            self.labels.push(b'"');
+            self.labels.push(b'}');
         }
+        self.labels.push(b' ');
+        let mut number = itoa::Buffer::new();
         match value {
             Value::Counter(total) => {
-                self.sample_start(b"_total");
-                self.out
-                    .extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
-                self.out.push(b'\n');
+                let out = &mut *self.out;
+                out.extend_from_slice(self.name.as_bytes());
+                out.extend_from_slice(&self.labels);
+                out.extend_from_slice(number.format(total).as_bytes());
+                out.push(b'\n');
             }
             Value::Gauge(value) => {
-                self.sample_start(b"");
-                write_float(self.out, value);
-                self.out.push(b'\n');
+                let out = &mut *self.out;
+                out.extend_from_slice(self.name.as_bytes());
+                out.extend_from_slice(&self.labels);
+                write_float(out, value);
+                out.push(b'\n');
             }
-            Value::Histogram(histogram) => self.histogram(&histogram),
+            Value::Histogram(histogram) => self.histogram(&histogram, &mut number),
             _ => {}
         }
     }
 }
 
 impl TextEncoder<'_> {
-    /// Writes `{name}{suffix}{labels} `.
-    fn sample_start(&mut self, suffix: &[u8]) {
-        self.out.extend_from_slice(self.name.as_bytes());
-        self.out.extend_from_slice(suffix);
-        if !self.labels.is_empty() {
-            self.out.push(b'{');
-            self.out.extend_from_slice(&self.labels);
-            self.out.push(b'}');
+    fn histogram(&mut self, histogram: &HistogramValue<'_>, number: &mut itoa::Buffer) {
+        // `{labels} ` becomes `{labels,le="` for the bucket lines.
+        let prefix = &mut self.bucket_prefix;
+        prefix.clear();
+        prefix.extend_from_slice(self.bucket.as_bytes());
+        if self.labels.len() > 1 {
+            prefix.extend_from_slice(&self.labels[1..self.labels.len() - 2]);
+            prefix.push(b',');
         }
-        self.out.push(b' ');
-    }
+        prefix.extend_from_slice(b"le=\"");
 
-    fn histogram(&mut self, histogram: &HistogramValue<'_>) {
+        let out = &mut *self.out;
         let mut cumulative = 0u64;
         let mut counts = histogram.counts.iter();
-        let mut number = itoa::Buffer::new();
-        let les = self.le.for_bounds(histogram.bounds).iter().chain(["+Inf"]);
-        for le in les {
+        for tail in self.le.for_bounds(histogram.bounds).iter() {
             cumulative += counts.next().copied().unwrap_or(0);
-            let out = &mut *self.out;
-            out.extend_from_slice(self.name.as_bytes());
-            out.extend_from_slice(b"_bucket{");
-            out.extend_from_slice(&self.labels);
-            if !self.labels.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"le=\"");
-            out.extend_from_slice(le.as_bytes());
-            out.extend_from_slice(b"\"} ");
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(tail);
             out.extend_from_slice(number.format(cumulative).as_bytes());
             out.push(b'\n');
         }
-        self.sample_start(b"_sum");
-        write_float(self.out, histogram.sum);
-        self.out.push(b'\n');
-        self.sample_start(b"_count");
-        self.out
-            .extend_from_slice(number.format(histogram.count).as_bytes());
-        self.out.push(b'\n');
+        out.extend_from_slice(self.sum.as_bytes());
+        out.extend_from_slice(&self.labels);
+        write_float(out, histogram.sum);
+        out.push(b'\n');
+        out.extend_from_slice(self.count.as_bytes());
+        out.extend_from_slice(&self.labels);
+        out.extend_from_slice(number.format(histogram.count).as_bytes());
+        out.push(b'\n');
     }
 }
 
