@@ -1,6 +1,7 @@
 //! Integration tests: one binary, shared helpers in `util`.
 
 mod cli;
+mod interop;
 mod model;
 mod prometheus_e2e;
 mod promtool;
