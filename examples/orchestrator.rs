@@ -15,7 +15,9 @@ use lookout::server::{serve, DEFAULT_LISTEN};
 use lookout::Telemetry;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 #[derive(Parser)]
 struct Args {
@@ -78,33 +80,42 @@ async fn main() -> std::io::Result<()> {
     result
 }
 
-/// Runs sessions forever: each spawns a handful of sub-agents and waits for them.
+/// Starts a session every half second, at most four at a time, forever.
 async fn coordinate(telemetry: Telemetry) {
+    let in_flight = Arc::new(Semaphore::new(4));
     let mut rng = Rng::seeded(7);
     for session in 1u64.. {
-        let session_id = format!("session-{}", session % 4);
-        let agents = 3 + rng.below(4);
-        let mut running = Vec::new();
-        for _ in 0..agents {
-            let (agent_type, phase, model) = AGENTS[rng.below(AGENTS.len())];
-            let agent_id = format!("{agent_type}-{}", rng.below(5));
-            let task = run_agent(
-                telemetry.clone(),
-                Rng::seeded(rng.next()),
-                AgentSpec {
-                    agent_id,
-                    agent_type,
-                    phase,
-                    model,
-                    session_id: session_id.clone(),
-                },
-            );
-            running.push(tokio::spawn(task));
-        }
-        refill_queues(&telemetry, &mut rng);
-        for agent in running {
-            let _ = agent.await;
-        }
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let session = run_session(telemetry.clone(), session, Rng::seeded(rng.next()));
+        tokio::spawn(async move {
+            session.await;
+            drop(permit);
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One session: a handful of sub-agents at once, then wait for all of them.
+async fn run_session(telemetry: Telemetry, session: u64, mut rng: Rng) {
+    let session_id = format!("session-{}", session % 4);
+    let mut running = Vec::new();
+    for _ in 0..3 + rng.below(4) {
+        let (agent_type, phase, model) = AGENTS[rng.below(AGENTS.len())];
+        let spec = AgentSpec {
+            agent_id: format!("{agent_type}-{}", rng.below(5)),
+            agent_type,
+            phase,
+            model,
+            session_id: session_id.clone(),
+        };
+        let agent = run_agent(telemetry.clone(), Rng::seeded(rng.next()), spec);
+        running.push(tokio::spawn(agent));
+    }
+    refill_queues(&telemetry, &mut rng);
+    for agent in running {
+        let _ = agent.await;
     }
 }
 
@@ -176,10 +187,12 @@ async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) {
     if NEXT_QUEUE_DRAIN.fetch_add(1, Ordering::Relaxed) % 5 == 0 {
         agents.set_task_queue_size(PRIORITIES[rng.below(PRIORITIES.len())], 0);
     }
+    // A task fails with its agent, or on its own when its result does not validate.
+    let task_error = failed.or_else(|| (rng.unit() < 0.1).then_some("validation"));
     agents.track_task(&TaskRun {
         task_type,
         duration: task_started.elapsed(),
-        error: failed,
+        error: task_error,
     });
     match failed {
         None => execution.succeed(),
