@@ -205,10 +205,7 @@ fn contended(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50);
+    config = peers::criterion();
     targets = handle_increment, labelled_increment, contended
 }
 criterion_main!(benches);

@@ -13,24 +13,15 @@ use lookout::prometheus::{encode, Format};
 use peers::{BOUNDS, NAMES};
 use prometheus::Encoder as _;
 use std::hint::black_box;
-use std::time::Duration;
 
 const FAMILIES: usize = 5;
 const LABEL_SETS: usize = 100;
-
-fn label_set(i: usize) -> [String; 3] {
-    [
-        format!("agent{i}"),
-        format!("phase{}", i % 7),
-        format!("status{}", i % 3),
-    ]
-}
 
 /// Calls `f(counter family, histogram family, labels, value)` for every series.
 fn for_each_series(mut f: impl FnMut(usize, &[&str; 3], f64)) {
     for family in 0..FAMILIES {
         for i in 0..LABEL_SETS {
-            let labels = label_set(i);
+            let labels = peers::label_set(i);
             let labels = [labels[0].as_str(), labels[1].as_str(), labels[2].as_str()];
             f(
                 family,
@@ -184,10 +175,7 @@ fn encode_1000_series(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .sample_size(30);
+    config = peers::criterion();
     targets = encode_1000_series
 }
 criterion_main!(benches);

@@ -11,7 +11,6 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use lookout::metrics::{Descriptor, HistogramOptions, Registry};
 use peers::{BOUNDS, NAMES, VALUES};
 use std::hint::black_box;
-use std::time::Duration;
 
 /// Runs `record` over the durations, one value per iteration.
 fn cycle(values: &[f64]) -> impl FnMut() -> f64 + '_ {
@@ -87,10 +86,7 @@ fn record(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50);
+    config = peers::criterion();
     targets = record
 }
 criterion_main!(benches);

@@ -41,14 +41,6 @@ static ALLOCATOR: Counting = Counting;
 const COUNTERS: usize = 100_000;
 const HISTOGRAMS: usize = 1_000;
 
-fn values(i: usize) -> [String; 3] {
-    [
-        format!("agent-{i}"),
-        format!("phase-{}", i % 10),
-        format!("status-{}", i % 3),
-    ]
-}
-
 /// Bytes per series that `build` leaves live, keeping what it returns alive meanwhile.
 fn per_series<T>(series: usize, build: impl FnOnce() -> T) -> f64 {
     let before = LIVE.load(Ordering::Relaxed);
@@ -64,7 +56,7 @@ fn lookout_counters() -> impl Sized {
         .counter(Descriptor::new("c_total", "c").labels(NAMES))
         .unwrap();
     for i in 0..COUNTERS {
-        let v = values(i);
+        let v = peers::label_set(i);
         family.inc(&[&v[0], &v[1], &v[2]]);
     }
     registry
@@ -79,7 +71,7 @@ fn lookout_histograms() -> impl Sized {
         .histogram_with(d, &HistogramOptions::seconds().buckets(BOUNDS))
         .unwrap();
     for i in 0..HISTOGRAMS {
-        let v = values(i);
+        let v = peers::label_set(i);
         family.observe(&[&v[0], &v[1], &v[2]], 0.1);
     }
     registry
@@ -89,7 +81,7 @@ fn prometheus_counters() -> impl Sized {
     let family =
         prometheus::IntCounterVec::new(prometheus::Opts::new("c_total", "c"), &NAMES).unwrap();
     for i in 0..COUNTERS {
-        let v = values(i);
+        let v = peers::label_set(i);
         family.with_label_values(&[&v[0], &v[1], &v[2]]).inc();
     }
     family
@@ -99,7 +91,7 @@ fn prometheus_histograms() -> impl Sized {
     let opts = prometheus::HistogramOpts::new("h_seconds", "h").buckets(BOUNDS.to_vec());
     let family = prometheus::HistogramVec::new(opts, &NAMES).unwrap();
     for i in 0..HISTOGRAMS {
-        let v = values(i);
+        let v = peers::label_set(i);
         family
             .with_label_values(&[&v[0], &v[1], &v[2]])
             .observe(0.1);
@@ -113,7 +105,7 @@ fn client_counters() -> impl Sized {
     use prometheus_client::metrics::{counter::Counter, family::Family};
     let family = Family::<ClientLabels, Counter>::default();
     for i in 0..COUNTERS {
-        let v = values(i);
+        let v = peers::label_set(i);
         family
             .get_or_create(&peers::client_labels([&v[0], &v[1], &v[2]]))
             .inc();
@@ -129,7 +121,7 @@ fn client_histograms() -> impl Sized {
     let family =
         Family::<ClientLabels, Histogram, fn() -> Histogram>::new_with_constructor(new_histogram);
     for i in 0..HISTOGRAMS {
-        let v = values(i);
+        let v = peers::label_set(i);
         family
             .get_or_create(&peers::client_labels([&v[0], &v[1], &v[2]]))
             .observe(0.1);
@@ -141,7 +133,7 @@ fn metrics_series(histograms: bool) -> impl Sized {
     let recorder = peers::metrics_recorder();
     metrics::with_local_recorder(&recorder, || {
         for i in 0..if histograms { HISTOGRAMS } else { COUNTERS } {
-            let v = values(i);
+            let v = peers::label_set(i);
             let labels: Vec<(&'static str, String)> =
                 NAMES.iter().zip(v).map(|(n, v)| (*n, v)).collect();
             if histograms {
@@ -162,7 +154,7 @@ fn otel_series(histograms: bool) -> impl Sized {
         .with_boundaries(BOUNDS.to_vec())
         .build();
     for i in 0..if histograms { HISTOGRAMS } else { COUNTERS } {
-        let v = values(i);
+        let v = peers::label_set(i);
         let attributes = peers::otel_attributes([&v[0], &v[1], &v[2]]);
         if histograms {
             histogram.record(0.1, &attributes);

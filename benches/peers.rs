@@ -15,6 +15,23 @@ pub const BOUNDS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// The criterion settings every bench uses: short enough for a 2-core machine.
+pub fn criterion() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3))
+        .sample_size(50)
+}
+
+/// Values of the `i`th of many distinct label sets.
+pub fn label_set(i: usize) -> [String; 3] {
+    [
+        format!("agent-{i}"),
+        format!("phase-{}", i % 7),
+        format!("status-{}", i % 3),
+    ]
+}
+
 /// prometheus-client label set.
 pub fn client_labels(values: [&str; 3]) -> Vec<(String, String)> {
     NAMES
