@@ -39,9 +39,6 @@ impl<M: Metric> Clone for Family<M> {
 
 type SeriesRef<M> = Arc<Series<<M as Metric>::Cell>>;
 
-/// Aligned to its own cache lines: every lookup reads these fields, so no other
-/// allocation (a series' counter, say) may share a line with them.
-#[repr(align(128))]
 pub(crate) struct FamilyCore<M: Metric> {
     /// Exported family name (counters without `_total`).
     pub(crate) name: Box<str>,
