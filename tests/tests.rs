@@ -1,5 +1,6 @@
 //! Integration tests: one binary, shared helpers in `util`.
 
+mod allocations;
 mod cli;
 mod interop;
 mod model;
