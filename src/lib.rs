@@ -50,6 +50,7 @@ pub mod metrics;
 #[cfg(feature = "prometheus")]
 pub mod server;
 mod telemetry;
+pub mod trace;
 
 pub use telemetry::{Telemetry, TelemetryBuilder};
 

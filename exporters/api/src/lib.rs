@@ -5,6 +5,8 @@
 //! borrowed, to a [`MetricVisitor`]. Nothing is copied or allocated on the way: an
 //! encoder writes straight from the registry into its output buffer.
 //!
+//! Finished spans arrive as [`FinishedSpan`]s, identified by [`TraceId`] and [`SpanId`].
+//!
 //! This crate has no dependencies, so a third party implements an exporter against it
 //! alone, exactly as Lookout's own exporters do.
 //!
@@ -44,6 +46,10 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+mod ids;
 mod metric;
+mod span;
 
+pub use ids::{parse_lower_hex, write_lower_hex, SpanId, TraceFlags, TraceId};
 pub use metric::{FamilyInfo, HistogramValue, MetricKind, MetricSource, MetricVisitor, Value};
+pub use span::{AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanKind, Status};

@@ -1,0 +1,49 @@
+//! Spans and trace context: start traces and spans, propagate them across threads, tasks
+//! and processes with W3C `traceparent`/`tracestate`.
+//!
+//! ```
+//! use lookout::trace::{SpanContext, SpanKind, Tracer};
+//!
+//! let tracer = Tracer::default();
+//! let mut root = tracer.start_trace("orchestration-session", SpanKind::Server);
+//! root.set_attribute("session_id", "session-123");
+//!
+//! // Hand the context to a sub-agent (in another process: the TRACEPARENT variable).
+//! let header = root.traceparent();
+//! let remote = SpanContext::extract(&header, None).unwrap();
+//! let mut child = tracer.continue_trace(&remote, "sub-agent-work");
+//! child.add_event("code_generation_started", [lookout::trace::KeyValue::new("files", 3)]);
+//! child.end();
+//! let trace_id = root.context().trace_id;
+//! root.end();
+//!
+//! let spans = tracer.export_spans(trace_id);
+//! assert_eq!(spans.len(), 2);
+//! assert_eq!(spans[0].parent_span_id, spans[1].span_id);
+//! ```
+
+mod context;
+mod current;
+mod id_generator;
+mod queue;
+mod sampler;
+mod span;
+mod store;
+mod traceparent;
+mod tracer;
+mod tracestate;
+
+pub use context::SpanContext;
+pub use current::{current, Entered, InSpan};
+pub use lookout_export::{
+    AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanId, SpanKind, Status, TraceFlags,
+    TraceId,
+};
+pub use sampler::Sampler;
+pub use span::Span;
+pub use traceparent::{TraceParent, TRACEPARENT_LEN};
+pub use tracer::{SpanBuilder, SpanLimits, Tracer, TracerBuilder, TracerStats};
+pub use tracestate::{TraceState, TraceStateError, MAX_MEMBERS};
+
+#[cfg(test)]
+mod tests;

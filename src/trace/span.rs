@@ -1,0 +1,260 @@
+//! A span in progress: a guard that ends the span when dropped.
+
+use super::context::SpanContext;
+use super::current::{self, Entered, InSpan};
+use super::tracer::Tracer;
+use lookout_export::{
+    AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanId, SpanKind, Status,
+};
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::time::{Duration, Instant, SystemTime};
+
+/// A span in progress. Set attributes, add events, record errors; it ends with
+/// [`end`](Self::end) or when dropped, and a panic while it is current (or dropped during
+/// unwinding) ends it with an error status.
+///
+/// Unsampled spans carry a context for propagation and record nothing.
+#[derive(Debug)]
+pub struct Span {
+    context: SpanContext,
+    started: Instant,
+    recording: Option<Box<Recording>>,
+    panicked: Cell<bool>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Recording {
+    pub(crate) tracer: Tracer,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) parent_is_remote: bool,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: SpanKind,
+    pub(crate) start_time: SystemTime,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) links: Vec<Link>,
+    pub(crate) status: Status,
+    pub(crate) dropped_attributes: u32,
+    pub(crate) dropped_events: u32,
+    pub(crate) dropped_links: u32,
+}
+
+impl Span {
+    pub(crate) fn new(
+        context: SpanContext,
+        started: Instant,
+        recording: Option<Box<Recording>>,
+    ) -> Self {
+        Span {
+            context,
+            started,
+            recording,
+            panicked: Cell::new(false),
+        }
+    }
+
+    /// This span's identity, to parent other spans or to propagate.
+    pub fn context(&self) -> &SpanContext {
+        &self.context
+    }
+
+    /// The `traceparent` header value naming this span as parent (seed 003's `propagate`).
+    pub fn traceparent(&self) -> String {
+        self.context.traceparent()
+    }
+
+    /// Whether this span records (it was sampled).
+    pub fn is_recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    /// Sets an attribute, replacing an earlier value for the same key. Past the tracer's
+    /// attribute limit new keys are dropped and counted; long strings are cut and counted.
+    pub fn set_attribute(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<AttributeValue>,
+    ) {
+        if let Some(rec) = &mut self.recording {
+            let limits = rec.tracer.limits();
+            let mut kv = KeyValue::new(key, value);
+            rec.tracer.truncate(&mut kv.value);
+            if let Some(existing) = rec.attributes.iter_mut().find(|a| a.key == kv.key) {
+                existing.value = kv.value;
+            } else if rec.attributes.len() < limits.max_attributes {
+                rec.attributes.push(kv);
+            } else {
+                rec.dropped_attributes += 1;
+                rec.tracer.count_dropped_attribute();
+            }
+        }
+    }
+
+    /// Sets several attributes (seed 003's `setAttributes`).
+    pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        for kv in attributes {
+            self.set_attribute(kv.key, kv.value);
+        }
+    }
+
+    /// Adds an event now. Past the tracer's event limit it is dropped and counted.
+    pub fn add_event(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        if let Some(rec) = &mut self.recording {
+            if rec.events.len() >= rec.tracer.limits().max_events {
+                rec.dropped_events += 1;
+                rec.tracer.count_dropped_event();
+                return;
+            }
+            let mut attributes: Vec<KeyValue> = attributes.into_iter().collect();
+            for kv in &mut attributes {
+                rec.tracer.truncate(&mut kv.value);
+            }
+            let time = rec.start_time + self.started.elapsed();
+            rec.events.push(Event {
+                name: name.into(),
+                time,
+                attributes,
+            });
+        }
+    }
+
+    /// Links another span (from this trace or another). Past the limit it is dropped and counted.
+    pub fn add_link(
+        &mut self,
+        context: &SpanContext,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        if let Some(rec) = &mut self.recording {
+            if rec.links.len() >= rec.tracer.limits().max_links {
+                rec.dropped_links += 1;
+                rec.tracer.count_dropped_link();
+                return;
+            }
+            rec.links.push(Link {
+                trace_id: context.trace_id,
+                span_id: context.span_id,
+                flags: context.flags,
+                trace_state: context.trace_state.shared(),
+                attributes: attributes.into_iter().collect(),
+            });
+        }
+    }
+
+    /// Records an error as OpenTelemetry does: an `exception` event with
+    /// `exception.type` and `exception.message`, and an error status.
+    pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) {
+        let message = error.to_string();
+        self.add_event(
+            "exception",
+            [
+                KeyValue::new("exception.type", std::any::type_name::<E>()),
+                KeyValue::new("exception.message", message.clone()),
+            ],
+        );
+        self.set_status(Status::Error(message.into()));
+    }
+
+    /// Sets the status (an `Ok` is never overwritten by a later `Error`, as in OpenTelemetry).
+    pub fn set_status(&mut self, status: Status) {
+        if let Some(rec) = &mut self.recording {
+            if rec.status != Status::Ok {
+                rec.status = status;
+            }
+        }
+    }
+
+    /// Renames the span.
+    pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
+        if let Some(rec) = &mut self.recording {
+            rec.name = name.into();
+        }
+    }
+
+    /// Makes this span current on this thread until the guard drops: spans started without
+    /// an explicit parent become its children.
+    pub fn enter(&self) -> Entered<'_> {
+        current::push(self.context.clone());
+        Entered { span: self }
+    }
+
+    /// Runs `future` inside this span: current during every poll, ended on completion,
+    /// marked as an error if a poll panics.
+    pub fn in_future<F: std::future::Future>(self, future: F) -> InSpan<F> {
+        InSpan::new(future, self)
+    }
+
+    /// Ends the span now.
+    pub fn end(mut self) {
+        self.finish();
+    }
+
+    /// Ends the span now with `status`.
+    pub fn end_with_status(mut self, status: Status) {
+        self.set_status(status);
+        self.finish();
+    }
+
+    pub(crate) fn mark_panicked(&self) {
+        self.panicked.set(true);
+    }
+
+    /// Ends the span once; returns how long it lasted.
+    pub(crate) fn finish(&mut self) -> Duration {
+        let duration = self.started.elapsed();
+        if std::thread::panicking() {
+            self.panicked.set(true);
+        }
+        let Some(rec) = self.recording.take() else {
+            return duration;
+        };
+        let Recording {
+            tracer,
+            parent_span_id,
+            parent_is_remote,
+            name,
+            kind,
+            start_time,
+            attributes,
+            events,
+            links,
+            mut status,
+            dropped_attributes,
+            dropped_events,
+            dropped_links,
+        } = *rec;
+        if self.panicked.get() && status != Status::Ok {
+            status = Status::Error(Cow::Borrowed("panicked"));
+        }
+        tracer.enqueue(FinishedSpan {
+            trace_id: self.context.trace_id,
+            span_id: self.context.span_id,
+            parent_span_id,
+            parent_is_remote,
+            flags: self.context.flags,
+            trace_state: self.context.trace_state.shared(),
+            name,
+            kind,
+            start_time,
+            end_time: start_time + duration,
+            attributes,
+            events,
+            links,
+            status,
+            dropped_attributes,
+            dropped_events,
+            dropped_links,
+        });
+        duration
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

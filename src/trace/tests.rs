@@ -1,0 +1,269 @@
+use super::*;
+use std::time::Duration;
+
+fn tracer() -> Tracer {
+    Tracer::default()
+}
+
+fn only(tracer: &Tracer, trace_id: TraceId) -> Vec<FinishedSpan> {
+    tracer.export_spans(trace_id)
+}
+
+#[test]
+fn children_take_explicit_or_current_parents() {
+    let tracer = tracer();
+    let root = tracer.start_trace("session", SpanKind::Server);
+    let explicit = tracer.start_span(root.context(), "explicit");
+    let implicit = {
+        let _entered = root.enter();
+        let nested = tracer.span("implicit").start();
+        let grandchild = {
+            let _inner = nested.enter();
+            tracer.span("grandchild").start()
+        };
+        (nested, grandchild)
+    };
+    let orphan = tracer.span("after-exit").start();
+    let (root_ctx, nested_ctx) = (root.context().clone(), implicit.0.context().clone());
+    assert_eq!(explicit.context().trace_id, root_ctx.trace_id);
+    assert_eq!(implicit.1.context().trace_id, root_ctx.trace_id);
+    assert_ne!(orphan.context().trace_id, root_ctx.trace_id);
+    drop((explicit, implicit, orphan, root));
+
+    let spans = only(&tracer, root_ctx.trace_id);
+    let parent_of = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .parent_span_id
+    };
+    assert_eq!(parent_of("explicit"), root_ctx.span_id);
+    assert_eq!(parent_of("implicit"), root_ctx.span_id);
+    assert_eq!(parent_of("grandchild"), nested_ctx.span_id);
+    assert_eq!(parent_of("session"), SpanId::INVALID);
+    assert_eq!(spans.len(), 4);
+}
+
+#[test]
+fn another_thread_has_no_current_span() {
+    let tracer = tracer();
+    let root = tracer.start_trace("root", SpanKind::Internal);
+    let _entered = root.enter();
+    let other = std::thread::scope(|s| {
+        s.spawn(|| tracer.span("other").start().context().clone())
+            .join()
+            .unwrap()
+    });
+    assert_ne!(other.trace_id, root.context().trace_id);
+}
+
+#[test]
+fn continuing_a_remote_context_keeps_trace_and_tracestate() {
+    let tracer = tracer();
+    let remote = SpanContext::extract(
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        Some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+    )
+    .unwrap();
+    let span = tracer.continue_trace(&remote, "sub-agent-work");
+    assert_eq!(span.context().trace_id, remote.trace_id);
+    assert_ne!(span.context().span_id, remote.span_id);
+    assert_eq!(
+        span.context().trace_state.get("rojo"),
+        Some("00f067aa0ba902b7")
+    );
+    let trace_id = span.context().trace_id;
+    span.end();
+    let finished = &only(&tracer, trace_id)[0];
+    assert_eq!(finished.parent_span_id, remote.span_id);
+    assert!(finished.parent_is_remote);
+    assert_eq!(finished.kind, SpanKind::Server);
+    assert_eq!(
+        finished.trace_state.as_deref(),
+        Some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
+    );
+}
+
+#[test]
+fn attributes_events_errors_and_status() {
+    let tracer = tracer();
+    let mut span = tracer.span("work").attribute("files", 3).start();
+    span.set_attribute("language", "rust");
+    span.set_attribute("files", 4);
+    span.add_event("started", [KeyValue::new("step", 1)]);
+    std::thread::sleep(Duration::from_millis(2));
+    let error = std::io::Error::other("disk full");
+    span.record_error(&error);
+    let trace_id = span.context().trace_id;
+    span.end();
+    let s = &only(&tracer, trace_id)[0];
+    assert_eq!(s.attribute("files"), Some(&AttributeValue::Int(4)));
+    assert_eq!(s.attribute("language"), Some(&AttributeValue::from("rust")));
+    assert_eq!(s.events[0].name, "started");
+    assert_eq!(s.events[1].name, "exception");
+    assert_eq!(
+        s.events[1].attributes[1],
+        KeyValue::new("exception.message", "disk full")
+    );
+    assert!(s.events[1].attributes[0].value == AttributeValue::from("std::io::error::Error"));
+    assert_eq!(s.status, Status::Error("disk full".into()));
+    assert!(s.events[0].time >= s.start_time && s.events[1].time > s.events[0].time);
+    assert!(s.end_time >= s.events[1].time);
+    assert!(s.duration() >= Duration::from_millis(2));
+}
+
+#[test]
+fn ok_status_is_not_overwritten_by_an_error() {
+    let tracer = tracer();
+    let mut span = tracer.span("s").start();
+    span.set_status(Status::Ok);
+    span.set_status(Status::Error("late".into()));
+    let id = span.context().trace_id;
+    span.end();
+    assert_eq!(only(&tracer, id)[0].status, Status::Ok);
+}
+
+#[test]
+fn limits_drop_and_count() {
+    let limits = SpanLimits {
+        max_attributes: 2,
+        max_events: 1,
+        max_links: 1,
+        max_value_len: 5,
+    };
+    let tracer = Tracer::builder().limits(limits).build();
+    let mut span = tracer.span("limited").start();
+    for i in 0..4 {
+        span.set_attribute(format!("k{i}"), i);
+    }
+    span.set_attribute("k0", "ünïcode");
+    span.add_event("a", []);
+    span.add_event("b", []);
+    let other = tracer.span("other").start();
+    span.add_link(other.context(), []);
+    span.add_link(other.context(), []);
+    let id = span.context().trace_id;
+    span.end();
+    let s = &only(&tracer, id)[0];
+    assert_eq!(s.attributes.len(), 2);
+    assert_eq!(s.attribute("k0"), Some(&AttributeValue::from("ünï")));
+    assert_eq!(
+        (s.dropped_attributes, s.dropped_events, s.dropped_links),
+        (2, 1, 1)
+    );
+    let stats = tracer.stats();
+    assert_eq!(
+        (
+            stats.attributes_dropped,
+            stats.events_dropped,
+            stats.links_dropped,
+            stats.values_truncated
+        ),
+        (2, 1, 1, 1)
+    );
+}
+
+#[test]
+fn a_panic_while_current_marks_the_span_error() {
+    let tracer = tracer();
+    let span = tracer.span("doomed").start();
+    let id = span.context().trace_id;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _entered = span.enter();
+        panic!("agent crashed");
+    }));
+    assert!(result.is_err());
+    span.end();
+    // Dropped during unwinding also counts.
+    let dropped = tracer.span("dropped-in-panic").start();
+    let id2 = dropped.context().trace_id;
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _span = dropped;
+        panic!("boom");
+    }));
+    assert_eq!(
+        only(&tracer, id)[0].status,
+        Status::Error("panicked".into())
+    );
+    assert_eq!(
+        only(&tracer, id2)[0].status,
+        Status::Error("panicked".into())
+    );
+}
+
+#[test]
+fn a_panicking_task_marks_its_span_error_and_the_runtime_lives_on() {
+    let tracer = tracer();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let span = tracer.span("task").start();
+    let id = span.context().trace_id;
+    let tracer2 = tracer.clone();
+    let task = runtime.spawn(span.in_future(async move {
+        tokio::task::yield_now().await;
+        // A child started inside the task finds the task's span as its parent.
+        tracer2.span("inside").start().end();
+        panic!("sub-agent failed");
+    }));
+    assert!(runtime.block_on(task).unwrap_err().is_panic());
+    let fine = runtime.block_on(async { 41 + 1 });
+    assert_eq!(fine, 42);
+    let spans = only(&tracer, id);
+    let task_span = spans.iter().find(|s| s.name == "task").unwrap();
+    assert_eq!(task_span.status, Status::Error("panicked".into()));
+    let inside = spans.iter().find(|s| s.name == "inside").unwrap();
+    assert_eq!(inside.parent_span_id, task_span.span_id);
+}
+
+#[test]
+fn unsampled_spans_propagate_but_record_nothing() {
+    let tracer = Tracer::builder().sampler(Sampler::AlwaysOff).build();
+    let span = tracer.start_trace("quiet", SpanKind::Internal);
+    assert!(!span.is_recording());
+    assert!(!span.context().is_sampled());
+    assert!(span.traceparent().ends_with("-00"));
+    let id = span.context().trace_id;
+    span.end();
+    assert!(only(&tracer, id).is_empty());
+    // Parent-based sampling follows an unsampled remote parent.
+    let remote = SpanContext::extract(
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+        None,
+    )
+    .unwrap();
+    assert!(!Tracer::default()
+        .continue_trace(&remote, "x")
+        .is_recording());
+}
+
+#[test]
+fn queue_overflow_drops_exactly_the_excess() {
+    let tracer = Tracer::builder().queue_capacity(10).build();
+    for _ in 0..25 {
+        tracer.span("s").start().end();
+    }
+    assert_eq!(tracer.queued(), 10);
+    assert_eq!(tracer.stats().queue_dropped, 15);
+    assert_eq!(tracer.take_finished(100).len(), 10);
+    tracer.span("s").start().end();
+    assert_eq!(tracer.take_finished(100).len(), 1);
+    assert_eq!(tracer.stats().queue_dropped, 15);
+}
+
+#[test]
+fn the_store_keeps_the_newest_traces() {
+    let tracer = Tracer::builder().store_capacity(3).build();
+    let ids: Vec<TraceId> = (0..4)
+        .map(|_| {
+            let span = tracer.span("s").root().start();
+            let id = span.context().trace_id;
+            span.end();
+            id
+        })
+        .collect();
+    assert_eq!(tracer.trace_ids(), ids[1..]);
+    assert!(tracer.export_spans(ids[0]).is_empty());
+}

@@ -1,0 +1,379 @@
+//! The tracer: starts spans, applies sampling and limits, hands finished spans on.
+
+use super::context::SpanContext;
+use super::current;
+use super::id_generator;
+use super::queue::SpanQueue;
+use super::sampler::Sampler;
+use super::span::{Recording, Span};
+use super::store::RecentTraces;
+use super::tracestate::TraceState;
+use lookout_export::{
+    AttributeValue, FinishedSpan, KeyValue, SpanId, SpanKind, Status, TraceFlags, TraceId,
+};
+use parking_lot::Mutex;
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime};
+
+/// How much one span may hold; what goes past is dropped and counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanLimits {
+    /// Attributes per span (default 128, as OpenTelemetry).
+    pub max_attributes: usize,
+    /// Events per span (default 128).
+    pub max_events: usize,
+    /// Links per span (default 128).
+    pub max_links: usize,
+    /// Bytes per string attribute value; longer values are cut (default 4,096).
+    pub max_value_len: usize,
+}
+
+impl Default for SpanLimits {
+    fn default() -> Self {
+        SpanLimits {
+            max_attributes: 128,
+            max_events: 128,
+            max_links: 128,
+            max_value_len: 4096,
+        }
+    }
+}
+
+/// Counts of what the tracer dropped or cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TracerStats {
+    /// Finished spans dropped because the export queue was full.
+    pub queue_dropped: u64,
+    /// Attributes refused by the per-span limit.
+    pub attributes_dropped: u64,
+    /// Events refused by the per-span limit.
+    pub events_dropped: u64,
+    /// Links refused by the per-span limit.
+    pub links_dropped: u64,
+    /// String values cut to the length limit.
+    pub values_truncated: u64,
+}
+
+/// Settings for a [`Tracer`].
+#[derive(Debug, Clone)]
+pub struct TracerBuilder {
+    sampler: Sampler,
+    limits: SpanLimits,
+    queue_capacity: usize,
+    store_capacity: usize,
+}
+
+impl TracerBuilder {
+    /// The sampler (default: parent-based, always on for roots).
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = sampler;
+        self
+    }
+
+    /// Per-span limits.
+    pub fn limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Finished spans waiting for export before new ones are dropped (default 2,048).
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// Finished spans kept in memory for [`Tracer::export_spans`] (default 10,000).
+    pub fn store_capacity(mut self, capacity: usize) -> Self {
+        self.store_capacity = capacity;
+        self
+    }
+
+    /// The tracer.
+    pub fn build(self) -> Tracer {
+        Tracer {
+            inner: Arc::new(Inner {
+                sampler: self.sampler,
+                limits: self.limits,
+                queue: SpanQueue::new(self.queue_capacity),
+                store: Mutex::new(RecentTraces::new(self.store_capacity)),
+                attributes_dropped: AtomicU64::new(0),
+                events_dropped: AtomicU64::new(0),
+                links_dropped: AtomicU64::new(0),
+                values_truncated: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+/// Starts spans. Cloning is cheap and shares the queue and store.
+#[derive(Debug, Clone)]
+pub struct Tracer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    sampler: Sampler,
+    limits: SpanLimits,
+    queue: SpanQueue,
+    store: Mutex<RecentTraces>,
+    attributes_dropped: AtomicU64,
+    events_dropped: AtomicU64,
+    links_dropped: AtomicU64,
+    values_truncated: AtomicU64,
+}
+
+impl Default for Tracer {
+    fn default() -> Self {
+        Tracer::builder().build()
+    }
+}
+
+/// Where a new span's parent comes from.
+#[derive(Debug, Clone)]
+enum Parent {
+    /// The current span of this thread or task, if any.
+    Current,
+    /// None: a new trace.
+    Root,
+    /// This one (local or remote).
+    Explicit(SpanContext),
+}
+
+/// A span about to start: name, kind, parent, initial attributes.
+#[derive(Debug)]
+#[must_use = "call start() to start the span"]
+pub struct SpanBuilder<'t> {
+    tracer: &'t Tracer,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent: Parent,
+    attributes: Vec<KeyValue>,
+}
+
+impl SpanBuilder<'_> {
+    /// Sets the kind (default internal).
+    pub fn kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Makes `parent` (a local span's context or an extracted remote one) the parent.
+    pub fn parent(mut self, parent: &SpanContext) -> Self {
+        self.parent = Parent::Explicit(parent.clone());
+        self
+    }
+
+    /// Starts a new trace, whatever span is current.
+    pub fn root(mut self) -> Self {
+        self.parent = Parent::Root;
+        self
+    }
+
+    /// Adds an attribute present from the start.
+    pub fn attribute(
+        mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<AttributeValue>,
+    ) -> Self {
+        self.attributes.push(KeyValue::new(key, value));
+        self
+    }
+
+    /// Starts the span.
+    pub fn start(self) -> Span {
+        let SpanBuilder {
+            tracer,
+            name,
+            kind,
+            parent,
+            attributes,
+        } = self;
+        let parent = match parent {
+            Parent::Current => current::current(),
+            Parent::Root => None,
+            Parent::Explicit(context) => Some(context),
+        };
+        let started = Instant::now();
+        let trace_id = parent
+            .as_ref()
+            .map_or_else(id_generator::trace_id, |p| p.trace_id);
+        let sampled = tracer
+            .inner
+            .sampler
+            .should_sample(trace_id, parent.as_ref().map(SpanContext::is_sampled));
+        let (parent_span_id, parent_is_remote, trace_state, flags) = match parent {
+            Some(p) => (p.span_id, p.is_remote, p.trace_state, p.flags),
+            None => (
+                SpanId::INVALID,
+                false,
+                TraceState::EMPTY,
+                TraceFlags::default(),
+            ),
+        };
+        let context = SpanContext {
+            trace_id,
+            span_id: id_generator::span_id(),
+            flags: flags.with_sampled(sampled),
+            trace_state,
+            is_remote: false,
+        };
+        let recording = sampled.then(|| {
+            Box::new(Recording {
+                tracer: tracer.clone(),
+                parent_span_id,
+                parent_is_remote,
+                name,
+                kind,
+                start_time: wall_clock(started),
+                attributes: Vec::new(),
+                events: Vec::new(),
+                links: Vec::new(),
+                status: Status::Unset,
+                dropped_attributes: 0,
+                dropped_events: 0,
+                dropped_links: 0,
+            })
+        });
+        let mut span = Span::new(context, started, recording);
+        span.set_attributes(attributes);
+        span
+    }
+}
+
+/// The wall-clock time of `instant`: one process-wide anchor, so a span reads one clock.
+fn wall_clock(instant: Instant) -> SystemTime {
+    static ANCHOR: OnceLock<(SystemTime, Instant)> = OnceLock::new();
+    let (wall, mono) = *ANCHOR.get_or_init(|| (SystemTime::now(), Instant::now()));
+    match instant.checked_duration_since(mono) {
+        Some(after) => wall + after,
+        None => wall - mono.duration_since(instant),
+    }
+}
+
+impl Tracer {
+    /// Settings to build a tracer from.
+    pub fn builder() -> TracerBuilder {
+        TracerBuilder {
+            sampler: Sampler::default(),
+            limits: SpanLimits::default(),
+            queue_capacity: 2048,
+            store_capacity: 10_000,
+        }
+    }
+
+    /// A span named `name`, a child of the current span unless told otherwise.
+    pub fn span(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
+        SpanBuilder {
+            tracer: self,
+            name: name.into(),
+            kind: SpanKind::Internal,
+            parent: Parent::Current,
+            attributes: Vec::new(),
+        }
+    }
+
+    /// Starts a new trace with a root span (seed 003's `startTrace`).
+    pub fn start_trace(&self, name: impl Into<Cow<'static, str>>, kind: SpanKind) -> Span {
+        self.span(name).kind(kind).root().start()
+    }
+
+    /// Starts a child of `parent` (seed 003's `startSpan`).
+    pub fn start_span(&self, parent: &SpanContext, name: impl Into<Cow<'static, str>>) -> Span {
+        self.span(name).parent(parent).start()
+    }
+
+    /// Starts a span continuing a remote context (seed 003's `continueTrace`).
+    pub fn continue_trace(&self, remote: &SpanContext, name: impl Into<Cow<'static, str>>) -> Span {
+        self.span(name)
+            .parent(remote)
+            .kind(SpanKind::Server)
+            .start()
+    }
+
+    /// The finished spans of `trace_id` still in memory (seed 003's `exportSpans`).
+    pub fn export_spans(&self, trace_id: TraceId) -> Vec<FinishedSpan> {
+        let mut store = self.inner.store.lock();
+        self.inner
+            .queue
+            .drain(usize::MAX, |span| store.insert(span));
+        store.trace(trace_id)
+    }
+
+    /// The ids of the traces in memory, oldest first.
+    pub fn trace_ids(&self) -> Vec<TraceId> {
+        let mut store = self.inner.store.lock();
+        self.inner
+            .queue
+            .drain(usize::MAX, |span| store.insert(span));
+        store.trace_ids().collect()
+    }
+
+    /// Takes up to `max` finished spans off the queue, for an exporter; they are also kept
+    /// for [`export_spans`](Self::export_spans).
+    pub fn take_finished(&self, max: usize) -> Vec<FinishedSpan> {
+        let mut taken = Vec::new();
+        let mut store = self.inner.store.lock();
+        self.inner.queue.drain(max, |span| {
+            store.insert(span.clone());
+            taken.push(span);
+        });
+        taken
+    }
+
+    /// Finished spans waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.inner.queue.len()
+    }
+
+    /// What the tracer dropped or cut so far.
+    pub fn stats(&self) -> TracerStats {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        TracerStats {
+            queue_dropped: self.inner.queue.dropped(),
+            attributes_dropped: load(&self.inner.attributes_dropped),
+            events_dropped: load(&self.inner.events_dropped),
+            links_dropped: load(&self.inner.links_dropped),
+            values_truncated: load(&self.inner.values_truncated),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> SpanLimits {
+        self.inner.limits
+    }
+
+    pub(crate) fn enqueue(&self, span: FinishedSpan) {
+        self.inner.queue.push(span);
+    }
+
+    /// Cuts a string value to the length limit at a character boundary, counting it.
+    pub(crate) fn truncate(&self, value: &mut AttributeValue) {
+        let max = self.inner.limits.max_value_len;
+        if let AttributeValue::String(text) = value {
+            if text.len() > max {
+                let mut cut = max;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                *text = Cow::Owned(text[..cut].to_owned());
+                self.inner.values_truncated.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub(crate) fn count_dropped_attribute(&self) {
+        self.inner
+            .attributes_dropped
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_dropped_event(&self) {
+        self.inner.events_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_dropped_link(&self) {
+        self.inner.links_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
