@@ -1,7 +1,8 @@
 //! The handle an application holds: a registry with the agent families registered.
 
-use crate::agent::AgentMetrics;
+use crate::agent::{semconv, AgentExecutionGuard, AgentMetrics, ToolCallGuard};
 use crate::metrics::{MetricError, Registry, DEFAULT_CARDINALITY_LIMIT};
+use crate::trace::{SpanLog, Tracer, TracerBuilder};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,9 @@ pub struct Telemetry {
 struct Inner {
     registry: Registry,
     agents: AgentMetrics,
+    tracer: Tracer,
+    span_log: Option<SpanLog>,
+    parent: Option<crate::trace::SpanContext>,
     started: Instant,
 }
 
@@ -23,12 +27,26 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct TelemetryBuilder {
     cardinality_limit: usize,
+    tracer: TracerBuilder,
+    span_log: Option<SpanLog>,
 }
 
 impl TelemetryBuilder {
     /// Series per family before new label sets go to the overflow series (default 2,000).
     pub fn cardinality_limit(mut self, limit: usize) -> Self {
         self.cardinality_limit = limit;
+        self
+    }
+
+    /// Tracer settings: sampler, span limits, queue and store sizes.
+    pub fn tracer(mut self, tracer: TracerBuilder) -> Self {
+        self.tracer = tracer;
+        self
+    }
+
+    /// Where [`Telemetry::flush`] appends finished spans (default: `LOOKOUT_SPAN_LOG`).
+    pub fn span_log(mut self, log: Option<SpanLog>) -> Self {
+        self.span_log = log;
         self
     }
 
@@ -40,6 +58,9 @@ impl TelemetryBuilder {
             inner: Arc::new(Inner {
                 registry,
                 agents,
+                tracer: self.tracer.build(),
+                span_log: self.span_log,
+                parent: crate::trace::context_from_env(),
                 started: Instant::now(),
             }),
         })
@@ -64,6 +85,8 @@ impl Telemetry {
     pub fn builder() -> TelemetryBuilder {
         TelemetryBuilder {
             cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
+            tracer: Tracer::builder(),
+            span_log: SpanLog::from_env(),
         }
     }
 
@@ -75,6 +98,65 @@ impl Telemetry {
     /// The agent layer: `track_agent_execution`, `track_tool_usage`, ...
     pub fn agents(&self) -> &AgentMetrics {
         &self.inner.agents
+    }
+
+    /// The tracer: spans and trace context.
+    pub fn tracer(&self) -> &Tracer {
+        &self.inner.tracer
+    }
+
+    /// Starts an agent execution with its span, `invoke_agent {agent_type}`, a child of
+    /// the current span (or of the parent this process was given, or a new trace). Ending
+    /// it ends the span and records the execution metrics with the span's duration.
+    pub fn start_agent(
+        &self,
+        agent_id: &str,
+        agent_type: &str,
+        phase: &str,
+    ) -> AgentExecutionGuard {
+        let mut span = self.tracer().span(format!("invoke_agent {agent_type}"));
+        if crate::trace::current().is_none() {
+            if let Some(parent) = self.inner.parent.as_ref() {
+                span = span.parent(parent);
+            }
+        }
+        let span = span
+            .attribute(semconv::OPERATION_NAME, "invoke_agent")
+            .attribute(semconv::AGENT_NAME, agent_type.to_owned())
+            .attribute(semconv::AGENT_ID, agent_id.to_owned())
+            .attribute(semconv::PHASE, phase.to_owned())
+            .start();
+        self.agents()
+            .start_agent_with_span(span, agent_id, agent_type, phase)
+    }
+
+    /// Starts a tool call with its span, `execute_tool {tool}`, a child of the current
+    /// span. Ending it ends the span and records the tool metrics with its duration.
+    pub fn start_tool(&self, tool: &str) -> ToolCallGuard {
+        let span = self
+            .tracer()
+            .span(format!("execute_tool {tool}"))
+            .attribute(semconv::OPERATION_NAME, "execute_tool")
+            .attribute(semconv::TOOL_NAME, tool.to_owned())
+            .start();
+        self.agents().start_tool_with_span(span, tool)
+    }
+
+    /// The parent context this process was started with (`TRACEPARENT` or
+    /// `TRACE_CONTEXT`), if any.
+    pub fn parent(&self) -> Option<&crate::trace::SpanContext> {
+        self.inner.parent.as_ref()
+    }
+
+    /// Appends the finished spans waiting in the queue to the span log, if there is one;
+    /// returns how many. A short-lived process calls this before it exits.
+    pub fn flush(&self) -> std::io::Result<usize> {
+        let Some(log) = &self.inner.span_log else {
+            return Ok(0);
+        };
+        let spans = self.inner.tracer.take_finished(usize::MAX);
+        log.append(&spans)?;
+        Ok(spans.len())
     }
 
     /// Time since this handle was built.

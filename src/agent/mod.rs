@@ -21,10 +21,13 @@ mod error_rate;
 mod execution;
 mod families;
 mod records;
+pub mod semconv;
+mod tool;
 
 pub use error_rate::ERROR_RATE_WINDOW_SECONDS;
 pub use execution::AgentExecutionGuard;
 pub use records::{AgentExecution, ContextUsage, ErrorEvent, Severity, TaskRun, ToolCall};
+pub use tool::ToolCallGuard;
 
 use crate::metrics::{MetricError, Registry};
 use error_rate::ErrorRates;
@@ -64,7 +67,7 @@ impl AgentMetrics {
         Ok(AgentMetrics { inner })
     }
 
-    fn families(&self) -> &AgentFamilies {
+    pub(crate) fn families(&self) -> &AgentFamilies {
         &self.inner.families
     }
 
@@ -89,7 +92,27 @@ impl AgentMetrics {
         agent_type: &str,
         phase: &str,
     ) -> AgentExecutionGuard {
-        AgentExecutionGuard::start(self.clone(), agent_id, agent_type, phase)
+        AgentExecutionGuard::start(self.clone(), None, agent_id, agent_type, phase)
+    }
+
+    /// Like [`start_agent`](Self::start_agent), with `span` ended alongside.
+    pub(crate) fn start_agent_with_span(
+        &self,
+        span: crate::trace::Span,
+        agent_id: &str,
+        agent_type: &str,
+        phase: &str,
+    ) -> AgentExecutionGuard {
+        AgentExecutionGuard::start(self.clone(), Some(span), agent_id, agent_type, phase)
+    }
+
+    /// Starts a tool call whose `span` ends with it.
+    pub(crate) fn start_tool_with_span(
+        &self,
+        span: crate::trace::Span,
+        tool: &str,
+    ) -> ToolCallGuard {
+        ToolCallGuard::start(self.clone(), span, tool)
     }
 
     /// Records a tool call: total by status, duration, and success or failure by error type.

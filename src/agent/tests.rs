@@ -136,3 +136,56 @@ fn empty_context_window_sets_no_ratio() {
     });
     assert!(!text(&registry).contains("context_window_utilization{"));
 }
+
+#[test]
+fn agent_and_tool_spans_and_metrics_agree() {
+    let telemetry = crate::Telemetry::builder().span_log(None).build().unwrap();
+    let mut agent = telemetry.start_agent("coder-1", "coder", "code");
+    let trace_id = agent.context().unwrap().trace_id;
+    agent.add_usage("claude-sonnet", 100, 40);
+    {
+        let _entered = agent.span_mut().unwrap().enter();
+        let read = telemetry.start_tool("Read");
+        std::thread::sleep(Duration::from_millis(3));
+        read.succeed();
+        telemetry.start_tool("Bash").fail("exit_code");
+    }
+    agent.succeed();
+
+    let spans = telemetry.tracer().export_spans(trace_id);
+    let span = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    let (agent_span, read, bash) = (span("invoke_agent coder"), span("execute_tool Read"), span("execute_tool Bash"));
+    use crate::trace::{AttributeValue, Status};
+    assert_eq!(read.parent_span_id, agent_span.span_id);
+    assert_eq!(bash.parent_span_id, agent_span.span_id);
+    assert_eq!(agent_span.attribute(semconv::OPERATION_NAME), Some(&AttributeValue::from("invoke_agent")));
+    assert_eq!(agent_span.attribute(semconv::AGENT_ID), Some(&AttributeValue::from("coder-1")));
+    assert_eq!(agent_span.attribute(semconv::REQUEST_MODEL), Some(&AttributeValue::from("claude-sonnet")));
+    assert_eq!(agent_span.attribute(semconv::USAGE_INPUT_TOKENS), Some(&AttributeValue::Int(100)));
+    assert_eq!(agent_span.attribute(semconv::USAGE_OUTPUT_TOKENS), Some(&AttributeValue::Int(40)));
+    assert_eq!(agent_span.status, Status::Ok);
+    assert_eq!(bash.attribute(semconv::ERROR_TYPE), Some(&AttributeValue::from("exit_code")));
+    assert_eq!(bash.attribute(semconv::TOOL_NAME), Some(&AttributeValue::from("Bash")));
+
+    // The histograms hold exactly the spans' durations.
+    let registry = telemetry.registry();
+    let read_sum = registry_sum(registry, "tool_call_duration_seconds", "Read");
+    assert_eq!(read_sum, read.duration().as_secs_f64());
+    let text = text(registry);
+    assert!(text.contains("tool_call_failure_total{tool=\"Bash\",error_type=\"exit_code\"} 1"));
+    assert!(text.contains("agent_tokens_used_total{agent_type=\"coder\",model=\"claude-sonnet\"} 140"));
+    assert!(text.contains("agents_active{agent_type=\"coder\"} 0.0"));
+    let agent_sum = text
+        .lines()
+        .find(|l| l.starts_with("agent_execution_duration_seconds_sum{agent_type=\"coder\""))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+    assert_eq!(agent_sum, Some(agent_span.duration().as_secs_f64()));
+}
+
+fn registry_sum(registry: &Registry, family: &str, tool: &str) -> f64 {
+    let prefix = format!("{family}_sum{{tool=\"{tool}\"}} ");
+    text(registry)
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str())?.parse().ok())
+        .unwrap()
+}

@@ -24,10 +24,12 @@
 
 mod context;
 mod current;
+mod env;
 mod id_generator;
 mod queue;
 mod sampler;
 mod span;
+mod span_log;
 mod store;
 mod traceparent;
 mod tracer;
@@ -35,12 +37,17 @@ mod tracestate;
 
 pub use context::SpanContext;
 pub use current::{current, Entered, InSpan};
+pub use env::{
+    context_from, context_from_env, env_vars, CommandExt, TRACEPARENT_ENV, TRACESTATE_ENV,
+    TRACE_CONTEXT_ENV,
+};
 pub use lookout_export::{
     AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanId, SpanKind, Status, TraceFlags,
     TraceId,
 };
 pub use sampler::Sampler;
 pub use span::Span;
+pub use span_log::{SpanLog, SPAN_LOG_ENV};
 pub use traceparent::{TraceParent, TRACEPARENT_LEN};
 pub use tracer::{SpanBuilder, SpanLimits, Tracer, TracerBuilder, TracerStats};
 pub use tracestate::{TraceState, TraceStateError, MAX_MEMBERS};

@@ -91,6 +91,15 @@ impl Span {
         }
     }
 
+    /// The value of an attribute set so far (`None` when unset or not recording).
+    pub fn attribute(&self, key: &str) -> Option<&AttributeValue> {
+        let rec = self.recording.as_ref()?;
+        rec.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .map(|a| &a.value)
+    }
+
     /// Sets several attributes (seed 003's `setAttributes`).
     pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
         for kv in attributes {

@@ -1,0 +1,44 @@
+//! JSON exports for Lookout, shaped for `jq`.
+//!
+//! A finished span is one JSON object per line:
+//!
+//! ```json
+//! {"traceId":"4bf9…","spanId":"00f0…","parentSpanId":null,"parentIsRemote":false,
+//!  "name":"invoke_agent coder","kind":"internal","traceFlags":1,"traceState":null,
+//!  "startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000250000000",
+//!  "durationSeconds":0.25,"attributes":{"gen_ai.agent.name":"coder"},
+//!  "events":[{"name":"exception","timeUnixNano":"…","attributes":{…}}],
+//!  "links":[{"traceId":"…","spanId":"…","attributes":{}}],
+//!  "status":{"code":"error","message":"exit status 1"},
+//!  "dropped":{"attributes":0,"events":0,"links":0}}
+//! ```
+//!
+//! Nanosecond timestamps are strings (as in OTLP/JSON) because JSON numbers lose
+//! precision past 2^53; `durationSeconds` is a number for arithmetic.
+//!
+//! ```
+//! use lookout_export::{FinishedSpan, KeyValue, SpanId, SpanKind, Status, TraceFlags, TraceId};
+//! use std::time::{Duration, UNIX_EPOCH};
+//!
+//! let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//! let span = FinishedSpan {
+//!     trace_id: TraceId(1), span_id: SpanId(2), parent_span_id: SpanId::INVALID,
+//!     parent_is_remote: false, flags: TraceFlags::SAMPLED, trace_state: None,
+//!     name: "work".into(), kind: SpanKind::Internal, start_time: start,
+//!     end_time: start + Duration::from_millis(250),
+//!     attributes: vec![KeyValue::new("files", 3)], events: vec![], links: vec![],
+//!     status: Status::Ok, dropped_attributes: 0, dropped_events: 0, dropped_links: 0,
+//! };
+//! let json = lookout_exporter_json::span_to_json(&span);
+//! assert_eq!(json["traceId"], "00000000000000000000000000000001");
+//! assert_eq!(json["parentSpanId"], serde_json::Value::Null);
+//! assert_eq!(json["durationSeconds"], 0.25);
+//! assert_eq!(json["attributes"]["files"], 3);
+//! assert_eq!(json["status"]["code"], "ok");
+//! ```
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+
+mod span;
+
+pub use span::{span_from_json, span_to_json};

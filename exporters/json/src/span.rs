@@ -1,0 +1,235 @@
+//! Finished spans to JSON and back.
+
+use lookout_export::{
+    AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanId, SpanKind, Status, TraceFlags,
+    TraceId,
+};
+use serde_json::{json, Map, Value};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn nanos(time: SystemTime) -> String {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        .to_string()
+}
+
+fn attributes(list: &[KeyValue]) -> Value {
+    let mut map = Map::new();
+    for kv in list {
+        let value = match &kv.value {
+            AttributeValue::Bool(b) => json!(b),
+            AttributeValue::Int(i) => json!(i),
+            AttributeValue::Float(f) => json!(f),
+            AttributeValue::String(s) => json!(s),
+            _ => Value::Null,
+        };
+        map.insert(kv.key.to_string(), value);
+    }
+    Value::Object(map)
+}
+
+fn kind_name(kind: SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Internal => "internal",
+        SpanKind::Server => "server",
+        SpanKind::Client => "client",
+        SpanKind::Producer => "producer",
+        SpanKind::Consumer => "consumer",
+    }
+}
+
+/// One span as a JSON object (see the crate docs for the shape).
+pub fn span_to_json(span: &FinishedSpan) -> Value {
+    let status = match &span.status {
+        Status::Unset => json!({ "code": "unset" }),
+        Status::Ok => json!({ "code": "ok" }),
+        Status::Error(message) => json!({ "code": "error", "message": message }),
+    };
+    let events: Vec<Value> = span
+        .events
+        .iter()
+        .map(|e| json!({ "name": e.name, "timeUnixNano": nanos(e.time), "attributes": attributes(&e.attributes) }))
+        .collect();
+    let links: Vec<Value> = span
+        .links
+        .iter()
+        .map(|l| {
+            json!({
+                "traceId": l.trace_id.to_string(),
+                "spanId": l.span_id.to_string(),
+                "traceState": l.trace_state.as_deref(),
+                "attributes": attributes(&l.attributes),
+            })
+        })
+        .collect();
+    json!({
+        "traceId": span.trace_id.to_string(),
+        "spanId": span.span_id.to_string(),
+        "parentSpanId": span.parent_span_id.is_valid().then(|| span.parent_span_id.to_string()),
+        "parentIsRemote": span.parent_is_remote,
+        "name": span.name,
+        "kind": kind_name(span.kind),
+        "traceFlags": span.flags.0,
+        "traceState": span.trace_state.as_deref(),
+        "startTimeUnixNano": nanos(span.start_time),
+        "endTimeUnixNano": nanos(span.end_time),
+        "durationSeconds": span.duration().as_secs_f64(),
+        "attributes": attributes(&span.attributes),
+        "events": events,
+        "links": links,
+        "status": status,
+        "dropped": {
+            "attributes": span.dropped_attributes,
+            "events": span.dropped_events,
+            "links": span.dropped_links,
+        },
+    })
+}
+
+fn time(value: &Value) -> Option<SystemTime> {
+    let nanos: u128 = value.as_str()?.parse().ok()?;
+    Some(UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).ok()?))
+}
+
+fn attributes_from(value: &Value) -> Vec<KeyValue> {
+    let Some(map) = value.as_object() else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter_map(|(k, v)| {
+            let value = match v {
+                Value::Bool(b) => AttributeValue::Bool(*b),
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => AttributeValue::Int(i),
+                    None => AttributeValue::Float(n.as_f64()?),
+                },
+                Value::String(s) => AttributeValue::from(s.clone()),
+                _ => return None,
+            };
+            Some(KeyValue::new(k.clone(), value))
+        })
+        .collect()
+}
+
+/// Reads back what [`span_to_json`] wrote; `None` when a required field is missing.
+/// Attribute order follows the JSON object's key order.
+pub fn span_from_json(value: &Value) -> Option<FinishedSpan> {
+    let kind = match value["kind"].as_str()? {
+        "server" => SpanKind::Server,
+        "client" => SpanKind::Client,
+        "producer" => SpanKind::Producer,
+        "consumer" => SpanKind::Consumer,
+        _ => SpanKind::Internal,
+    };
+    let status = match value["status"]["code"].as_str()? {
+        "ok" => Status::Ok,
+        "error" => Status::Error(
+            value["status"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+                .into(),
+        ),
+        _ => Status::Unset,
+    };
+    let count = |key: &str| value["dropped"][key].as_u64().unwrap_or(0) as u32;
+    Some(FinishedSpan {
+        trace_id: TraceId::from_hex(value["traceId"].as_str()?)?,
+        span_id: SpanId::from_hex(value["spanId"].as_str()?)?,
+        parent_span_id: value["parentSpanId"]
+            .as_str()
+            .map_or(Some(SpanId::INVALID), SpanId::from_hex)?,
+        parent_is_remote: value["parentIsRemote"].as_bool().unwrap_or(false),
+        flags: TraceFlags(value["traceFlags"].as_u64().unwrap_or(0) as u8),
+        trace_state: value["traceState"].as_str().map(Into::into),
+        name: value["name"].as_str()?.to_owned().into(),
+        kind,
+        start_time: time(&value["startTimeUnixNano"])?,
+        end_time: time(&value["endTimeUnixNano"])?,
+        attributes: attributes_from(&value["attributes"]),
+        events: value["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .filter_map(|e| {
+                        Some(Event {
+                            name: e["name"].as_str()?.to_owned().into(),
+                            time: time(&e["timeUnixNano"])?,
+                            attributes: attributes_from(&e["attributes"]),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        links: value["links"]
+            .as_array()
+            .map(|links| {
+                links
+                    .iter()
+                    .filter_map(|l| {
+                        Some(Link {
+                            trace_id: TraceId::from_hex(l["traceId"].as_str()?)?,
+                            span_id: SpanId::from_hex(l["spanId"].as_str()?)?,
+                            flags: TraceFlags::default(),
+                            trace_state: l["traceState"].as_str().map(Into::into),
+                            attributes: attributes_from(&l["attributes"]),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        status,
+        dropped_attributes: count("attributes"),
+        dropped_events: count("events"),
+        dropped_links: count("links"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn spans_round_trip_through_json() {
+        let start = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
+        let span = FinishedSpan {
+            trace_id: TraceId(0x4bf92f3577b34da6a3ce929d0e0e4736),
+            span_id: SpanId(0x00f067aa0ba902b7),
+            parent_span_id: SpanId(0x1234),
+            parent_is_remote: true,
+            flags: TraceFlags::SAMPLED,
+            trace_state: Some(Arc::from("rojo=1")),
+            name: "execute_tool Read".into(),
+            kind: SpanKind::Client,
+            start_time: start,
+            end_time: start + Duration::from_micros(1500),
+            attributes: vec![
+                KeyValue::new("a.bool", true),
+                KeyValue::new("a.int", -3),
+                KeyValue::new("a.float", 0.5),
+                KeyValue::new("a.string", "say \"hi\"\n✓"),
+            ],
+            events: vec![Event {
+                name: "exception".into(),
+                time: start + Duration::from_micros(10),
+                attributes: vec![KeyValue::new("exception.message", "boom")],
+            }],
+            links: vec![Link {
+                trace_id: TraceId(9),
+                span_id: SpanId(8),
+                flags: TraceFlags::default(),
+                trace_state: None,
+                attributes: vec![],
+            }],
+            status: Status::Error("exit status 1".into()),
+            dropped_attributes: 1,
+            dropped_events: 2,
+            dropped_links: 3,
+        };
+        let line = span_to_json(&span).to_string();
+        let back = span_from_json(&serde_json::from_str(&line).unwrap()).unwrap();
+        assert_eq!(back, span);
+    }
+}

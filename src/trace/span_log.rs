@@ -1,0 +1,76 @@
+//! A JSON-lines file that finished spans are appended to, shared by every process of a
+//! run: set `LOOKOUT_SPAN_LOG` and each process that flushes adds its spans.
+
+use lookout_export::FinishedSpan;
+use lookout_exporter_json::{span_from_json, span_to_json};
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+
+/// Names the span log file.
+pub const SPAN_LOG_ENV: &str = "LOOKOUT_SPAN_LOG";
+
+/// An append-only JSON-lines file of finished spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanLog {
+    path: PathBuf,
+}
+
+impl SpanLog {
+    /// A log at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SpanLog { path: path.into() }
+    }
+
+    /// The log `LOOKOUT_SPAN_LOG` names, if set and not empty.
+    pub fn from_env() -> Option<Self> {
+        std::env::var_os(SPAN_LOG_ENV)
+            .filter(|p| !p.is_empty())
+            .map(SpanLog::new)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `spans`, one line each. Each line goes out in one `write` on a file opened
+    /// for appending, so processes writing at once never interleave within a line.
+    pub fn append(&self, spans: &[FinishedSpan]) -> io::Result<()> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        for span in spans {
+            let mut line = span_to_json(span).to_string();
+            line.push('\n');
+            file.write_all(line.as_bytes())?;
+        }
+        file.flush()
+    }
+
+    /// Reads every span in the log; a line that is not a span is an error naming it.
+    pub fn read(&self) -> io::Result<Vec<FinishedSpan>> {
+        let file = std::fs::File::open(&self.path)?;
+        let mut spans = Vec::new();
+        for (number, line) in io::BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let span = serde_json::from_str(&line)
+                .ok()
+                .and_then(|value| span_from_json(&value))
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}:{}: not a span", self.path.display(), number + 1),
+                    )
+                })?;
+            spans.push(span);
+        }
+        Ok(spans)
+    }
+}
