@@ -131,7 +131,7 @@ static NEXT_QUEUE_DRAIN: AtomicU64 = AtomicU64::new(0);
 
 async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) {
     let agents = telemetry.agents();
-    let mut execution = agents.start_agent(&spec.agent_id, spec.agent_type, spec.phase);
+    let mut execution = telemetry.start_agent(&spec.agent_id, spec.agent_type, spec.phase);
     let window = if spec.model == "claude-haiku" {
         100_000
     } else {
@@ -196,13 +196,13 @@ async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) {
     });
     match failed {
         None => execution.succeed(),
-        Some(_) => {
+        Some(error_type) => {
             agents.track_error(&ErrorEvent {
                 component: "orchestrator",
                 error_type: "agent_failed",
                 severity: Severity::Critical,
             });
-            execution.fail();
+            execution.fail(error_type);
         }
     }
 }
