@@ -80,3 +80,80 @@ fn errors_carry_a_code_and_an_exit_status() {
     assert_eq!(busy.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&busy.stderr).starts_with("error[E_BIND]"));
 }
+
+/// Runs `lookout exec` with a span log; returns its exit code and the span it logged.
+fn exec(args: &[&str]) -> (Option<i32>, lookout::trace::FinishedSpan) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = lookout::trace::SpanLog::new(dir.path().join("spans.jsonl"));
+    let status = Command::new(LOOKOUT)
+        .arg("exec")
+        .args(args)
+        .env(lookout::trace::SPAN_LOG_ENV, log.path())
+        .env_remove("TRACEPARENT")
+        .env_remove("TRACE_CONTEXT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let mut spans = log.read().unwrap();
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    (status.code(), spans.remove(0))
+}
+
+#[test]
+fn exec_forwards_exit_codes_and_records_them() {
+    use lookout::trace::{AttributeValue, Status};
+    let code = |span: &lookout::trace::FinishedSpan| span.attribute("process.exit.code").cloned();
+
+    let (status, span) = exec(&["--name", "ok", "--", "true"]);
+    assert_eq!(status, Some(0));
+    assert_eq!(span.name, "invoke_agent ok");
+    assert_eq!(span.status, Status::Ok);
+    assert_eq!(code(&span), Some(AttributeValue::Int(0)));
+
+    let (status, span) = exec(&["--", "sh", "-c", "exit 1"]);
+    assert_eq!(status, Some(1));
+    assert_eq!(span.status, Status::Error("exit_code".into()));
+    assert_eq!(code(&span), Some(AttributeValue::Int(1)));
+    assert_eq!(
+        span.attribute("error.type"),
+        Some(&AttributeValue::from("exit_code"))
+    );
+
+    let (status, span) = exec(&["--", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(status, Some(137));
+    assert_eq!(span.status, Status::Error("signal".into()));
+    assert_eq!(code(&span), Some(AttributeValue::Int(137)));
+
+    let (status, span) = exec(&["--", "/no/such/program"]);
+    assert_eq!(status, Some(127));
+    assert_eq!(
+        span.attribute("error.type"),
+        Some(&AttributeValue::from("spawn"))
+    );
+}
+
+#[test]
+fn exec_forwards_termination_signals_to_the_child() {
+    let mut exec = Command::new(LOOKOUT)
+        .args([
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(exec.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    Command::new("kill")
+        .args(["-TERM", &exec.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(exec.wait().unwrap().code(), Some(42));
+}

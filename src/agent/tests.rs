@@ -154,18 +154,43 @@ fn agent_and_tool_spans_and_metrics_agree() {
 
     let spans = telemetry.tracer().export_spans(trace_id);
     let span = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
-    let (agent_span, read, bash) = (span("invoke_agent coder"), span("execute_tool Read"), span("execute_tool Bash"));
+    let (agent_span, read, bash) = (
+        span("invoke_agent coder"),
+        span("execute_tool Read"),
+        span("execute_tool Bash"),
+    );
     use crate::trace::{AttributeValue, Status};
     assert_eq!(read.parent_span_id, agent_span.span_id);
     assert_eq!(bash.parent_span_id, agent_span.span_id);
-    assert_eq!(agent_span.attribute(semconv::OPERATION_NAME), Some(&AttributeValue::from("invoke_agent")));
-    assert_eq!(agent_span.attribute(semconv::AGENT_ID), Some(&AttributeValue::from("coder-1")));
-    assert_eq!(agent_span.attribute(semconv::REQUEST_MODEL), Some(&AttributeValue::from("claude-sonnet")));
-    assert_eq!(agent_span.attribute(semconv::USAGE_INPUT_TOKENS), Some(&AttributeValue::Int(100)));
-    assert_eq!(agent_span.attribute(semconv::USAGE_OUTPUT_TOKENS), Some(&AttributeValue::Int(40)));
+    assert_eq!(
+        agent_span.attribute(semconv::OPERATION_NAME),
+        Some(&AttributeValue::from("invoke_agent"))
+    );
+    assert_eq!(
+        agent_span.attribute(semconv::AGENT_ID),
+        Some(&AttributeValue::from("coder-1"))
+    );
+    assert_eq!(
+        agent_span.attribute(semconv::REQUEST_MODEL),
+        Some(&AttributeValue::from("claude-sonnet"))
+    );
+    assert_eq!(
+        agent_span.attribute(semconv::USAGE_INPUT_TOKENS),
+        Some(&AttributeValue::Int(100))
+    );
+    assert_eq!(
+        agent_span.attribute(semconv::USAGE_OUTPUT_TOKENS),
+        Some(&AttributeValue::Int(40))
+    );
     assert_eq!(agent_span.status, Status::Ok);
-    assert_eq!(bash.attribute(semconv::ERROR_TYPE), Some(&AttributeValue::from("exit_code")));
-    assert_eq!(bash.attribute(semconv::TOOL_NAME), Some(&AttributeValue::from("Bash")));
+    assert_eq!(
+        bash.attribute(semconv::ERROR_TYPE),
+        Some(&AttributeValue::from("exit_code"))
+    );
+    assert_eq!(
+        bash.attribute(semconv::TOOL_NAME),
+        Some(&AttributeValue::from("Bash"))
+    );
 
     // The histograms hold exactly the spans' durations.
     let registry = telemetry.registry();
@@ -173,7 +198,9 @@ fn agent_and_tool_spans_and_metrics_agree() {
     assert_eq!(read_sum, read.duration().as_secs_f64());
     let text = text(registry);
     assert!(text.contains("tool_call_failure_total{tool=\"Bash\",error_type=\"exit_code\"} 1"));
-    assert!(text.contains("agent_tokens_used_total{agent_type=\"coder\",model=\"claude-sonnet\"} 140"));
+    assert!(
+        text.contains("agent_tokens_used_total{agent_type=\"coder\",model=\"claude-sonnet\"} 140")
+    );
     assert!(text.contains("agents_active{agent_type=\"coder\"} 0.0"));
     let agent_sum = text
         .lines()

@@ -34,6 +34,16 @@ pub enum CliError {
         /// What could not be read.
         reason: String,
     },
+    /// `lookout exec` could not start the program.
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        /// The program asked for.
+        program: String,
+        /// Why it could not start.
+        source: std::io::Error,
+        /// The exit code reported, as a shell would: 127 not found, 126 not runnable.
+        code: u8,
+    },
     /// The async runtime or the server failed.
     #[error("runtime error: {0}")]
     Runtime(std::io::Error),
@@ -48,14 +58,17 @@ impl CliError {
             CliError::Client(_) => "E_CONNECT",
             CliError::Status { .. } => "E_STATUS",
             CliError::Exposition { .. } => "E_EXPOSITION",
+            CliError::Spawn { .. } => "E_SPAWN",
             CliError::Runtime(_) => "E_RUNTIME",
         }
     }
 
-    /// The process exit status: 2 for bad input, 1 for everything else.
+    /// The process exit status: 2 for bad input, 126/127 when `exec` cannot start its
+    /// program, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Client(ClientError::InvalidUrl { .. }) => 2,
+            CliError::Spawn { code, .. } => *code,
             _ => 1,
         }
     }

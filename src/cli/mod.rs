@@ -1,6 +1,8 @@
 //! The `lookout` command line: flags in, a command run, an exit code out.
 
 mod error;
+#[cfg(unix)]
+mod exec;
 mod metrics;
 mod serve;
 
@@ -22,11 +24,14 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print a running endpoint's metrics, readable (or raw with --raw).
     Metrics(metrics::MetricsArgs),
+    /// Run a program as a sub-agent under a child span; exit with its exit code.
+    #[cfg(unix)]
+    Exec(exec::ExecArgs),
 }
 
 impl Cli {
-    /// Runs the parsed command.
-    pub fn run(self) -> Result<(), CliError> {
+    /// Runs the parsed command; returns the process exit code.
+    pub fn run(self) -> Result<u8, CliError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -34,8 +39,10 @@ impl Cli {
             .map_err(CliError::Runtime)?;
         runtime.block_on(async {
             match self.command {
-                Command::Serve(args) => serve::run(args).await,
-                Command::Metrics(args) => metrics::run(args).await,
+                Command::Serve(args) => serve::run(args).await.map(|()| 0),
+                Command::Metrics(args) => metrics::run(args).await.map(|()| 0),
+                #[cfg(unix)]
+                Command::Exec(args) => exec::run(args).await,
             }
         })
     }

@@ -1,0 +1,161 @@
+//! `lookout exec`: run any program as a sub-agent under a child span.
+
+use super::CliError;
+use crate::trace::{CommandExt, KeyValue};
+use crate::Telemetry;
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ExecArgs {
+    /// The sub-agent's name: span `invoke_agent {name}`, label `agent_type`
+    /// (default: the program's file name).
+    #[arg(long)]
+    name: Option<String>,
+    /// The orchestration phase label.
+    #[arg(long, default_value = "exec")]
+    phase: String,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+/// Signals passed on to the child; a terminal's Ctrl-C also reaches it directly.
+#[cfg(unix)]
+const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// Runs the command with `TRACEPARENT`, `TRACESTATE` and `TRACE_CONTEXT` naming its span;
+/// returns the child's exit code (128 + N when a signal N killed it).
+pub(super) async fn run(args: ExecArgs) -> Result<u8, CliError> {
+    let telemetry = Telemetry::new();
+    let program = args.command[0].clone();
+    let name = args.name.unwrap_or_else(|| {
+        Path::new(&program)
+            .file_name()
+            .unwrap_or(&program)
+            .to_string_lossy()
+            .into_owned()
+    });
+    let mut execution = telemetry.start_agent(&name, &name, &args.phase);
+    let command_line: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let span = execution.span_mut();
+    if let Some(span) = span {
+        span.set_attribute("process.executable.name", name.clone());
+        span.set_attribute("process.command_line", command_line.join(" "));
+    }
+    let context = execution.context().cloned();
+
+    let mut command = tokio::process::Command::new(&program);
+    command.args(&args.command[1..]);
+    if let Some(context) = &context {
+        command.trace_context(context);
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            let code = if error.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            if let Some(span) = execution.span_mut() {
+                span.set_attribute("process.exit.code", i64::from(code));
+                span.record_error(&error);
+            }
+            execution.fail("spawn");
+            flush(&telemetry);
+            return Err(CliError::Spawn {
+                program: program.to_string_lossy().into_owned(),
+                source: error,
+                code,
+            });
+        }
+    };
+    if let (Some(span), Some(pid)) = (execution.span_mut(), child.id()) {
+        span.set_attribute("process.pid", pid);
+    }
+    let status = wait_forwarding_signals(&mut child)
+        .await
+        .map_err(CliError::Runtime)?;
+    let (code, failure) = match (status.code(), status.signal()) {
+        (Some(0), _) => (0u8, None),
+        (Some(code), _) => (
+            u8::try_from(code).unwrap_or(1),
+            Some(("exit_code", format!("exit status {code}"))),
+        ),
+        (None, Some(signal)) => {
+            let code = u8::try_from(128 + signal).unwrap_or(255);
+            (code, Some(("signal", format!("killed by signal {signal}"))))
+        }
+        (None, None) => (1, Some(("exit_code", "exit status unknown".to_owned()))),
+    };
+    if let Some(span) = execution.span_mut() {
+        span.set_attribute("process.exit.code", i64::from(code));
+        if let Some((_, message)) = &failure {
+            span.add_event("process.exit", [KeyValue::new("message", message.clone())]);
+        }
+    }
+    match failure {
+        None => execution.succeed(),
+        Some((error_type, _)) => execution.fail(error_type),
+    }
+    flush(&telemetry);
+    Ok(code)
+}
+
+fn flush(telemetry: &Telemetry) {
+    if let Err(error) = telemetry.flush() {
+        eprintln!("lookout exec: could not write the span log: {error}");
+    }
+}
+
+#[cfg(unix)]
+async fn wait_forwarding_signals(
+    child: &mut tokio::process::Child,
+) -> std::io::Result<std::process::ExitStatus> {
+    let pid = child.id();
+    let mut streams = Vec::new();
+    for signal in FORWARDED {
+        streams.push((
+            signal,
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(signal))?,
+        ));
+    }
+    loop {
+        tokio::select! {
+            status = child.wait() => return status,
+            signal = next_signal(&mut streams) => {
+                if let Some(pid) = pid {
+                    // SAFETY: kill(2) with a pid we spawned and a valid signal number.
+                    unsafe { libc::kill(pid as libc::pid_t, signal) };
+                }
+            }
+        }
+    }
+}
+
+/// Resolves with the number of the first of `streams` to receive its signal.
+#[cfg(unix)]
+async fn next_signal(streams: &mut [(libc::c_int, tokio::signal::unix::Signal)]) -> libc::c_int {
+    std::future::poll_fn(|cx| {
+        for (number, stream) in streams.iter_mut() {
+            if stream.poll_recv(cx).is_ready() {
+                return std::task::Poll::Ready(*number);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
