@@ -6,4 +6,5 @@ mod interop;
 mod model;
 mod prometheus_e2e;
 mod promtool;
+mod python;
 mod util;

@@ -22,6 +22,24 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// `python3` with the OpenTelemetry SDK importable (`pip install opentelemetry-sdk`), or
+/// `None` after saying so; under `CI=true` its absence is a failure.
+pub fn require_python_otel() -> Option<PathBuf> {
+    let python = require_tool("python3")?;
+    let found = std::process::Command::new(&python)
+        .args(["-c", "import opentelemetry.sdk.trace"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        let message =
+            "the OpenTelemetry Python SDK is not installed (pip install opentelemetry-sdk)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+        eprintln!("SKIPPED: {message}");
+        return None;
+    }
+    Some(python)
+}
+
 /// Serves `telemetry` on a free loopback port.
 pub fn serve(telemetry: &Telemetry) -> ServerHandle {
     let config = ServerConfig {
