@@ -267,3 +267,66 @@ fn the_store_keeps_the_newest_traces() {
     assert_eq!(tracer.trace_ids(), ids[1..]);
     assert!(tracer.export_spans(ids[0]).is_empty());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z][a-z0-9_*/-]{0,20}",
+            "[a-z0-9][a-z0-9_*/-]{0,10}@[a-z][a-z0-9_*/-]{0,13}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        // Printable ASCII without ',' and '=', not ending in a space.
+        "[ -+\\--<>-~]{0,20}[!-+\\--<>-~]"
+    }
+
+    fn context() -> impl Strategy<Value = SpanContext> {
+        (1..=u128::MAX, 1..=u64::MAX, any::<bool>(), proptest::collection::vec((key(), value()), 0..8)).prop_map(
+            |(trace, span, sampled, members)| {
+                let mut state = TraceState::EMPTY;
+                for (k, v) in members.iter().rev() {
+                    state = state.with(k, v).unwrap();
+                }
+                SpanContext {
+                    trace_id: TraceId(trace),
+                    span_id: SpanId(span),
+                    flags: TraceFlags::default().with_sampled(sampled),
+                    trace_state: state,
+                    is_remote: true,
+                }
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn inject_then_extract_is_the_identity(ctx in context()) {
+            let header = ctx.traceparent();
+            let extracted = SpanContext::extract(&header, Some(ctx.trace_state.header())).unwrap();
+            prop_assert_eq!(extracted, ctx.clone());
+            // Through the environment carrier too.
+            let vars: std::collections::HashMap<_, _> = env_vars(&ctx).into_iter().collect();
+            let from_env = context_from(|name| vars.get(name).filter(|v| !v.is_empty()).cloned()).unwrap();
+            prop_assert_eq!(from_env, ctx);
+        }
+
+        #[test]
+        fn arbitrary_headers_never_panic(traceparent in "\\PC{0,80}", tracestate in "\\PC{0,80}") {
+            if let Some(ctx) = SpanContext::extract(&traceparent, Some(&tracestate)) {
+                // Whatever is accepted re-encodes as a valid version-00 header.
+                prop_assert!(TraceParent::parse(&ctx.traceparent()).is_some());
+            }
+        }
+
+        #[test]
+        fn nearly_valid_headers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 50..60)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = TraceParent::parse(&text);
+            let _ = TraceState::parse([text.as_ref()]);
+        }
+    }
+}
