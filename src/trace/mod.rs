@@ -34,6 +34,8 @@ mod store;
 mod traceparent;
 mod tracer;
 mod tracestate;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
 
 pub use context::SpanContext;
 pub use current::{current, Entered, InSpan};
@@ -51,6 +53,8 @@ pub use span_log::{SpanLog, SPAN_LOG_ENV};
 pub use traceparent::{TraceParent, TRACEPARENT_LEN};
 pub use tracer::{SpanBuilder, SpanLimits, Tracer, TracerBuilder, TracerStats};
 pub use tracestate::{TraceState, TraceStateError, MAX_MEMBERS};
+#[cfg(feature = "tracing")]
+pub use tracing_layer::LookoutLayer;
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use lookout_export::{
     AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanId, SpanKind, Status,
 };
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// A span in progress. Set attributes, add events, record errors; it ends with
@@ -20,7 +20,8 @@ pub struct Span {
     context: SpanContext,
     started: Instant,
     recording: Option<Box<Recording>>,
-    panicked: Cell<bool>,
+    /// Set by a panic while current; atomic so a span can be shared (e.g. by `tracing`).
+    panicked: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -50,7 +51,7 @@ impl Span {
             context,
             started,
             recording,
-            panicked: Cell::new(false),
+            panicked: AtomicBool::new(false),
         }
     }
 
@@ -209,14 +210,14 @@ impl Span {
     }
 
     pub(crate) fn mark_panicked(&self) {
-        self.panicked.set(true);
+        self.panicked.store(true, Ordering::Relaxed);
     }
 
     /// Ends the span once; returns how long it lasted.
     pub(crate) fn finish(&mut self) -> Duration {
         let duration = self.started.elapsed();
         if std::thread::panicking() {
-            self.panicked.set(true);
+            self.mark_panicked();
         }
         let Some(rec) = self.recording.take() else {
             return duration;
@@ -236,7 +237,7 @@ impl Span {
             dropped_events,
             dropped_links,
         } = *rec;
-        if self.panicked.get() && status != Status::Ok {
+        if self.panicked.load(Ordering::Relaxed) && status != Status::Ok {
             status = Status::Error(Cow::Borrowed("panicked"));
         }
         tracer.enqueue(FinishedSpan {

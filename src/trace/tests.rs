@@ -285,8 +285,13 @@ mod properties {
     }
 
     fn context() -> impl Strategy<Value = SpanContext> {
-        (1..=u128::MAX, 1..=u64::MAX, any::<bool>(), proptest::collection::vec((key(), value()), 0..8)).prop_map(
-            |(trace, span, sampled, members)| {
+        (
+            1..=u128::MAX,
+            1..=u64::MAX,
+            any::<bool>(),
+            proptest::collection::vec((key(), value()), 0..8),
+        )
+            .prop_map(|(trace, span, sampled, members)| {
                 let mut state = TraceState::EMPTY;
                 for (k, v) in members.iter().rev() {
                     state = state.with(k, v).unwrap();
@@ -298,8 +303,7 @@ mod properties {
                     trace_state: state,
                     is_remote: true,
                 }
-            },
-        )
+            })
     }
 
     proptest! {
@@ -329,4 +333,34 @@ mod properties {
             let _ = TraceState::parse([text.as_ref()]);
         }
     }
+}
+
+#[cfg(feature = "tracing")]
+#[test]
+fn tracing_spans_events_and_lookout_spans_nest() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let tracer = tracer();
+    let subscriber = tracing_subscriber::registry().with(LookoutLayer::new(tracer.clone()));
+    let root = tracer.start_trace("lookout-root", SpanKind::Server);
+    tracing::subscriber::with_default(subscriber, || {
+        let _root = root.enter();
+        let agent = tracing::info_span!("agent", kind = "coder", tokens = tracing::field::Empty);
+        let _entered = agent.enter();
+        agent.record("tokens", 1500u64);
+        tracing::warn!(retry = true, "rate limited");
+        // A Lookout span started inside a tracing span is its child.
+        tracer.span("lookout-inside").start().end();
+    });
+    let id = root.context().trace_id;
+    let root_id = root.context().span_id;
+    root.end();
+    let spans = tracer.export_spans(id);
+    let span = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    let agent = span("agent");
+    assert_eq!(agent.parent_span_id, root_id);
+    assert_eq!(agent.attribute("kind"), Some(&AttributeValue::from("coder")));
+    assert_eq!(agent.attribute("tokens"), Some(&AttributeValue::Int(1500)));
+    assert_eq!(agent.events[0].name, "rate limited");
+    assert_eq!(agent.events[0].attributes, vec![KeyValue::new("retry", true)]);
+    assert_eq!(span("lookout-inside").parent_span_id, agent.span_id);
 }
