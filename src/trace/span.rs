@@ -3,12 +3,10 @@
 use super::context::SpanContext;
 use super::current::{self, Entered, InSpan};
 use super::tracer::Tracer;
-use lookout_export::{
-    AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanId, SpanKind, Status,
-};
+use lookout_export::{AttributeValue, Event, FinishedSpan, KeyValue, Link, Status};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 /// A span in progress. Set attributes, add events, record errors; it ends with
 /// [`end`](Self::end) or when dropped, and a panic while it is current (or dropped during
@@ -18,34 +16,25 @@ use std::time::{Duration, Instant, SystemTime};
 #[derive(Debug)]
 pub struct Span {
     context: SpanContext,
-    started: Instant,
-    recording: Option<Box<Recording>>,
+    started: quanta::Instant,
+    recording: Option<Recording>,
     /// Set by a panic while current; atomic so a span can be shared (e.g. by `tracing`).
     panicked: AtomicBool,
 }
 
+/// A sampled span's record: the finished span it will become, filled in as it goes and
+/// moved into the queue when it ends. Inline, so a span allocates nothing of its own.
 #[derive(Debug)]
 pub(crate) struct Recording {
     pub(crate) tracer: Tracer,
-    pub(crate) parent_span_id: SpanId,
-    pub(crate) parent_is_remote: bool,
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) kind: SpanKind,
-    pub(crate) start_time: SystemTime,
-    pub(crate) attributes: Vec<KeyValue>,
-    pub(crate) events: Vec<Event>,
-    pub(crate) links: Vec<Link>,
-    pub(crate) status: Status,
-    pub(crate) dropped_attributes: u32,
-    pub(crate) dropped_events: u32,
-    pub(crate) dropped_links: u32,
+    pub(crate) data: FinishedSpan,
 }
 
 impl Span {
     pub(crate) fn new(
         context: SpanContext,
-        started: Instant,
-        recording: Option<Box<Recording>>,
+        started: quanta::Instant,
+        recording: Option<Recording>,
     ) -> Self {
         Span {
             context,
@@ -81,12 +70,13 @@ impl Span {
             let limits = rec.tracer.limits();
             let mut kv = KeyValue::new(key, value);
             rec.tracer.truncate(&mut kv.value);
-            if let Some(existing) = rec.attributes.iter_mut().find(|a| a.key == kv.key) {
+            let data = &mut rec.data;
+            if let Some(existing) = data.attributes.iter_mut().find(|a| a.key == kv.key) {
                 existing.value = kv.value;
-            } else if rec.attributes.len() < limits.max_attributes {
-                rec.attributes.push(kv);
+            } else if data.attributes.len() < limits.max_attributes {
+                data.attributes.push(kv);
             } else {
-                rec.dropped_attributes += 1;
+                data.dropped_attributes += 1;
                 rec.tracer.count_dropped_attribute();
             }
         }
@@ -95,7 +85,8 @@ impl Span {
     /// The value of an attribute set so far (`None` when unset or not recording).
     pub fn attribute(&self, key: &str) -> Option<&AttributeValue> {
         let rec = self.recording.as_ref()?;
-        rec.attributes
+        rec.data
+            .attributes
             .iter()
             .find(|a| a.key == key)
             .map(|a| &a.value)
@@ -115,8 +106,8 @@ impl Span {
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
         if let Some(rec) = &mut self.recording {
-            if rec.events.len() >= rec.tracer.limits().max_events {
-                rec.dropped_events += 1;
+            if rec.data.events.len() >= rec.tracer.limits().max_events {
+                rec.data.dropped_events += 1;
                 rec.tracer.count_dropped_event();
                 return;
             }
@@ -124,8 +115,8 @@ impl Span {
             for kv in &mut attributes {
                 rec.tracer.truncate(&mut kv.value);
             }
-            let time = rec.start_time + self.started.elapsed();
-            rec.events.push(Event {
+            let time = rec.data.start_time + self.started.elapsed();
+            rec.data.events.push(Event {
                 name: name.into(),
                 time,
                 attributes,
@@ -140,12 +131,12 @@ impl Span {
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
         if let Some(rec) = &mut self.recording {
-            if rec.links.len() >= rec.tracer.limits().max_links {
-                rec.dropped_links += 1;
+            if rec.data.links.len() >= rec.tracer.limits().max_links {
+                rec.data.dropped_links += 1;
                 rec.tracer.count_dropped_link();
                 return;
             }
-            rec.links.push(Link {
+            rec.data.links.push(Link {
                 trace_id: context.trace_id,
                 span_id: context.span_id,
                 flags: context.flags,
@@ -172,8 +163,8 @@ impl Span {
     /// Sets the status (an `Ok` is never overwritten by a later `Error`, as in OpenTelemetry).
     pub fn set_status(&mut self, status: Status) {
         if let Some(rec) = &mut self.recording {
-            if rec.status != Status::Ok {
-                rec.status = status;
+            if rec.data.status != Status::Ok {
+                rec.data.status = status;
             }
         }
     }
@@ -181,7 +172,7 @@ impl Span {
     /// Renames the span.
     pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
         if let Some(rec) = &mut self.recording {
-            rec.name = name.into();
+            rec.data.name = name.into();
         }
     }
 
@@ -219,46 +210,14 @@ impl Span {
         if std::thread::panicking() {
             self.mark_panicked();
         }
-        let Some(rec) = self.recording.take() else {
+        let Some(Recording { tracer, mut data }) = self.recording.take() else {
             return duration;
         };
-        let Recording {
-            tracer,
-            parent_span_id,
-            parent_is_remote,
-            name,
-            kind,
-            start_time,
-            attributes,
-            events,
-            links,
-            mut status,
-            dropped_attributes,
-            dropped_events,
-            dropped_links,
-        } = *rec;
-        if self.panicked.load(Ordering::Relaxed) && status != Status::Ok {
-            status = Status::Error(Cow::Borrowed("panicked"));
+        if self.panicked.load(Ordering::Relaxed) && data.status != Status::Ok {
+            data.status = Status::Error(Cow::Borrowed("panicked"));
         }
-        tracer.enqueue(FinishedSpan {
-            trace_id: self.context.trace_id,
-            span_id: self.context.span_id,
-            parent_span_id,
-            parent_is_remote,
-            flags: self.context.flags,
-            trace_state: self.context.trace_state.shared(),
-            name,
-            kind,
-            start_time,
-            end_time: start_time + duration,
-            attributes,
-            events,
-            links,
-            status,
-            dropped_attributes,
-            dropped_events,
-            dropped_links,
-        });
+        data.end_time = data.start_time + duration;
+        tracer.enqueue(data);
         duration
     }
 }

@@ -40,6 +40,11 @@ impl RecentTraces {
         }
     }
 
+    /// Whether the store keeps nothing (capacity 0).
+    pub(crate) fn is_disabled(&self) -> bool {
+        self.capacity == 0
+    }
+
     pub(crate) fn trace(&self, trace_id: TraceId) -> Vec<FinishedSpan> {
         self.by_trace.get(&trace_id).cloned().unwrap_or_default()
     }

@@ -358,9 +358,15 @@ fn tracing_spans_events_and_lookout_spans_nest() {
     let span = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
     let agent = span("agent");
     assert_eq!(agent.parent_span_id, root_id);
-    assert_eq!(agent.attribute("kind"), Some(&AttributeValue::from("coder")));
+    assert_eq!(
+        agent.attribute("kind"),
+        Some(&AttributeValue::from("coder"))
+    );
     assert_eq!(agent.attribute("tokens"), Some(&AttributeValue::Int(1500)));
     assert_eq!(agent.events[0].name, "rate limited");
-    assert_eq!(agent.events[0].attributes, vec![KeyValue::new("retry", true)]);
+    assert_eq!(
+        agent.events[0].attributes,
+        vec![KeyValue::new("retry", true)]
+    );
     assert_eq!(span("lookout-inside").parent_span_id, agent.span_id);
 }

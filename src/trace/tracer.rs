@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 /// How much one span may hold; what goes past is dropped and counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,7 +196,7 @@ impl SpanBuilder<'_> {
             Parent::Root => None,
             Parent::Explicit(context) => Some(context),
         };
-        let started = Instant::now();
+        let started = quanta::Instant::now();
         let trace_id = parent
             .as_ref()
             .map_or_else(id_generator::trace_id, |p| p.trace_id);
@@ -221,21 +221,29 @@ impl SpanBuilder<'_> {
             is_remote: false,
         };
         let recording = sampled.then(|| {
-            Box::new(Recording {
+            let start_time = wall_clock(started);
+            Recording {
                 tracer: tracer.clone(),
-                parent_span_id,
-                parent_is_remote,
-                name,
-                kind,
-                start_time: wall_clock(started),
-                attributes: Vec::new(),
-                events: Vec::new(),
-                links: Vec::new(),
-                status: Status::Unset,
-                dropped_attributes: 0,
-                dropped_events: 0,
-                dropped_links: 0,
-            })
+                data: FinishedSpan {
+                    trace_id,
+                    span_id: context.span_id,
+                    parent_span_id,
+                    parent_is_remote,
+                    flags: context.flags,
+                    trace_state: context.trace_state.shared(),
+                    name,
+                    kind,
+                    start_time,
+                    end_time: start_time,
+                    attributes: Vec::new(),
+                    events: Vec::new(),
+                    links: Vec::new(),
+                    status: Status::Unset,
+                    dropped_attributes: 0,
+                    dropped_events: 0,
+                    dropped_links: 0,
+                },
+            }
         });
         let mut span = Span::new(context, started, recording);
         span.set_attributes(attributes);
@@ -243,10 +251,11 @@ impl SpanBuilder<'_> {
     }
 }
 
-/// The wall-clock time of `instant`: one process-wide anchor, so a span reads one clock.
-fn wall_clock(instant: Instant) -> SystemTime {
-    static ANCHOR: OnceLock<(SystemTime, Instant)> = OnceLock::new();
-    let (wall, mono) = *ANCHOR.get_or_init(|| (SystemTime::now(), Instant::now()));
+/// The wall-clock time of `instant`, from one process-wide anchor: a span reads one clock,
+/// the TSC through `quanta` (calibrated against the OS clock), at start and at end.
+fn wall_clock(instant: quanta::Instant) -> SystemTime {
+    static ANCHOR: OnceLock<(SystemTime, quanta::Instant)> = OnceLock::new();
+    let (wall, mono) = *ANCHOR.get_or_init(|| (SystemTime::now(), quanta::Instant::now()));
     match instant.checked_duration_since(mono) {
         Some(after) => wall + after,
         None => wall - mono.duration_since(instant),
@@ -316,8 +325,11 @@ impl Tracer {
     pub fn take_finished(&self, max: usize) -> Vec<FinishedSpan> {
         let mut taken = Vec::new();
         let mut store = self.inner.store.lock();
+        let keep = !store.is_disabled();
         self.inner.queue.drain(max, |span| {
-            store.insert(span.clone());
+            if keep {
+                store.insert(span.clone());
+            }
             taken.push(span);
         });
         taken
