@@ -15,64 +15,50 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Lookout with a consumer thread taking finished spans off the queue, as an exporter
-/// pipeline would; nothing is dropped.
-struct Lookout {
-    tracer: Tracer,
-    stop: Arc<AtomicBool>,
-    consumer: Option<std::thread::JoinHandle<u64>>,
-}
+/// Spans timed per chunk; between chunks, untimed, the finished spans are taken away
+/// (Lookout's queue drained, the SDK's in-memory exporter emptied), so nothing is
+/// dropped and memory stays flat.
+const CHUNK: u64 = 4096;
 
-impl Lookout {
-    fn new() -> Self {
-        let tracer = Tracer::builder()
-            .sampler(Sampler::AlwaysOn)
-            .queue_capacity(1 << 16)
-            .store_capacity(0)
-            .build();
-        let stop = Arc::new(AtomicBool::new(false));
-        let consumer = {
-            let (tracer, stop) = (tracer.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut taken = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let batch = tracer.take_finished(4096);
-                    if batch.is_empty() {
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    taken += batch.len() as u64;
-                }
-                taken
-            })
-        };
-        Lookout {
-            tracer,
-            stop,
-            consumer: Some(consumer),
+/// Times `iters` runs of `op` in chunks, calling `between` untimed after each chunk.
+fn chunked(iters: u64, mut op: impl FnMut(), mut between: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        let start = Instant::now();
+        for _ in 0..n {
+            op();
         }
+        total += start.elapsed();
+        between();
+        left -= n;
     }
+    total
 }
 
-impl Drop for Lookout {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(consumer) = self.consumer.take() {
-            let _ = consumer.join();
-        }
-        assert_eq!(
-            self.tracer.stats().queue_dropped,
-            0,
-            "the bench must not drop spans"
-        );
-    }
+/// Lookout, always on, with room for a chunk of finished spans.
+fn lookout() -> Tracer {
+    Tracer::builder()
+        .sampler(Sampler::AlwaysOn)
+        .queue_capacity(2 * CHUNK as usize)
+        .store_capacity(0)
+        .build()
 }
 
-/// The SDK with an always-on sampler exporting to memory through the simple processor;
-/// the exporter is emptied between samples so memory stays flat.
+/// Takes the finished spans away and checks none was dropped.
+fn drain(tracer: &Tracer) {
+    black_box(tracer.take_finished(usize::MAX));
+    assert_eq!(
+        tracer.stats().queue_dropped,
+        0,
+        "the bench must not drop spans"
+    );
+}
+
+/// The SDK with an always-on sampler exporting to memory through the simple processor.
 fn otel() -> (
     SdkTracerProvider,
     opentelemetry_sdk::trace::SdkTracer,
@@ -89,52 +75,71 @@ fn otel() -> (
 
 fn start_end(c: &mut Criterion) {
     let mut group = c.benchmark_group("span/start_end");
-    let lookout = Lookout::new();
+    let tracer = lookout();
     group.bench_function("lookout", |b| {
-        b.iter(|| {
-            lookout
-                .tracer
-                .start_trace(black_box("agent-step"), SpanKind::Internal)
-                .end()
+        b.iter_custom(|iters| {
+            chunked(
+                iters,
+                || {
+                    tracer
+                        .start_trace(black_box("agent-step"), SpanKind::Internal)
+                        .end()
+                },
+                || drain(&tracer),
+            )
         })
     });
-    let (_provider, tracer, exporter) = otel();
+    let (_provider, sdk, exporter) = otel();
     group.bench_function("opentelemetry_sdk", |b| {
-        b.iter(|| tracer.start(black_box("agent-step")).end());
-        exporter.reset();
+        b.iter_custom(|iters| {
+            chunked(
+                iters,
+                || sdk.start(black_box("agent-step")).end(),
+                || exporter.reset(),
+            )
+        })
     });
     group.finish();
 }
 
 fn child(c: &mut Criterion) {
     let mut group = c.benchmark_group("span/child");
-    let lookout = Lookout::new();
-    let parent = lookout.tracer.start_trace("session", SpanKind::Server);
+    let tracer = lookout();
+    let parent = tracer.start_trace("session", SpanKind::Server);
     group.bench_function("lookout", |b| {
-        b.iter(|| {
-            lookout
-                .tracer
-                .start_span(black_box(parent.context()), "tool-call")
-                .end()
+        b.iter_custom(|iters| {
+            chunked(
+                iters,
+                || {
+                    tracer
+                        .start_span(black_box(parent.context()), "tool-call")
+                        .end()
+                },
+                || drain(&tracer),
+            )
         })
     });
-    let (_provider, tracer, exporter) = otel();
-    let parent_cx = opentelemetry::Context::new().with_span(tracer.start("session"));
+    let (_provider, sdk, exporter) = otel();
+    let parent_cx = opentelemetry::Context::new().with_span(sdk.start("session"));
     group.bench_function("opentelemetry_sdk", |b| {
-        b.iter(|| {
-            tracer
-                .start_with_context("tool-call", black_box(&parent_cx))
-                .end()
-        });
-        exporter.reset();
+        b.iter_custom(|iters| {
+            chunked(
+                iters,
+                || {
+                    sdk.start_with_context("tool-call", black_box(&parent_cx))
+                        .end()
+                },
+                || exporter.reset(),
+            )
+        })
     });
     group.finish();
 }
 
 fn inject_extract(c: &mut Criterion) {
     let mut group = c.benchmark_group("span/inject_extract");
-    let lookout = Lookout::new();
-    let span = lookout.tracer.start_trace("session", SpanKind::Server);
+    let tracer = lookout();
+    let span = tracer.start_trace("session", SpanKind::Server);
     let context = span.context().clone();
     group.bench_function("lookout", |b| {
         b.iter(|| {
@@ -142,8 +147,8 @@ fn inject_extract(c: &mut Criterion) {
             SpanContext::extract(black_box(&header), None)
         })
     });
-    let (_provider, tracer, _exporter) = otel();
-    let cx = opentelemetry::Context::new().with_span(tracer.start("session"));
+    let (_provider, sdk, _exporter) = otel();
+    let cx = opentelemetry::Context::new().with_span(sdk.start("session"));
     let propagator = TraceContextPropagator::new();
     group.bench_function("opentelemetry_sdk", |b| {
         b.iter(|| {
