@@ -19,6 +19,17 @@ pub enum AttributeValue {
     String(Cow<'static, str>),
 }
 
+impl std::fmt::Display for AttributeValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttributeValue::Bool(v) => v.fmt(f),
+            AttributeValue::Int(v) => v.fmt(f),
+            AttributeValue::Float(v) => v.fmt(f),
+            AttributeValue::String(v) => f.write_str(v),
+        }
+    }
+}
+
 macro_rules! from_value {
     ($($ty:ty => |$v:ident| $e:expr),* $(,)?) => {
         $(impl From<$ty> for AttributeValue {
