@@ -28,7 +28,7 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(2);
-    let log_dir = (depth == 0).then(|| tempfile_dir());
+    let log_dir = (depth == 0).then(tempfile_dir);
     if let Some(dir) = &log_dir {
         // Before building Telemetry: it reads LOOKOUT_SPAN_LOG, and so will every child.
         std::env::set_var(SPAN_LOG_ENV, dir.join("spans.jsonl"));
