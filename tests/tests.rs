@@ -8,3 +8,4 @@ mod prometheus_e2e;
 mod promtool;
 mod python;
 mod util;
+mod w3c;

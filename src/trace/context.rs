@@ -54,6 +54,26 @@ impl SpanContext {
         })
     }
 
+    /// Reads a remote context from HTTP-style headers: names match case-insensitively,
+    /// several `tracestate` lines combine, and more than one `traceparent` is invalid
+    /// (a new trace starts), as W3C Trace Context requires.
+    pub fn extract_from_headers<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Option<SpanContext> {
+        let mut traceparent = None;
+        let mut tracestate = Vec::new();
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case("traceparent") {
+                if traceparent.replace(value).is_some() {
+                    return None;
+                }
+            } else if name.eq_ignore_ascii_case("tracestate") {
+                tracestate.push(value);
+            }
+        }
+        Self::extract_headers(traceparent?, tracestate)
+    }
+
     /// Whether the sampled flag is set.
     pub fn is_sampled(&self) -> bool {
         self.flags.is_sampled()
