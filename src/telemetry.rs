@@ -54,17 +54,56 @@ impl TelemetryBuilder {
     pub fn build(self) -> Result<Telemetry, MetricError> {
         let registry = Registry::with_cardinality_limit(self.cardinality_limit);
         let agents = AgentMetrics::register(&registry)?;
+        let tracer = self.tracer.build();
+        register_tracer_metrics(&registry, &tracer)?;
         Ok(Telemetry {
             inner: Arc::new(Inner {
                 registry,
                 agents,
-                tracer: self.tracer.build(),
+                tracer,
                 span_log: self.span_log,
                 parent: crate::trace::context_from_env(),
                 started: Instant::now(),
             }),
         })
     }
+}
+
+/// Exports what the tracer dropped or cut as `lookout_spans_dropped_total{reason}`,
+/// brought up to date at each collection.
+fn register_tracer_metrics(registry: &Registry, tracer: &Tracer) -> Result<(), MetricError> {
+    let dropped = registry.counter(
+        crate::metrics::Descriptor::new(
+            "lookout_spans_dropped_total",
+            "Spans, attributes, events and links the tracer dropped, and values it cut, by reason.",
+        )
+        .labels(["reason"]),
+    )?;
+    let tracer = tracer.clone();
+    let last = parking_lot::Mutex::new(crate::trace::TracerStats::default());
+    registry.on_collect(move || {
+        let now = tracer.stats();
+        let mut last = last.lock();
+        for (reason, now, before) in [
+            ("queue_full", now.queue_dropped, last.queue_dropped),
+            (
+                "attribute_limit",
+                now.attributes_dropped,
+                last.attributes_dropped,
+            ),
+            ("event_limit", now.events_dropped, last.events_dropped),
+            ("link_limit", now.links_dropped, last.links_dropped),
+            (
+                "value_truncated",
+                now.values_truncated,
+                last.values_truncated,
+            ),
+        ] {
+            dropped.add(&[reason], now.saturating_sub(before));
+        }
+        *last = now;
+    });
+    Ok(())
 }
 
 impl Default for Telemetry {

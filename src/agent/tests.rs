@@ -216,3 +216,24 @@ fn registry_sum(registry: &Registry, family: &str, tool: &str) -> f64 {
         .find_map(|l| l.strip_prefix(prefix.as_str())?.parse().ok())
         .unwrap()
 }
+
+#[test]
+fn tracer_drops_show_on_metrics() {
+    let telemetry = crate::Telemetry::builder()
+        .tracer(crate::trace::Tracer::builder().queue_capacity(2))
+        .span_log(None)
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        telemetry.tracer().span("s").start().end();
+    }
+    let first = text(telemetry.registry());
+    assert!(
+        first.contains("lookout_spans_dropped_total{reason=\"queue_full\"} 3"),
+        "{first}"
+    );
+    // Collected again, the count stays exact.
+    assert!(
+        text(telemetry.registry()).contains("lookout_spans_dropped_total{reason=\"queue_full\"} 3")
+    );
+}
