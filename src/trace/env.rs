@@ -43,6 +43,15 @@ pub trait CommandExt {
     /// Sets the trace-context variables for the child; a stale `TRACESTATE` inherited
     /// from this process is removed when `context` has none.
     fn trace_context(&mut self, context: &SpanContext) -> &mut Self;
+
+    /// Hands the child the current span of this thread (see
+    /// [`Span::enter`](super::Span::enter)), if there is one.
+    fn current_trace_context(&mut self) -> &mut Self {
+        match super::current::current() {
+            Some(context) => self.trace_context(&context),
+            None => self,
+        }
+    }
 }
 
 fn apply(context: &SpanContext, mut set: impl FnMut(&str, Option<&OsStr>)) {
@@ -134,5 +143,25 @@ mod tests {
         assert_eq!(envs[OsStr::new(TRACEPARENT_ENV)], Some(OsStr::new(A)));
         assert_eq!(envs[OsStr::new(TRACE_CONTEXT_ENV)], Some(OsStr::new(A)));
         assert_eq!(envs[OsStr::new(TRACESTATE_ENV)], None);
+    }
+
+    #[test]
+    fn commands_carry_the_current_span() {
+        let tracer = crate::trace::Tracer::default();
+        let span = tracer.span("parent").start();
+        let mut command = std::process::Command::new("env");
+        {
+            let _entered = span.enter();
+            command.current_trace_context();
+        }
+        let envs: HashMap<_, _> = command.get_envs().collect();
+        let expected = span.traceparent();
+        assert_eq!(
+            envs[OsStr::new(TRACEPARENT_ENV)],
+            Some(OsStr::new(&expected))
+        );
+        let mut untouched = std::process::Command::new("env");
+        untouched.current_trace_context();
+        assert_eq!(untouched.get_envs().count(), 0);
     }
 }
