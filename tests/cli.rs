@@ -135,14 +135,18 @@ fn exec_forwards_exit_codes_and_records_them() {
 
 #[test]
 fn exec_forwards_termination_signals_to_the_child() {
+    /// Kills the child (whose pid it printed) if the test ends before the child does.
+    struct KillOnDrop(Option<String>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(pid) = &self.0 {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
+    }
+    let script = "trap 'exit 42' TERM; echo ready $$; while :; do sleep 0.05; done";
     let mut exec = Command::new(LOOKOUT)
-        .args([
-            "exec",
-            "--",
-            "sh",
-            "-c",
-            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
-        ])
+        .args(["exec", "--", "sh", "-c", script])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -150,10 +154,16 @@ fn exec_forwards_termination_signals_to_the_child() {
     BufReader::new(exec.stdout.take().unwrap())
         .read_line(&mut ready)
         .unwrap();
-    assert_eq!(ready.trim(), "ready");
+    let mut child = KillOnDrop(
+        ready
+            .strip_prefix("ready ")
+            .map(|pid| pid.trim().to_owned()),
+    );
+    assert!(child.0.is_some(), "{ready:?}");
     Command::new("kill")
         .args(["-TERM", &exec.id().to_string()])
         .status()
         .unwrap();
     assert_eq!(exec.wait().unwrap().code(), Some(42));
+    child.0 = None;
 }

@@ -57,6 +57,9 @@ pub(super) async fn run(args: ExecArgs) -> Result<u8, CliError> {
     }
     let context = execution.context().cloned();
 
+    // Before the child exists: a signal arriving between spawn and wait must be forwarded,
+    // not kill this process with the default action and orphan the child.
+    let mut signals = forwarded_signals().map_err(CliError::Runtime)?;
     let mut command = tokio::process::Command::new(&program);
     command.args(&args.command[1..]);
     if let Some(context) = &context {
@@ -86,7 +89,7 @@ pub(super) async fn run(args: ExecArgs) -> Result<u8, CliError> {
     if let (Some(span), Some(pid)) = (execution.span_mut(), child.id()) {
         span.set_attribute("process.pid", pid);
     }
-    let status = wait_forwarding_signals(&mut child)
+    let status = wait_forwarding_signals(&mut child, &mut signals)
         .await
         .map_err(CliError::Runtime)?;
     let (code, failure) = match (status.code(), status.signal()) {
@@ -121,22 +124,26 @@ fn flush(telemetry: &Telemetry) {
     }
 }
 
+/// A stream for each forwarded signal; while they exist the signals no longer kill us.
+#[cfg(unix)]
+fn forwarded_signals() -> std::io::Result<Vec<(libc::c_int, tokio::signal::unix::Signal)>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    FORWARDED
+        .iter()
+        .map(|&number| Ok((number, signal(SignalKind::from_raw(number))?)))
+        .collect()
+}
+
 #[cfg(unix)]
 async fn wait_forwarding_signals(
     child: &mut tokio::process::Child,
+    signals: &mut [(libc::c_int, tokio::signal::unix::Signal)],
 ) -> std::io::Result<std::process::ExitStatus> {
     let pid = child.id();
-    let mut streams = Vec::new();
-    for signal in FORWARDED {
-        streams.push((
-            signal,
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(signal))?,
-        ));
-    }
     loop {
         tokio::select! {
             status = child.wait() => return status,
-            signal = next_signal(&mut streams) => {
+            signal = next_signal(signals) => {
                 if let Some(pid) = pid {
                     // SAFETY: kill(2) with a pid we spawned and a valid signal number.
                     unsafe { libc::kill(pid as libc::pid_t, signal) };
