@@ -2,7 +2,7 @@
 
 use super::semconv;
 use super::{AgentExecution, AgentMetrics};
-use crate::trace::{Span, SpanContext, Status};
+use crate::trace::{Span, SpanContext};
 use std::time::Instant;
 
 /// An agent execution in progress. Counts in `agents_active` until it ends; ends as a
@@ -104,13 +104,7 @@ impl AgentExecutionGuard {
                 if !self.model.is_empty() {
                     span.set_attribute(semconv::REQUEST_MODEL, self.model.clone());
                 }
-                match error_type {
-                    None => span.set_status(Status::Ok),
-                    Some(error_type) => {
-                        span.set_attribute(semconv::ERROR_TYPE, error_type.to_owned());
-                        span.set_status(Status::Error(error_type.to_owned().into()));
-                    }
-                }
+                semconv::set_outcome(&mut span, error_type);
                 span.finish()
             }
             None => self.started.elapsed(),

@@ -20,3 +20,14 @@ pub const CONVERSATION_ID: &str = "gen_ai.conversation.id";
 pub const ERROR_TYPE: &str = "error.type";
 /// Lookout's orchestration phase (not a GenAI convention).
 pub const PHASE: &str = "lookout.agent.phase";
+
+/// Ends an operation's span status: `Ok`, or `error.type` and an error status.
+pub(crate) fn set_outcome(span: &mut crate::trace::Span, error_type: Option<&str>) {
+    match error_type {
+        None => span.set_status(crate::trace::Status::Ok),
+        Some(error_type) => {
+            span.set_attribute(ERROR_TYPE, error_type.to_owned());
+            span.set_status(crate::trace::Status::Error(error_type.to_owned().into()));
+        }
+    }
+}

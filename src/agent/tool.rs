@@ -2,7 +2,7 @@
 
 use super::semconv;
 use super::{AgentMetrics, ToolCall};
-use crate::trace::{Span, Status};
+use crate::trace::Span;
 
 /// A tool call in progress, ending as a success with [`succeed`](Self::succeed), a
 /// failure with [`fail`](Self::fail), or a failure when dropped unfinished. The span's
@@ -45,15 +45,7 @@ impl ToolCallGuard {
         if std::mem::replace(&mut self.ended, true) {
             return;
         }
-        match error {
-            None => self.span.set_status(Status::Ok),
-            Some(error_type) => {
-                self.span
-                    .set_attribute(semconv::ERROR_TYPE, error_type.to_owned());
-                self.span
-                    .set_status(Status::Error(error_type.to_owned().into()));
-            }
-        }
+        semconv::set_outcome(&mut self.span, error);
         let duration = self.span.finish();
         self.metrics.track_tool_usage(&ToolCall {
             tool: &self.tool,

@@ -6,7 +6,6 @@
 //! `TRACEPARENT` is not set; an invalid value starts a new trace and drops `TRACESTATE`.
 
 use super::context::SpanContext;
-use std::ffi::OsStr;
 
 /// OpenTelemetry's environment carrier for `traceparent`.
 pub const TRACEPARENT_ENV: &str = "TRACEPARENT";
@@ -54,45 +53,31 @@ pub trait CommandExt {
     }
 }
 
-fn apply(context: &SpanContext, mut set: impl FnMut(&str, Option<&OsStr>)) {
-    for (name, value) in env_vars(context) {
-        let value = (!value.is_empty()).then_some(OsStr::new(&value));
-        set(name, value);
-    }
+/// Both command types have the same `env` and `env_remove`; one body serves them.
+macro_rules! impl_command_ext {
+    ($($command:ty),*) => {$(
+        impl CommandExt for $command {
+            fn trace_context(&mut self, context: &SpanContext) -> &mut Self {
+                for (name, value) in env_vars(context) {
+                    if value.is_empty() {
+                        self.env_remove(name);
+                    } else {
+                        self.env(name, value);
+                    }
+                }
+                self
+            }
+        }
+    )*};
 }
 
-impl CommandExt for std::process::Command {
-    fn trace_context(&mut self, context: &SpanContext) -> &mut Self {
-        apply(context, |name, value| match value {
-            Some(value) => {
-                self.env(name, value);
-            }
-            None => {
-                self.env_remove(name);
-            }
-        });
-        self
-    }
-}
-
-impl CommandExt for tokio::process::Command {
-    fn trace_context(&mut self, context: &SpanContext) -> &mut Self {
-        apply(context, |name, value| match value {
-            Some(value) => {
-                self.env(name, value);
-            }
-            None => {
-                self.env_remove(name);
-            }
-        });
-        self
-    }
-}
+impl_command_ext!(std::process::Command, tokio::process::Command);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::ffi::OsStr;
 
     fn from(vars: &[(&str, &str)]) -> Option<SpanContext> {
         let vars: HashMap<String, String> = vars
