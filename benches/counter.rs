@@ -122,20 +122,33 @@ fn labelled_increment(c: &mut Criterion) {
     group.finish();
 }
 
-/// Runs `op` `iters` times on each of 2 threads started together; the time per op per
-/// thread is the slower thread's elapsed time over `iters`.
-fn two_threads(iters: u64, op: &(dyn Fn() + Sync)) -> Duration {
+/// Runs `op` `iters` times on each of 2 threads released together by a barrier and
+/// returns the slower thread's time, so the figure is per op per thread.
+fn two_threads(iters: u64, op: impl Fn() + Sync) -> Duration {
+    two_threads_in(iters, |run| run(), op)
+}
+
+/// [`two_threads`], each thread's loop running inside `enter` (metrics' local recorder).
+fn two_threads_in(
+    iters: u64,
+    enter: impl Fn(&mut dyn FnMut()) + Sync,
+    op: impl Fn() + Sync,
+) -> Duration {
     let barrier = Barrier::new(2);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2)
             .map(|_| {
                 scope.spawn(|| {
-                    barrier.wait();
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        op();
-                    }
-                    start.elapsed()
+                    let mut elapsed = Duration::ZERO;
+                    enter(&mut || {
+                        barrier.wait();
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            op();
+                        }
+                        elapsed = start.elapsed();
+                    });
+                    elapsed
                 })
             })
             .collect();
@@ -153,21 +166,21 @@ fn contended(c: &mut Criterion) {
     let atomic = AtomicU64::new(0);
     group.bench_function("atomic", |b| {
         b.iter_custom(|n| {
-            two_threads(n, &|| {
+            two_threads(n, || {
                 black_box(&atomic).fetch_add(1, Ordering::Relaxed);
             })
         })
     });
     let handle = counters.lookout.get(&VALUES).unwrap();
     group.bench_function("lookout_handle", |b| {
-        b.iter_custom(|n| two_threads(n, &|| black_box(&handle).inc()))
+        b.iter_custom(|n| two_threads(n, || black_box(&handle).inc()))
     });
     group.bench_function("lookout", |b| {
-        b.iter_custom(|n| two_threads(n, &|| counters.lookout.inc(black_box(&VALUES))))
+        b.iter_custom(|n| two_threads(n, || counters.lookout.inc(black_box(&VALUES))))
     });
     group.bench_function("prometheus", |b| {
         b.iter_custom(|n| {
-            two_threads(n, &|| {
+            two_threads(n, || {
                 counters
                     .prometheus
                     .with_label_values(black_box(&VALUES))
@@ -177,7 +190,7 @@ fn contended(c: &mut Criterion) {
     });
     group.bench_function("prometheus_client", |b| {
         b.iter_custom(|n| {
-            two_threads(n, &|| {
+            two_threads(n, || {
                 counters
                     .client
                     .get_or_create(black_box(&counters.client_key))
@@ -188,14 +201,16 @@ fn contended(c: &mut Criterion) {
     let recorder = &counters.metrics;
     group.bench_function("metrics", |b| {
         b.iter_custom(|n| {
-            two_threads(n, &|| {
-                metrics::with_local_recorder(recorder, labelled_metrics_inc)
-            })
+            two_threads_in(
+                n,
+                |run| metrics::with_local_recorder(recorder, run),
+                labelled_metrics_inc,
+            )
         })
     });
     group.bench_function("opentelemetry_sdk", |b| {
         b.iter_custom(|n| {
-            two_threads(n, &|| {
+            two_threads(n, || {
                 counters.otel.add(1, black_box(&counters.otel_attributes))
             })
         })

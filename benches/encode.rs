@@ -17,7 +17,7 @@ use std::hint::black_box;
 const FAMILIES: usize = 5;
 const LABEL_SETS: usize = 100;
 
-/// Calls `f(counter family, histogram family, labels, value)` for every series.
+/// Calls `f(family index, label values, value)` for every family and label set.
 fn for_each_series(mut f: impl FnMut(usize, &[&str; 3], f64)) {
     for family in 0..FAMILIES {
         for i in 0..LABEL_SETS {
@@ -33,7 +33,9 @@ fn for_each_series(mut f: impl FnMut(usize, &[&str; 3], f64)) {
 }
 
 fn lines(text: &str) -> usize {
-    text.lines().filter(|l| !l.starts_with('#')).count()
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count()
 }
 
 fn encode_1000_series(c: &mut Criterion) {

@@ -11,8 +11,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use lookout::metrics::{Descriptor, HistogramOptions, Registry};
 use peers::{BOUNDS, NAMES, VALUES};
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-/// Runs `record` over the durations, one value per iteration.
+/// Samples metrics buffers before an untimed upkeep drains them, as its upkeep thread would.
+const CHUNK: u64 = 1 << 16;
+
+/// Cycles through the durations, one per call.
 fn cycle(values: &[f64]) -> impl FnMut() -> f64 + '_ {
     let mut i = 0;
     move || {
@@ -56,7 +60,24 @@ fn record(c: &mut Criterion) {
 
     let recorder = peers::metrics_recorder();
     let metrics = metrics::with_local_recorder(&recorder, || metrics::histogram!("d_seconds"));
-    group.bench_function("metrics", |b| b.iter(|| metrics.record(black_box(next()))));
+    let upkeep = recorder.handle();
+    group.bench_function("metrics", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(CHUNK);
+                let start = Instant::now();
+                for _ in 0..n {
+                    metrics.record(black_box(next()));
+                }
+                total += start.elapsed();
+                upkeep.run_upkeep();
+                left -= n;
+            }
+            total
+        })
+    });
 
     let (_provider, meter) = peers::otel_meter(2000);
     let otel = meter

@@ -40,6 +40,8 @@ static ALLOCATOR: Counting = Counting;
 
 const COUNTERS: usize = 100_000;
 const HISTOGRAMS: usize = 1_000;
+/// Lookout's per-family series limit here, above both counts.
+const LOOKOUT_LIMIT: usize = 200_000;
 
 /// Bytes per series that `build` leaves live, keeping what it returns alive meanwhile.
 fn per_series<T>(series: usize, build: impl FnOnce() -> T) -> f64 {
@@ -51,7 +53,7 @@ fn per_series<T>(series: usize, build: impl FnOnce() -> T) -> f64 {
 }
 
 fn lookout_counters() -> impl Sized {
-    let registry = Registry::with_cardinality_limit(COUNTERS);
+    let registry = Registry::with_cardinality_limit(LOOKOUT_LIMIT);
     let family = registry
         .counter(Descriptor::new("c_total", "c").labels(NAMES))
         .unwrap();
@@ -63,7 +65,7 @@ fn lookout_counters() -> impl Sized {
 }
 
 fn lookout_histograms() -> impl Sized {
-    let registry = Registry::with_cardinality_limit(HISTOGRAMS);
+    let registry = Registry::with_cardinality_limit(LOOKOUT_LIMIT);
     let d = Descriptor::new("h_seconds", "h")
         .unit("seconds")
         .labels(NAMES);
@@ -143,26 +145,33 @@ fn metrics_series(histograms: bool) -> impl Sized {
             }
         }
     });
+    // Moves histogram samples into buckets, as a scrape or the upkeep thread does.
+    recorder.handle().run_upkeep();
     recorder
 }
 
-fn otel_series(histograms: bool) -> impl Sized {
+fn otel_counters() -> impl Sized {
+    // The SDK sizes each instrument's map for its cardinality limit up front.
     let (provider, meter) = peers::otel_meter(COUNTERS + 1);
     let counter = meter.u64_counter("c_total").build();
+    for i in 0..COUNTERS {
+        let v = peers::label_set(i);
+        counter.add(1, &peers::otel_attributes([&v[0], &v[1], &v[2]]));
+    }
+    (provider, counter)
+}
+
+fn otel_histograms() -> impl Sized {
+    let (provider, meter) = peers::otel_meter(HISTOGRAMS + 1);
     let histogram = meter
         .f64_histogram("h_seconds")
         .with_boundaries(BOUNDS.to_vec())
         .build();
-    for i in 0..if histograms { HISTOGRAMS } else { COUNTERS } {
+    for i in 0..HISTOGRAMS {
         let v = peers::label_set(i);
-        let attributes = peers::otel_attributes([&v[0], &v[1], &v[2]]);
-        if histograms {
-            histogram.record(0.1, &attributes);
-        } else {
-            counter.add(1, &attributes);
-        }
+        histogram.record(0.1, &peers::otel_attributes([&v[0], &v[1], &v[2]]));
     }
-    (provider, counter, histogram)
+    (provider, histogram)
 }
 
 fn main() {
@@ -190,8 +199,8 @@ fn main() {
         ),
         (
             "opentelemetry_sdk",
-            per_series(COUNTERS, || otel_series(false)),
-            per_series(HISTOGRAMS, || otel_series(true)),
+            per_series(COUNTERS, otel_counters),
+            per_series(HISTOGRAMS, otel_histograms),
         ),
     ];
     println!("| crate | bytes per counter series (100,000, 3 labels) | bytes per histogram series (1,000, 11 buckets) |");
