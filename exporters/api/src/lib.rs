@@ -7,6 +7,10 @@
 //!
 //! Finished spans arrive as [`FinishedSpan`]s, identified by [`TraceId`] and [`SpanId`].
 //!
+//! A push exporter implements [`Exporter`]: it encodes batches of spans or metrics and
+//! sends them once per call; Lookout's pipeline batches, retries what
+//! [`ExportError::is_retryable`], counts and isolates it.
+//!
 //! This crate has no dependencies, so a third party implements an exporter against it
 //! alone, exactly as Lookout's own exporters do.
 //!
@@ -46,10 +50,12 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+mod exporter;
 mod ids;
 mod metric;
 mod span;
 
+pub use exporter::{parse_retry_after, Encoded, ExportError, Exporter, MetricsBatch};
 pub use ids::{parse_lower_hex, write_lower_hex, SpanId, TraceFlags, TraceId};
 pub use metric::{FamilyInfo, HistogramValue, MetricKind, MetricSource, MetricVisitor, Value};
 pub use span::{AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanKind, Status};
