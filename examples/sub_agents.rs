@@ -57,7 +57,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(5 * (GENERATIONS - depth) as u64));
     agent.add_usage("claude-sonnet", 1000, 200);
     agent.succeed();
-    telemetry.flush().expect("span log writable");
+    assert!(telemetry.flush().is_ok(), "span log writable");
 
     if let Some(dir) = log_dir {
         let spans = SpanLog::new(dir.join("spans.jsonl"))

@@ -46,13 +46,15 @@ pub mod agent;
 #[cfg(feature = "prometheus")]
 pub mod cli;
 pub mod client;
+pub mod config;
+pub mod export;
 pub mod metrics;
 #[cfg(feature = "prometheus")]
 pub mod server;
 mod telemetry;
 pub mod trace;
 
-pub use telemetry::{Telemetry, TelemetryBuilder};
+pub use telemetry::{BuildError, Telemetry, TelemetryBuilder};
 
 /// This build's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

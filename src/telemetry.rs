@@ -1,8 +1,10 @@
 //! The handle an application holds: a registry with the agent families registered.
 
 use crate::agent::{semconv, AgentExecutionGuard, AgentMetrics, ToolCallGuard};
+use crate::config::{Config, ConfigError};
+use crate::export::{FlushReport, Pipeline, PipelineBuilder, StartError};
 use crate::metrics::{MetricError, Registry, DEFAULT_CARDINALITY_LIMIT};
-use crate::trace::{SpanLog, Tracer, TracerBuilder};
+use crate::trace::{Tracer, TracerBuilder};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,17 +20,44 @@ struct Inner {
     registry: Registry,
     agents: AgentMetrics,
     tracer: Tracer,
-    span_log: Option<SpanLog>,
     parent: Option<crate::trace::SpanContext>,
     started: Instant,
+    /// Declared last: dropped last, so its shutdown still sees everything else.
+    pipeline: Option<Pipeline>,
 }
 
 /// Settings for a [`Telemetry`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TelemetryBuilder {
     cardinality_limit: usize,
     tracer: TracerBuilder,
-    span_log: Option<SpanLog>,
+    exporters: PipelineBuilder,
+    config: ConfigSource,
+}
+
+/// Where a builder's configured exporters come from.
+#[derive(Debug, Clone)]
+enum ConfigSource {
+    /// `Config::from_env()` at build time.
+    Environment,
+    /// A config the caller built.
+    Given(Box<Config>),
+    /// Only the exporters added by hand.
+    Nothing,
+}
+
+/// Why a [`Telemetry`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Registering a family failed.
+    #[error(transparent)]
+    Metric(#[from] MetricError),
+    /// The configuration (file or environment) is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The export pipeline could not start.
+    #[error(transparent)]
+    Pipeline(#[from] StartError),
 }
 
 impl TelemetryBuilder {
@@ -44,26 +73,51 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Where [`Telemetry::flush`] appends finished spans (default: `LOOKOUT_SPAN_LOG`).
-    pub fn span_log(mut self, log: Option<SpanLog>) -> Self {
-        self.span_log = log;
+    /// Exporters and pipeline settings; the configured exporters are added to them.
+    pub fn exporters(mut self, exporters: PipelineBuilder) -> Self {
+        self.exporters = exporters;
         self
     }
 
-    /// Builds the registry and registers the agent families in it.
-    pub fn build(self) -> Result<Telemetry, MetricError> {
+    /// Exporters from `config` instead of the environment.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = ConfigSource::Given(Box::new(config));
+        self
+    }
+
+    /// No exporters from the environment (`OTEL_EXPORTER_OTLP_ENDPOINT`,
+    /// `LOOKOUT_JSON_DIR`, `LOOKOUT_SPAN_LOG`, ...): only those given by hand.
+    pub fn without_env_exporters(mut self) -> Self {
+        self.config = ConfigSource::Nothing;
+        self
+    }
+
+    /// Builds the registry, registers the agent families and starts the exporters, if
+    /// any are configured.
+    pub fn build(self) -> Result<Telemetry, BuildError> {
         let registry = Registry::with_cardinality_limit(self.cardinality_limit);
         let agents = AgentMetrics::register(&registry)?;
         let tracer = self.tracer.build();
         register_tracer_metrics(&registry, &tracer)?;
+        let exporters = match self.config {
+            ConfigSource::Environment => Config::from_env()?.add_exporters(self.exporters)?,
+            ConfigSource::Given(config) => config.add_exporters(self.exporters)?,
+            ConfigSource::Nothing => self.exporters,
+        };
+        let pipeline = if exporters.is_empty() {
+            None
+        } else {
+            tracer.attach_pipeline();
+            Some(exporters.start(&registry, &tracer)?)
+        };
         Ok(Telemetry {
             inner: Arc::new(Inner {
                 registry,
                 agents,
                 tracer,
-                span_log: self.span_log,
                 parent: crate::trace::context_from_env(),
                 started: Instant::now(),
+                pipeline,
             }),
         })
     }
@@ -113,11 +167,17 @@ impl Default for Telemetry {
 }
 
 impl Telemetry {
-    /// A telemetry handle with default settings.
+    /// A telemetry handle with default settings and the exporters the environment
+    /// configures. A configuration error is reported on stderr and leaves the exporters
+    /// off: recording never fails for it.
     pub fn new() -> Self {
-        Self::builder()
-            .build()
-            .expect("the agent families are constants, valid by construction (see tests)")
+        Self::builder().build().unwrap_or_else(|error| {
+            eprintln!("lookout: {error}; exporting nothing");
+            Self::builder()
+                .without_env_exporters()
+                .build()
+                .expect("the agent families are constants, valid by construction (see tests)")
+        })
     }
 
     /// Settings to build a telemetry handle from.
@@ -125,7 +185,8 @@ impl Telemetry {
         TelemetryBuilder {
             cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
             tracer: Tracer::builder(),
-            span_log: SpanLog::from_env(),
+            exporters: PipelineBuilder::new(),
+            config: ConfigSource::Environment,
         }
     }
 
@@ -187,15 +248,28 @@ impl Telemetry {
         self.inner.parent.as_ref()
     }
 
-    /// Appends the finished spans waiting in the queue to the span log, if there is one;
-    /// returns how many. A short-lived process calls this before it exits.
-    pub fn flush(&self) -> std::io::Result<usize> {
-        let Some(log) = &self.inner.span_log else {
-            return Ok(0);
-        };
-        let spans = self.inner.tracer.take_finished(usize::MAX);
-        log.append(&spans)?;
-        Ok(spans.len())
+    /// The running exporters, if any are configured.
+    pub fn pipeline(&self) -> Option<&Pipeline> {
+        self.inner.pipeline.as_ref()
+    }
+
+    /// Sends every finished span and a metrics collection to every exporter now and
+    /// waits for them, at most the pipeline's shutdown timeout. A short-lived process
+    /// calls this (or [`Telemetry::shutdown`]) before it exits. Blocks the thread.
+    pub fn flush(&self) -> FlushReport {
+        match &self.inner.pipeline {
+            Some(pipeline) => pipeline.flush(pipeline.shutdown_timeout()),
+            None => FlushReport::default(),
+        }
+    }
+
+    /// Flushes, then stops the exporters; waits at most `timeout`. Recording goes on
+    /// working, but nothing is exported after this.
+    pub fn shutdown(&self, timeout: Duration) -> FlushReport {
+        match &self.inner.pipeline {
+            Some(pipeline) => pipeline.shutdown(timeout),
+            None => FlushReport::default(),
+        }
     }
 
     /// Time since this handle was built.

@@ -139,7 +139,10 @@ fn empty_context_window_sets_no_ratio() {
 
 #[test]
 fn agent_and_tool_spans_and_metrics_agree() {
-    let telemetry = crate::Telemetry::builder().span_log(None).build().unwrap();
+    let telemetry = crate::Telemetry::builder()
+        .without_env_exporters()
+        .build()
+        .unwrap();
     let mut agent = telemetry.start_agent("coder-1", "coder", "code");
     let trace_id = agent.context().unwrap().trace_id;
     agent.add_usage("claude-sonnet", 100, 40);
@@ -221,7 +224,7 @@ fn registry_sum(registry: &Registry, family: &str, tool: &str) -> f64 {
 fn tracer_drops_show_on_metrics() {
     let telemetry = crate::Telemetry::builder()
         .tracer(crate::trace::Tracer::builder().queue_capacity(2))
-        .span_log(None)
+        .without_env_exporters()
         .build()
         .unwrap();
     for _ in 0..5 {

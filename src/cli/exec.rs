@@ -118,9 +118,18 @@ pub(super) async fn run(args: ExecArgs) -> Result<u8, CliError> {
     Ok(code)
 }
 
+/// Delivers this process's spans and metrics before it exits; says what did not arrive.
 fn flush(telemetry: &Telemetry) {
-    if let Err(error) = telemetry.flush() {
-        eprintln!("lookout exec: could not write the span log: {error}");
+    for exporter in telemetry.flush().exporters.iter().filter(|e| !e.is_ok()) {
+        let why = match (&exporter.error, exporter.timed_out) {
+            (_, true) => "timed out".to_owned(),
+            (Some(error), _) => error.clone(),
+            (None, false) => format!("{} lost", exporter.failed),
+        };
+        eprintln!(
+            "lookout exec: exporter {} ({}): {why}",
+            exporter.exporter, exporter.destination
+        );
     }
 }
 

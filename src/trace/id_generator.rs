@@ -29,6 +29,11 @@ fn next() -> u64 {
     })
 }
 
+/// 64 random bits (not for secrets).
+pub(crate) fn random_u64() -> u64 {
+    next()
+}
+
 /// A random, valid trace id.
 pub(crate) fn trace_id() -> TraceId {
     loop {

@@ -43,6 +43,7 @@ pub use env::{
     context_from, context_from_env, env_vars, CommandExt, TRACEPARENT_ENV, TRACESTATE_ENV,
     TRACE_CONTEXT_ENV,
 };
+pub(crate) use id_generator::random_u64;
 pub use lookout_export::{
     AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanId, SpanKind, Status, TraceFlags,
     TraceId,

@@ -1,7 +1,7 @@
 //! A JSON-lines file that finished spans are appended to, shared by every process of a
 //! run: set `LOOKOUT_SPAN_LOG` and each process that flushes adds its spans.
 
-use lookout_export::FinishedSpan;
+use lookout_export::{Encoded, ExportError, Exporter, FinishedSpan};
 use lookout_exporter_json::{span_from_json, span_to_json};
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -36,17 +36,19 @@ impl SpanLog {
     /// Appends `spans`, one line each. Each line goes out in one `write` on a file opened
     /// for appending, so processes writing at once never interleave within a line.
     pub fn append(&self, spans: &[FinishedSpan]) -> io::Result<()> {
-        if spans.is_empty() {
+        self.append_lines(&encode(spans))
+    }
+
+    fn append_lines(&self, lines: &[u8]) -> io::Result<()> {
+        if lines.is_empty() {
             return Ok(());
         }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)?;
-        for span in spans {
-            let mut line = span_to_json(span).to_string();
-            line.push('\n');
-            file.write_all(line.as_bytes())?;
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            file.write_all(line)?;
         }
         file.flush()
     }
@@ -72,5 +74,40 @@ impl SpanLog {
             spans.push(span);
         }
         Ok(spans)
+    }
+}
+
+fn encode(spans: &[FinishedSpan]) -> Vec<u8> {
+    let mut lines = Vec::new();
+    for span in spans {
+        // Writing a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut lines, &span_to_json(span));
+        lines.push(b'\n');
+    }
+    lines
+}
+
+/// The span log as a pipeline exporter of spans.
+impl Exporter for SpanLog {
+    type Payload = Vec<u8>;
+
+    fn name(&self) -> &str {
+        "span_log"
+    }
+
+    fn destination(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn encode_spans(&self, spans: &[FinishedSpan]) -> Option<Encoded<Vec<u8>>> {
+        Some(Encoded {
+            payload: encode(spans),
+            items: spans.len(),
+        })
+    }
+
+    async fn send(&self, lines: &Vec<u8>) -> Result<(), ExportError> {
+        self.append_lines(lines)
+            .map_err(|e| ExportError::permanent("io", format!("{}: {e}", self.path.display())))
     }
 }

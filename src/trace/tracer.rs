@@ -13,7 +13,7 @@ use lookout_export::{
 };
 use parking_lot::Mutex;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -98,6 +98,7 @@ impl TracerBuilder {
                 limits: self.limits,
                 queue: SpanQueue::new(self.queue_capacity),
                 store: Mutex::new(RecentTraces::new(self.store_capacity)),
+                exported: AtomicBool::new(false),
                 attributes_dropped: AtomicU64::new(0),
                 events_dropped: AtomicU64::new(0),
                 links_dropped: AtomicU64::new(0),
@@ -119,6 +120,8 @@ struct Inner {
     limits: SpanLimits,
     queue: SpanQueue,
     store: Mutex<RecentTraces>,
+    /// Set once an export pipeline takes the finished spans: then only it drains the queue.
+    exported: AtomicBool,
     attributes_dropped: AtomicU64,
     events_dropped: AtomicU64,
     links_dropped: AtomicU64,
@@ -303,21 +306,32 @@ impl Tracer {
     }
 
     /// The finished spans of `trace_id` still in memory (seed 003's `exportSpans`).
+    ///
+    /// With an export pipeline running, spans reach memory as the pipeline takes them
+    /// (within its poll interval); without one, this takes them off the queue itself.
     pub fn export_spans(&self, trace_id: TraceId) -> Vec<FinishedSpan> {
+        self.store_queued().trace(trace_id)
+    }
+
+    /// The store, after moving queued spans into it unless a pipeline owns the queue.
+    fn store_queued(&self) -> parking_lot::MutexGuard<'_, RecentTraces> {
         let mut store = self.inner.store.lock();
-        self.inner
-            .queue
-            .drain(usize::MAX, |span| store.insert(span));
-        store.trace(trace_id)
+        if !self.inner.exported.load(Ordering::Acquire) {
+            self.inner
+                .queue
+                .drain(usize::MAX, |span| store.insert(span));
+        }
+        store
+    }
+
+    /// Marks the queue as drained by an export pipeline.
+    pub(crate) fn attach_pipeline(&self) {
+        self.inner.exported.store(true, Ordering::Release);
     }
 
     /// The ids of the traces in memory, oldest first.
     pub fn trace_ids(&self) -> Vec<TraceId> {
-        let mut store = self.inner.store.lock();
-        self.inner
-            .queue
-            .drain(usize::MAX, |span| store.insert(span));
-        store.trace_ids().collect()
+        self.store_queued().trace_ids().collect()
     }
 
     /// Takes up to `max` finished spans off the queue, for an exporter; they are also kept

@@ -1,5 +1,9 @@
 //! JSON exports for Lookout, shaped for `jq`.
 //!
+//! [`JsonFileExporter`] writes finished spans and metric collections to rotating files in
+//! a directory, each a JSON array of records published whole; see its docs for the names,
+//! the rotation and the record shapes. The shapes of single records follow.
+//!
 //! A finished span is one JSON object per line:
 //!
 //! ```json
@@ -39,6 +43,12 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+mod metric;
+mod rotating;
 mod span;
+mod time;
 
+pub use metric::metrics_to_json;
+pub use rotating::{JsonFileConfig, JsonFileExporter};
 pub use span::{span_from_json, span_to_json};
+pub use time::rfc3339;

@@ -1,0 +1,321 @@
+//! Which exporters a process runs: a config file in seed 003's shape, overridden by the
+//! environment.
+//!
+//! ```json
+//! {
+//!   "prometheus": { "enabled": true, "port": 9464, "path": "/metrics" },
+//!   "json": { "enabled": true, "outputDir": "telemetry/exports",
+//!             "rotateInterval": 3600000, "maxFiles": 24 },
+//!   "opentelemetry": { "enabled": true, "endpoint": "http://localhost:4318",
+//!                      "protocol": "http", "headers": { "Authorization": "Bearer <token>" } },
+//!   "exportInterval": 15000
+//! }
+//! ```
+//!
+//! Environment variables win over the file: `LOOKOUT_JSON_DIR` turns the JSON exporter
+//! on (into that directory), `LOOKOUT_SPAN_LOG` names a span log, and the standard
+//! `OTEL_EXPORTER_OTLP_*`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` and
+//! `OTEL_METRIC_EXPORT_INTERVAL` configure OTLP. Every process that records builds its
+//! exporters this way, so setting `OTEL_EXPORTER_OTLP_ENDPOINT` is all a sub-agent needs.
+
+mod file;
+
+use crate::export::PipelineBuilder;
+use crate::trace::SpanLog;
+use file::FileConfig;
+use lookout_exporter_json::{JsonFileConfig, JsonFileExporter};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Turns the JSON exporter on, writing into this directory.
+pub const JSON_DIR_ENV: &str = "LOOKOUT_JSON_DIR";
+/// Names a config file for processes that take no `--config` (as `lookout exec`).
+pub const CONFIG_ENV: &str = "LOOKOUT_CONFIG";
+/// Milliseconds between metric exports (OpenTelemetry's variable).
+pub const METRIC_INTERVAL_ENV: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+
+/// Everything the config file and the environment decide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where `lookout serve` listens, and on which path; `None` when disabled.
+    pub prometheus: Option<PrometheusConfig>,
+    /// The rotating JSON exporter, if on.
+    pub json: Option<JsonFileConfig>,
+    /// The span log, if on.
+    pub span_log: Option<SpanLog>,
+    /// Time between metric exports.
+    pub metric_interval: Duration,
+}
+
+/// The `/metrics` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Path of the exposition.
+    pub path: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            prometheus: Some(PrometheusConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+                path: "/metrics".into(),
+            }),
+            json: None,
+            span_log: None,
+            metric_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A config file or variable that cannot be used, naming the field and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not JSON of the expected shape (the message names the key and line).
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why, with line and column.
+        source: serde_json::Error,
+    },
+    /// A field or variable has a value that cannot work.
+    #[error("{field}: {problem}; {fix}")]
+    Invalid {
+        /// The field (`json.maxFiles`) or variable (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// An exporter could not be opened (its directory cannot be created, ...).
+    #[error("{exporter}: {source}")]
+    Exporter {
+        /// The exporter.
+        exporter: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl ConfigError {
+    /// A stable code for scripts (`E_CONFIG_READ`, `E_CONFIG_PARSE`, `E_CONFIG_INVALID`,
+    /// `E_EXPORTER`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::Read { .. } => "E_CONFIG_READ",
+            ConfigError::Parse { .. } => "E_CONFIG_PARSE",
+            ConfigError::Invalid { .. } => "E_CONFIG_INVALID",
+            ConfigError::Exporter { .. } => "E_EXPORTER",
+        }
+    }
+
+    fn invalid(field: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            field: field.to_owned(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// Where configuration values come from: the process environment, or a map in tests.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, with empty variables counted as unset.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// The configuration of a process without a file: defaults, then the environment
+    /// (including `LOOKOUT_CONFIG`, a file to start from).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        match process_env(CONFIG_ENV) {
+            Some(path) => Config::load(Path::new(&path), &process_env),
+            None => Config::default().with_env(&process_env),
+        }
+    }
+
+    /// Reads `path`, then applies the variables `env` finds.
+    pub fn load(path: &Path, env: Lookup<'_>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)?.with_env(env)
+    }
+
+    /// Parses a file's text (`path` only names it in errors); no environment applied.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file: FileConfig = serde_json::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Config::default();
+        if let Some(block) = file.prometheus {
+            config.prometheus = prometheus_block(block)?;
+        }
+        if let Some(block) = file.json {
+            config.json = json_block(block)?;
+        }
+        if let Some(ms) = file.export_interval {
+            config.metric_interval = interval("exportInterval", ms)?;
+        }
+        config.span_log = file.span_log.map(SpanLog::new);
+        Ok(config)
+    }
+
+    /// Applies environment variables over what the file said.
+    pub fn with_env(mut self, env: Lookup<'_>) -> Result<Config, ConfigError> {
+        if let Some(dir) = env(JSON_DIR_ENV) {
+            let json = self.json.get_or_insert_with(|| JsonFileConfig::new(&dir));
+            json.output_dir = dir.into();
+        }
+        if let Some(path) = env(crate::trace::SPAN_LOG_ENV) {
+            self.span_log = Some(SpanLog::new(path));
+        }
+        if let Some(ms) = env(METRIC_INTERVAL_ENV) {
+            let ms = ms.trim().parse().map_err(|_| {
+                ConfigError::invalid(
+                    METRIC_INTERVAL_ENV,
+                    format!("{ms:?} is not a number of milliseconds"),
+                    "set it to an integer such as 15000",
+                )
+            })?;
+            self.metric_interval = interval(METRIC_INTERVAL_ENV, ms)?;
+        }
+        Ok(self)
+    }
+
+    /// Adds the configured exporters to `pipeline`, opening their files.
+    pub fn add_exporters(
+        &self,
+        mut pipeline: PipelineBuilder,
+    ) -> Result<PipelineBuilder, ConfigError> {
+        pipeline = pipeline.metric_interval(self.metric_interval);
+        if let Some(json) = &self.json {
+            let exporter =
+                JsonFileExporter::new(json.clone()).map_err(|source| ConfigError::Exporter {
+                    exporter: "json",
+                    source,
+                })?;
+            pipeline = pipeline.exporter(exporter);
+        }
+        if let Some(log) = &self.span_log {
+            pipeline = pipeline.exporter(log.clone());
+        }
+        Ok(pipeline)
+    }
+}
+
+fn interval(field: &str, ms: u64) -> Result<Duration, ConfigError> {
+    if ms < 100 {
+        return Err(ConfigError::invalid(
+            field,
+            format!("{ms} ms is too short"),
+            "use at least 100 (milliseconds); seed 003 advises 15000-60000",
+        ));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+fn prometheus_block(block: file::PrometheusBlock) -> Result<Option<PrometheusConfig>, ConfigError> {
+    if block.enabled == Some(false) {
+        return Ok(None);
+    }
+    let defaults = Config::default().prometheus.expect("on by default");
+    let host = block
+        .host
+        .unwrap_or_else(|| defaults.listen.ip().to_string());
+    let port = block.port.unwrap_or(defaults.listen.port());
+    let listen = format!("{host}:{port}")
+        .parse()
+        .or_else(|_| format!("[{host}]:{port}").parse())
+        .map_err(|_| {
+            ConfigError::invalid(
+                "prometheus.host",
+                format!("{host:?} is not an IP address"),
+                "use an address such as 127.0.0.1 or 0.0.0.0",
+            )
+        })?;
+    let path = block.path.unwrap_or(defaults.path);
+    if !path.starts_with('/') {
+        return Err(ConfigError::invalid(
+            "prometheus.path",
+            format!("{path:?} does not start with '/'"),
+            "use an absolute path such as /metrics",
+        ));
+    }
+    Ok(Some(PrometheusConfig { listen, path }))
+}
+
+fn json_block(block: file::JsonBlock) -> Result<Option<JsonFileConfig>, ConfigError> {
+    if block.enabled == Some(false) {
+        return Ok(None);
+    }
+    let Some(dir) = block.output_dir.filter(|d| !d.is_empty()) else {
+        return Err(ConfigError::invalid(
+            "json.outputDir",
+            "missing",
+            "name the directory for the files, or set \"enabled\": false",
+        ));
+    };
+    let mut json = JsonFileConfig::new(dir);
+    if let Some(ms) = block.rotate_interval {
+        if ms < 1000 {
+            return Err(ConfigError::invalid(
+                "json.rotateInterval",
+                format!("{ms} ms is too short"),
+                "use at least 1000 (milliseconds); the default is 3600000 (1 h)",
+            ));
+        }
+        json.rotate_interval = Duration::from_millis(ms);
+    }
+    if let Some(n) = block.max_files {
+        if n == 0 {
+            return Err(ConfigError::invalid(
+                "json.maxFiles",
+                "0 would delete every file",
+                "keep at least 1 (the default is 24)",
+            ));
+        }
+        json.max_files = n;
+    }
+    if let Some(bytes) = block.max_file_bytes {
+        if bytes < 4096 {
+            return Err(ConfigError::invalid(
+                "json.maxFileBytes",
+                format!("{bytes} bytes is too small"),
+                "use at least 4096 (the default is 67108864, 64 MiB)",
+            ));
+        }
+        json.max_file_bytes = bytes;
+    }
+    Ok(Some(json))
+}
+
+/// A lookup over fixed variables, for tests and for `--config` checks.
+pub fn env_map(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| vars.get(name).cloned()
+}
+
+#[cfg(test)]
+mod tests;

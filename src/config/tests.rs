@@ -1,0 +1,114 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("lookout.json"))
+}
+
+#[test]
+fn seed_shape_is_read() {
+    let config = parse(
+        r#"{
+          "prometheus": { "enabled": true, "port": 9090, "path": "/metrics" },
+          "json": { "enabled": true, "outputDir": "exports", "rotateInterval": 3600000, "maxFiles": 24 },
+          "exportInterval": 15000
+        }"#,
+    )
+    .unwrap();
+    let prometheus = config.prometheus.unwrap();
+    assert_eq!(prometheus.listen.port(), 9090);
+    assert_eq!(prometheus.path, "/metrics");
+    let json = config.json.unwrap();
+    assert_eq!(json.output_dir, PathBuf::from("exports"));
+    assert_eq!(json.rotate_interval, Duration::from_secs(3600));
+    assert_eq!(json.max_files, 24);
+    assert_eq!(config.metric_interval, Duration::from_secs(15));
+}
+
+#[test]
+fn errors_name_the_field_and_the_fix() {
+    let cases = [
+        (
+            r#"{"json": {"outptDir": "x"}}"#,
+            "E_CONFIG_PARSE",
+            "unknown field `outptDir`",
+        ),
+        (
+            r#"{"json": {"enabled": true}}"#,
+            "E_CONFIG_INVALID",
+            "json.outputDir: missing",
+        ),
+        (
+            r#"{"json": {"outputDir": "x", "maxFiles": 0}}"#,
+            "E_CONFIG_INVALID",
+            "json.maxFiles",
+        ),
+        (
+            r#"{"json": {"outputDir": "x", "rotateInterval": 10}}"#,
+            "E_CONFIG_INVALID",
+            "json.rotateInterval",
+        ),
+        (
+            r#"{"prometheus": {"path": "metrics"}}"#,
+            "E_CONFIG_INVALID",
+            "prometheus.path",
+        ),
+        (
+            r#"{"prometheus": {"host": "example.com"}}"#,
+            "E_CONFIG_INVALID",
+            "prometheus.host",
+        ),
+        (
+            r#"{"prometheus": {"port": 70000}}"#,
+            "E_CONFIG_PARSE",
+            "line 1",
+        ),
+        (
+            r#"{"exportInterval": 5}"#,
+            "E_CONFIG_INVALID",
+            "exportInterval",
+        ),
+        ("not json", "E_CONFIG_PARSE", "lookout.json"),
+    ];
+    for (text, code, needle) in cases {
+        let error = parse(text).expect_err(text);
+        assert_eq!(error.code(), code, "{text}: {error}");
+        assert!(error.to_string().contains(needle), "{text}: {error}");
+    }
+}
+
+#[test]
+fn environment_wins_over_the_file() {
+    let file =
+        parse(r#"{"json": {"outputDir": "from-file", "maxFiles": 3}, "exportInterval": 15000}"#)
+            .unwrap();
+    let env = env_map(&[
+        (JSON_DIR_ENV, "from-env"),
+        (METRIC_INTERVAL_ENV, "2000"),
+        (crate::trace::SPAN_LOG_ENV, "spans.jsonl"),
+    ]);
+    let config = file.with_env(&env).unwrap();
+    let json = config.json.unwrap();
+    assert_eq!(json.output_dir, PathBuf::from("from-env"));
+    assert_eq!(
+        json.max_files, 3,
+        "fields the environment does not name stay"
+    );
+    assert_eq!(config.metric_interval, Duration::from_secs(2));
+    assert_eq!(config.span_log, Some(SpanLog::new("spans.jsonl")));
+
+    let error = Config::default()
+        .with_env(&env_map(&[(METRIC_INTERVAL_ENV, "soon")]))
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with(METRIC_INTERVAL_ENV),
+        "{error}"
+    );
+}
+
+#[test]
+fn disabled_blocks_are_off() {
+    let config =
+        parse(r#"{"prometheus": {"enabled": false}, "json": {"enabled": false}}"#).unwrap();
+    assert_eq!(config.prometheus, None);
+    assert_eq!(config.json, None);
+}

@@ -1,0 +1,78 @@
+//! Takes finished spans off the tracer's queue and hands them to every worker in batches,
+//! by size or by delay.
+
+use super::worker::{SpanBatch, WorkerHandle};
+use super::Settings;
+use crate::trace::Tracer;
+use lookout_export::FinishedSpan;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The batch being filled.
+#[derive(Debug)]
+pub(crate) struct Dispatcher {
+    tracer: Tracer,
+    max_batch: usize,
+    delay: Duration,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    spans: Vec<FinishedSpan>,
+    since: Option<Instant>,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(tracer: Tracer, settings: &Settings) -> Self {
+        Dispatcher {
+            tracer,
+            max_batch: settings.max_batch,
+            delay: settings.span_delay,
+            pending: Mutex::new(Pending::default()),
+        }
+    }
+
+    /// Moves finished spans into the batch; hands out every full batch, and the partial
+    /// one when `force` is set or its first span has waited the delay.
+    pub(crate) fn pump(&self, workers: &[WorkerHandle], force: bool) {
+        let mut pending = self.pending.lock();
+        loop {
+            let room = self.max_batch - pending.spans.len();
+            let taken = self.tracer.take_finished(room);
+            let more = taken.len() == room;
+            if !taken.is_empty() && pending.since.is_none() {
+                pending.since = Some(Instant::now());
+            }
+            pending.spans.extend(taken);
+            let due = pending.spans.len() >= self.max_batch
+                || (!pending.spans.is_empty()
+                    && (force || pending.since.is_some_and(|t| t.elapsed() >= self.delay)));
+            if due {
+                let batch: SpanBatch = std::mem::take(&mut pending.spans).into();
+                pending.since = None;
+                for worker in workers {
+                    worker.offer(&batch);
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+    }
+}
+
+/// Pumps until the pipeline stops, polling at a tenth of the delay (at most every 50 ms).
+pub(crate) async fn run(
+    dispatcher: Arc<Dispatcher>,
+    workers: Arc<[WorkerHandle]>,
+    stopped: Arc<AtomicBool>,
+) {
+    let poll = (dispatcher.delay / 10).clamp(Duration::from_millis(1), Duration::from_millis(50));
+    while !stopped.load(Ordering::Acquire) {
+        tokio::time::sleep(poll).await;
+        dispatcher.pump(&workers, false);
+    }
+}
