@@ -35,9 +35,30 @@ impl Dispatcher {
         }
     }
 
-    /// Moves finished spans into the batch; hands out every full batch, and the partial
-    /// one when `force` is set or its first span has waited the delay.
-    pub(crate) fn pump(&self, workers: &[WorkerHandle], force: bool) {
+    /// Moves finished spans into the batch and hands out every full batch, and the
+    /// partial one when its first span has waited the delay. A worker whose queue is full
+    /// loses the batch (counted).
+    pub(crate) fn pump(&self, workers: &[WorkerHandle]) {
+        for batch in self.due_batches(false) {
+            for worker in workers {
+                worker.offer(&batch);
+            }
+        }
+    }
+
+    /// Hands out every finished span now. A worker whose queue is full is waited for
+    /// until `deadline`, so a flush loses nothing that a working exporter can take.
+    pub(crate) fn pump_all(&self, workers: &[WorkerHandle], deadline: Instant) {
+        for batch in self.due_batches(true) {
+            for worker in workers {
+                worker.offer_until(&batch, deadline);
+            }
+        }
+    }
+
+    /// Takes finished spans off the tracer; returns the batches due.
+    fn due_batches(&self, force: bool) -> Vec<SpanBatch> {
+        let mut due = Vec::new();
         let mut pending = self.pending.lock();
         loop {
             let room = self.max_batch - pending.spans.len();
@@ -47,18 +68,15 @@ impl Dispatcher {
                 pending.since = Some(Instant::now());
             }
             pending.spans.extend(taken);
-            let due = pending.spans.len() >= self.max_batch
+            let ready = pending.spans.len() >= self.max_batch
                 || (!pending.spans.is_empty()
                     && (force || pending.since.is_some_and(|t| t.elapsed() >= self.delay)));
-            if due {
-                let batch: SpanBatch = std::mem::take(&mut pending.spans).into();
+            if ready {
+                due.push(std::mem::take(&mut pending.spans).into());
                 pending.since = None;
-                for worker in workers {
-                    worker.offer(&batch);
-                }
             }
             if !more {
-                break;
+                return due;
             }
         }
     }
@@ -73,6 +91,6 @@ pub(crate) async fn run(
     let poll = (dispatcher.delay / 10).clamp(Duration::from_millis(1), Duration::from_millis(50));
     while !stopped.load(Ordering::Acquire) {
         tokio::time::sleep(poll).await;
-        dispatcher.pump(&workers, false);
+        dispatcher.pump(&workers);
     }
 }

@@ -53,6 +53,8 @@ mod dispatcher;
 mod report;
 mod retry;
 mod self_metrics;
+#[cfg(test)]
+mod tests;
 mod worker;
 
 pub use report::{ExporterReport, FlushReport};
@@ -299,8 +301,9 @@ impl Pipeline {
         if self.stopped.load(Ordering::Acquire) {
             return FlushReport::default();
         }
-        self.dispatcher.pump(&self.workers, true);
-        self.ask(Instant::now() + timeout, Command::Flush)
+        let deadline = Instant::now() + timeout;
+        self.dispatcher.pump_all(&self.workers, deadline);
+        self.ask(deadline, Command::Flush)
     }
 
     /// Flushes as [`Pipeline::flush`] does, then stops every exporter. Retries stop at
@@ -312,7 +315,7 @@ impl Pipeline {
         }
         let deadline = Instant::now() + timeout;
         *self.shared.shutdown_deadline.lock() = Some(deadline);
-        self.dispatcher.pump(&self.workers, true);
+        self.dispatcher.pump_all(&self.workers, deadline);
         let report = self.ask(deadline, Command::Shutdown);
         for (worker, outcome) in self.workers.iter().zip(&report.exporters) {
             if outcome.timed_out {

@@ -28,7 +28,7 @@ pub(crate) struct WorkerHandle {
     pub(crate) destination: String,
     pub(crate) spans: mpsc::Sender<SpanBatch>,
     pub(crate) commands: mpsc::UnboundedSender<Command>,
-    /// Spans handed over and not yet taken by the worker.
+    /// Spans handed over whose outcome is not counted yet.
     pub(crate) queued: Arc<AtomicUsize>,
     pub(crate) span_metrics: SignalMetrics,
 }
@@ -41,6 +41,28 @@ impl WorkerHandle {
         if self.spans.try_send(Arc::clone(batch)).is_err() {
             self.queued.fetch_sub(batch.len(), Ordering::Relaxed);
             self.span_metrics.dropped.add(batch.len() as u64);
+        }
+    }
+
+    /// Hands a batch over, waiting for room until `deadline`; then drops and counts it.
+    /// Polls rather than blocks, so it works on any thread, async or not.
+    pub(crate) fn offer_until(&self, batch: &SpanBatch, deadline: Instant) {
+        let mut batch = Arc::clone(batch);
+        self.queued.fetch_add(batch.len(), Ordering::Relaxed);
+        loop {
+            match self.spans.try_send(batch) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(back)) if Instant::now() < deadline => {
+                    batch = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(error) => {
+                    let batch = error.into_inner();
+                    self.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+                    self.span_metrics.dropped.add(batch.len() as u64);
+                    return;
+                }
+            }
         }
     }
 }
@@ -125,11 +147,18 @@ impl<E: Exporter> Worker<E> {
         }
     }
 
+    /// Exports a batch; it counts as queued until its outcome is counted, so a shutdown
+    /// that abandons it counts it as dropped.
     async fn export_spans(&mut self, batch: &[FinishedSpan]) {
-        self.queued.fetch_sub(batch.len(), Ordering::Relaxed);
         if let Some(encoded) = self.exporter.encode_spans(batch) {
             self.deliver(Signal::Spans, encoded).await;
         }
+        // Saturating: a shutdown that gave up on this batch has zeroed the count.
+        let _ = self
+            .queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(batch.len()))
+            });
     }
 
     async fn export_metrics(&mut self) {
