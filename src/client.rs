@@ -1,7 +1,7 @@
 //! A minimal HTTP/1.1 client over hyper, for the CLI talking to a running endpoint.
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode, Uri};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use std::time::Duration;
@@ -53,7 +53,21 @@ pub async fn get(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Fetched, ClientError> {
-    tokio::time::timeout(timeout, get_inner(url, headers))
+    request(Method::GET, url, headers, timeout).await
+}
+
+/// POSTs an empty body to `url`, within `timeout`.
+pub async fn post(url: &str, timeout: Duration) -> Result<Fetched, ClientError> {
+    request(Method::POST, url, &[], timeout).await
+}
+
+async fn request(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Fetched, ClientError> {
+    tokio::time::timeout(timeout, send(method, url, headers))
         .await
         .unwrap_or_else(|_| {
             Err(ClientError::Timeout {
@@ -63,7 +77,7 @@ pub async fn get(
         })
 }
 
-async fn get_inner(url: &str, headers: &[(&str, &str)]) -> Result<Fetched, ClientError> {
+async fn send(method: Method, url: &str, headers: &[(&str, &str)]) -> Result<Fetched, ClientError> {
     let invalid = |reason: &str| ClientError::InvalidUrl {
         url: url.to_owned(),
         reason: reason.to_owned(),
@@ -88,7 +102,10 @@ async fn get_inner(url: &str, headers: &[(&str, &str)]) -> Result<Fetched, Clien
         .map_err(|e| connect(e.into()))?;
     tokio::spawn(connection);
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut request = Request::get(path).header(http::header::HOST, authority.as_str());
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, authority.as_str());
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

@@ -44,6 +44,18 @@ pub enum CliError {
         /// The exit code reported, as a shell would: 127 not found, 126 not runnable.
         code: u8,
     },
+    /// An exporter did not deliver everything (`lookout export`).
+    #[error("not everything was exported (see the table above), from {url}")]
+    Export {
+        /// The endpoint asked.
+        url: String,
+    },
+    /// The config file or environment is invalid.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The exporters could not start.
+    #[error("{0}")]
+    Telemetry(#[from] crate::BuildError),
     /// The async runtime or the server failed.
     #[error("runtime error: {0}")]
     Runtime(std::io::Error),
@@ -59,6 +71,10 @@ impl CliError {
             CliError::Status { .. } => "E_STATUS",
             CliError::Exposition { .. } => "E_EXPOSITION",
             CliError::Spawn { .. } => "E_SPAWN",
+            CliError::Export { .. } => "E_EXPORT",
+            CliError::Config(error) => error.code(),
+            CliError::Telemetry(crate::BuildError::Config(error)) => error.code(),
+            CliError::Telemetry(_) => "E_TELEMETRY",
             CliError::Runtime(_) => "E_RUNTIME",
         }
     }
@@ -68,6 +84,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Client(ClientError::InvalidUrl { .. }) => 2,
+            CliError::Config(_) | CliError::Telemetry(crate::BuildError::Config(_)) => 2,
             CliError::Spawn { code, .. } => *code,
             _ => 1,
         }

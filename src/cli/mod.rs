@@ -3,6 +3,7 @@
 mod error;
 #[cfg(unix)]
 mod exec;
+mod export;
 mod metrics;
 mod serve;
 
@@ -20,10 +21,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve /metrics, /health and /version until SIGINT or SIGTERM.
+    /// Serve /metrics, /health, /version and POST /export, and run the configured
+    /// exporters, until SIGINT or SIGTERM.
     Serve(serve::ServeArgs),
     /// Print a running endpoint's metrics, readable (or raw with --raw).
     Metrics(metrics::MetricsArgs),
+    /// Make a running Lookout export now; print what went where.
+    Export(export::ExportArgs),
     /// Run a program as a sub-agent under a child span; exit with its exit code.
     #[cfg(unix)]
     Exec(exec::ExecArgs),
@@ -41,6 +45,7 @@ impl Cli {
             match self.command {
                 Command::Serve(args) => serve::run(args).await.map(|()| 0),
                 Command::Metrics(args) => metrics::run(args).await.map(|()| 0),
+                Command::Export(args) => export::run(args).await.map(|()| 0),
                 #[cfg(unix)]
                 Command::Exec(args) => exec::run(args).await,
             }

@@ -1,40 +1,78 @@
 //! `lookout serve`: the daemon's endpoint.
 
 use super::CliError;
+use crate::config::{process_env, Config};
 use crate::server::{serve, DEFAULT_LISTEN};
 use crate::Telemetry;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = DEFAULT_LISTEN, env = "LOOKOUT_LISTEN")]
-    listen: SocketAddr,
-    /// Path serving the Prometheus exposition.
-    #[arg(long, default_value = "/metrics")]
-    path: String,
+    /// Address to listen on [default: the config's prometheus block, else 127.0.0.1:9464].
+    #[arg(long, env = "LOOKOUT_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Path serving the Prometheus exposition [default: the config's, else /metrics].
+    #[arg(long)]
+    path: Option<String>,
+    /// Config file (seed 003 shape: prometheus, json, opentelemetry blocks); environment
+    /// variables override it.
+    #[arg(long, env = "LOOKOUT_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
-    let telemetry = Telemetry::new();
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let config = match &args.config {
+        Some(path) => Config::load(path, &process_env)?,
+        None => Config::default().with_env(&process_env)?,
+    };
+    let (listen, path) = match &config.prometheus {
+        Some(p) => (
+            args.listen.unwrap_or(p.listen),
+            args.path.unwrap_or(p.path.clone()),
+        ),
+        // No exposition: /health, /version and /export only.
+        None => (
+            args.listen
+                .unwrap_or(DEFAULT_LISTEN.parse().expect("valid")),
+            String::new(),
+        ),
+    };
+    let telemetry = Telemetry::builder().config(config).build()?;
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| CliError::Bind {
-            addr: args.listen,
+            addr: listen,
             source,
         })?;
     let addr = listener.local_addr().map_err(CliError::Runtime)?;
     println!(
-        "lookout {} serving http://{addr}{} (and /health, /version)",
+        "lookout {} serving http://{addr}{} (and /health, /version, POST /export)",
         crate::VERSION,
-        args.path
+        path
     );
-    serve(telemetry, listener, args.path, shutdown_signal())
+    if let Some(pipeline) = telemetry.pipeline() {
+        for (name, destination) in pipeline.exporters() {
+            println!("exporting to {name}: {destination}");
+        }
+    }
+    serve(telemetry.clone(), listener, path, shutdown_signal())
         .await
         .map_err(CliError::Runtime)?;
+    let flushing = telemetry.clone();
+    let report = tokio::task::spawn_blocking(move || flushing.shutdown(SHUTDOWN_TIMEOUT))
+        .await
+        .unwrap_or_default();
+    if !report.exporters.is_empty() {
+        print!("{}", super::export::render(&report));
+    }
     println!("lookout stopped");
     Ok(())
 }
+
+/// How long `serve` waits for its exporters when it stops.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
 pub(crate) async fn shutdown_signal() {

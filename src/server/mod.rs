@@ -5,7 +5,7 @@
 
 mod routes;
 
-pub use routes::SCRAPE_DURATION_METRIC;
+pub use routes::{EXPORT_PATH, SCRAPE_DURATION_METRIC};
 
 use crate::Telemetry;
 use hyper::server::conn::http1;
@@ -40,7 +40,8 @@ impl Default for ServerConfig {
 }
 
 /// Serves `telemetry` on `listener` until `shutdown` resolves, then lets open connections
-/// finish for up to [`SHUTDOWN_GRACE`].
+/// finish for up to [`SHUTDOWN_GRACE`]. Paths: `metrics_path` (none if empty), `/health`,
+/// `/version`, and `POST` [`EXPORT_PATH`].
 pub async fn serve(
     telemetry: Telemetry,
     listener: tokio::net::TcpListener,
@@ -63,8 +64,8 @@ pub async fn serve(
                 };
                 let router = router.clone();
                 let service = hyper::service::service_fn(move |req| {
-                    let response = router.handle(&req);
-                    async move { Ok::<_, std::convert::Infallible>(response) }
+                    let router = router.clone();
+                    async move { Ok::<_, std::convert::Infallible>(router.respond(&req).await) }
                 });
                 let connection = http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())

@@ -9,6 +9,10 @@ use http_body_util::Full;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// `POST` here exports now: every exporter gets the finished spans and a metrics
+/// collection; the answer is the [`crate::export::FlushReport`] as JSON.
+pub const EXPORT_PATH: &str = "/export";
+
 /// Scrape durations, exposed on the next scrape.
 pub const SCRAPE_DURATION_METRIC: &str = "lookout_scrape_duration_seconds";
 
@@ -42,7 +46,26 @@ impl Router {
         }
     }
 
+    /// Answers a request; `POST /export` flushes the exporters off the async threads.
+    pub(super) async fn respond<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        if req.uri().path() == EXPORT_PATH && req.method() == Method::POST {
+            let telemetry = self.inner.telemetry.clone();
+            return match tokio::task::spawn_blocking(move || telemetry.flush()).await {
+                Ok(report) => json(StatusCode::OK, &report.to_json()),
+                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "export failed\n"),
+            };
+        }
+        self.handle(req)
+    }
+
     pub(super) fn handle<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        if req.uri().path() == EXPORT_PATH {
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n");
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
         if req.method() != Method::GET && req.method() != Method::HEAD {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             response
@@ -51,7 +74,7 @@ impl Router {
             return response;
         }
         let mut response = match req.uri().path() {
-            path if path == self.inner.metrics_path => self.metrics(req),
+            path if path == self.inner.metrics_path && !path.is_empty() => self.metrics(req),
             "/health" => self.health(),
             "/version" => json(
                 StatusCode::OK,
