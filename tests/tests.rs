@@ -2,6 +2,7 @@
 
 mod allocations;
 mod cli;
+mod exporting;
 mod interop;
 mod model;
 mod prometheus_e2e;

@@ -1,0 +1,184 @@
+//! Exporters from the command line: `serve --config`, `lookout export`, and the flush of a
+//! short-lived `lookout exec`.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const LOOKOUT: &str = env!("CARGO_BIN_EXE_lookout");
+
+/// Every record of every published JSON file in `dir`.
+fn records(dir: &Path) -> Vec<Value> {
+    let mut records = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let file: Value = serde_json::from_str(&text).unwrap();
+            records.extend(file.as_array().unwrap().iter().cloned());
+        }
+    }
+    records
+}
+
+/// Starts `lookout serve` with `args`; returns it and its base URL.
+fn serve(
+    args: &[&str],
+    envs: &[(&str, &Path)],
+) -> (Child, BufReader<std::process::ChildStdout>, String) {
+    let mut server = Command::new(LOOKOUT)
+        .arg("serve")
+        .args(args)
+        .envs(envs.iter().map(|(k, v)| (*k, *v)))
+        .env_remove("LOOKOUT_JSON_DIR")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    let url = banner
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .and_then(|w| w.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {banner:?}"));
+    (server, stdout, format!("http://{url}"))
+}
+
+fn terminate(mut server: Child) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    server.wait().unwrap()
+}
+
+#[test]
+fn serve_with_a_config_file_exports_on_demand_and_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exports");
+    let config = dir.path().join("lookout.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ "prometheus": {{ "enabled": true, "port": 0, "path": "/prom" }},
+                 "json": {{ "enabled": true, "outputDir": {:?}, "rotateInterval": 3600000, "maxFiles": 24 }},
+                 "exportInterval": 60000 }}"#,
+            out.display().to_string()
+        ),
+    )
+    .unwrap();
+    let (server, mut stdout, url) = serve(&["--config", config.to_str().unwrap()], &[]);
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("exporting to json: "), "{line}");
+
+    let (status, body) = crate::util::get(&format!("{url}/prom"), &[]);
+    assert_eq!(status, 200, "the config's path serves the exposition");
+    assert!(
+        body.contains("lookout_exporter_exported_total{exporter=\"json\",signal=\"metrics\"} 0")
+    );
+
+    let export = Command::new(LOOKOUT)
+        .args(["export", "--url", &url])
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{export:?}");
+    let table = String::from_utf8(export.stdout).unwrap();
+    assert!(
+        table.contains("json") && table.contains(&out.display().to_string()),
+        "{table}"
+    );
+    let exported = records(&out);
+    let series = exported
+        .iter()
+        .find(|r| r["name"] == "lookout_registry_series")
+        .expect("a metric record for every series");
+    assert_eq!(series["type"], "metric");
+
+    let json = Command::new(LOOKOUT)
+        .args(["export", "--json", "--url", &url])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert!(
+        report["exporters"][0]["metricPoints"].as_u64().unwrap() > 10,
+        "{report}"
+    );
+
+    assert!(terminate(server).success());
+    let files_after = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(files_after, 3, "one file per export, and the last at exit");
+}
+
+#[test]
+fn a_bad_config_names_the_field_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lookout.json");
+    std::fs::write(
+        &config,
+        r#"{ "json": { "outputDir": "x", "maxFiles": 0 } }"#,
+    )
+    .unwrap();
+    let run = Command::new(LOOKOUT)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.starts_with("error[E_CONFIG_INVALID]: json.maxFiles:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("keep at least 1"), "{stderr}");
+
+    std::fs::write(&config, r#"{ "json": { "outputdir": "x" } }"#).unwrap();
+    let run = Command::new(LOOKOUT)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.starts_with("error[E_CONFIG_PARSE]"), "{stderr}");
+    assert!(stderr.contains("unknown field `outputdir`"), "{stderr}");
+}
+
+#[test]
+fn export_without_exporters_says_how_to_add_one() {
+    let (server, _stdout, url) = serve(&["--listen", "127.0.0.1:0"], &[]);
+    let export = Command::new(LOOKOUT)
+        .args(["export", "--url", &url])
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let text = String::from_utf8(export.stdout).unwrap();
+    assert!(text.starts_with("no exporters configured"), "{text}");
+    assert!(terminate(server).success());
+}
+
+#[test]
+fn a_short_lived_exec_flushes_before_it_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Command::new(LOOKOUT)
+        .args(["exec", "--name", "quick", "--", "sleep", "0.01"])
+        .env("LOOKOUT_JSON_DIR", dir.path())
+        .env_remove("TRACEPARENT")
+        .env_remove("TRACE_CONTEXT")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let records = records(dir.path());
+    let span = records
+        .iter()
+        .find(|r| r["type"] == "span")
+        .expect("the exec span was exported");
+    assert_eq!(span["name"], "invoke_agent quick");
+    let executions = records
+        .iter()
+        .find(|r| r["name"] == "agent_execution_total" && r["labels"]["agent_type"] == "quick")
+        .expect("the execution counter was exported");
+    assert_eq!(executions["value"], 1);
+}
