@@ -182,3 +182,10 @@ fn a_short_lived_exec_flushes_before_it_exits() {
         .expect("the execution counter was exported");
     assert_eq!(executions["value"], 1);
 }
+
+#[test]
+fn a_third_party_exporter_plugs_in() {
+    // examples/statsd_exporter.rs: written against lookout-export alone; its main asserts
+    // that the StatsD daemon received the counters and gauges.
+    crate::statsd_exporter::main().unwrap();
+}

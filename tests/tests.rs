@@ -8,5 +8,8 @@ mod model;
 mod prometheus_e2e;
 mod promtool;
 mod python;
+/// The third-party exporter example, run as a test.
+#[path = "../examples/statsd_exporter.rs"]
+mod statsd_exporter;
 mod util;
 mod w3c;
