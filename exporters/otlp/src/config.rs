@@ -1,0 +1,516 @@
+//! Where and how to send: endpoints, protocol, headers, compression, timeout, resource,
+//! temporality; from code, or from the standard `OTEL_*` variables.
+
+use lookout_export::KeyValue;
+use std::time::Duration;
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// Protobuf bodies over HTTP/1.1 POSTs to `/v1/traces` and `/v1/metrics` (port 4318).
+    #[default]
+    HttpProtobuf,
+    /// gRPC (port 4317).
+    Grpc,
+}
+
+impl Protocol {
+    /// Reads `http/protobuf` (also `http`) or `grpc`.
+    pub fn parse(value: &str) -> Option<Protocol> {
+        match value.trim() {
+            "http/protobuf" | "http" => Some(Protocol::HttpProtobuf),
+            "grpc" => Some(Protocol::Grpc),
+            _ => None,
+        }
+    }
+}
+
+/// Compression of request bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// None.
+    #[default]
+    None,
+    /// gzip.
+    Gzip,
+}
+
+/// How counters and histograms are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Temporality {
+    /// Totals since the process started (what Prometheus expects).
+    #[default]
+    Cumulative,
+    /// Changes since the previous export.
+    Delta,
+}
+
+/// Everything the OTLP exporter needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpConfig {
+    /// Full URL spans go to (HTTP: ending in `/v1/traces`); `None`: spans are not sent.
+    pub traces_endpoint: Option<String>,
+    /// Full URL metrics go to (HTTP: ending in `/v1/metrics`); `None`: metrics are not sent.
+    pub metrics_endpoint: Option<String>,
+    /// The transport.
+    pub protocol: Protocol,
+    /// Extra request headers (gRPC metadata), such as `Authorization`.
+    pub headers: Vec<(String, String)>,
+    /// Body compression.
+    pub compression: Compression,
+    /// How long one request may take (default 10 s).
+    pub timeout: Duration,
+    /// Counter and histogram temporality (default cumulative).
+    pub temporality: Temporality,
+    /// Resource attributes: `service.name`, `service.version`, `host.name`, ...
+    pub resource: Vec<KeyValue>,
+}
+
+/// A variable or setting the exporter cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}; {fix}")]
+pub struct ConfigError {
+    /// The variable or setting.
+    pub variable: String,
+    /// What is wrong.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+fn invalid(variable: &str, problem: impl Into<String>, fix: &str) -> ConfigError {
+    ConfigError {
+        variable: variable.to_owned(),
+        problem: problem.into(),
+        fix: fix.to_owned(),
+    }
+}
+
+impl OtlpConfig {
+    /// Both signals to `endpoint` with `protocol`. For HTTP, `endpoint` is the base
+    /// (`http://collector:4318`) and `/v1/traces`, `/v1/metrics` are appended; a URL that
+    /// already ends in one of them (seed 003's `http://localhost:4318/v1/metrics`) is
+    /// taken as naming the base. For gRPC it is used as given.
+    pub fn new(endpoint: &str, protocol: Protocol) -> Self {
+        let (traces, metrics) = match protocol {
+            Protocol::HttpProtobuf => {
+                let base = endpoint.trim_end_matches('/');
+                let base = base
+                    .strip_suffix("/v1/traces")
+                    .or_else(|| base.strip_suffix("/v1/metrics"))
+                    .unwrap_or(base);
+                (format!("{base}/v1/traces"), format!("{base}/v1/metrics"))
+            }
+            Protocol::Grpc => (endpoint.to_owned(), endpoint.to_owned()),
+        };
+        OtlpConfig {
+            traces_endpoint: Some(traces),
+            metrics_endpoint: Some(metrics),
+            protocol,
+            headers: Vec::new(),
+            compression: Compression::None,
+            timeout: Duration::from_secs(10),
+            temporality: Temporality::Cumulative,
+            resource: default_resource(),
+        }
+    }
+
+    /// The configuration the process environment describes; `None` when no
+    /// `OTEL_EXPORTER_OTLP_*ENDPOINT` is set.
+    pub fn from_env() -> Result<Option<OtlpConfig>, ConfigError> {
+        OtlpConfig::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// As [`OtlpConfig::from_env`], reading variables through `lookup`.
+    pub fn from_lookup(
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<OtlpConfig>, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let any_endpoint = ["", "TRACES_", "METRICS_"]
+            .iter()
+            .any(|signal| get(&format!("OTEL_EXPORTER_OTLP_{signal}ENDPOINT")).is_some());
+        if !any_endpoint {
+            return Ok(None);
+        }
+        let protocol = protocol_from(&get)?.unwrap_or_default();
+        let mut config = OtlpConfig::new(
+            &get("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap_or_else(|| default_endpoint(protocol)),
+            protocol,
+        );
+        if get("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
+            config.traces_endpoint = None;
+            config.metrics_endpoint = None;
+        }
+        config.apply_lookup(lookup).map(Some)
+    }
+
+    /// Applies the `OTEL_*` variables `lookup` finds over this configuration (a config
+    /// file's block): they win, as the OpenTelemetry specification asks.
+    pub fn apply_lookup(
+        mut self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<OtlpConfig, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(protocol) = protocol_from(&get)? {
+            if protocol != self.protocol {
+                let base = get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                    .unwrap_or_else(|| default_endpoint(protocol));
+                let moved = OtlpConfig::new(&base, protocol);
+                self.traces_endpoint = self.traces_endpoint.and(moved.traces_endpoint);
+                self.metrics_endpoint = self.metrics_endpoint.and(moved.metrics_endpoint);
+                self.protocol = protocol;
+            }
+        }
+        if let Some(base) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            let signals = OtlpConfig::new(&base, self.protocol);
+            self.traces_endpoint = signals.traces_endpoint;
+            self.metrics_endpoint = signals.metrics_endpoint;
+        }
+        if let Some(url) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            self.traces_endpoint = Some(url);
+        }
+        if let Some(url) = get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
+            self.metrics_endpoint = Some(url);
+        }
+        for url in [&self.traces_endpoint, &self.metrics_endpoint]
+            .into_iter()
+            .flatten()
+        {
+            check_url(url)?;
+        }
+        for variable in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        ] {
+            if let Some(value) = get(variable) {
+                for (name, value) in parse_pairs(variable, &value)? {
+                    self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+                    self.headers.push((name, value));
+                }
+            }
+        }
+        if let Some(ms) = get("OTEL_EXPORTER_OTLP_TIMEOUT") {
+            let ms: u64 = ms.trim().parse().map_err(|_| {
+                invalid(
+                    "OTEL_EXPORTER_OTLP_TIMEOUT",
+                    format!("{ms:?} is not a number of milliseconds"),
+                    "set it to an integer such as 10000",
+                )
+            })?;
+            self.timeout = Duration::from_millis(ms);
+        }
+        if let Some(value) = get("OTEL_EXPORTER_OTLP_COMPRESSION") {
+            self.compression = match value.trim() {
+                "gzip" => Compression::Gzip,
+                "none" => Compression::None,
+                other => {
+                    return Err(invalid(
+                        "OTEL_EXPORTER_OTLP_COMPRESSION",
+                        format!("{other:?} is not supported"),
+                        "use gzip or none",
+                    ))
+                }
+            };
+        }
+        if let Some(value) = get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
+            self.temporality = match value.trim().to_ascii_lowercase().as_str() {
+                "cumulative" => Temporality::Cumulative,
+                "delta" | "lowmemory" => Temporality::Delta,
+                other => {
+                    return Err(invalid(
+                        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                        format!("{other:?} is not a temporality"),
+                        "use cumulative, delta or lowmemory",
+                    ))
+                }
+            };
+        }
+        if let Some(value) = get("OTEL_RESOURCE_ATTRIBUTES") {
+            for (key, value) in parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &value)? {
+                self.set_resource(key, value);
+            }
+        }
+        if let Some(name) = get("OTEL_SERVICE_NAME") {
+            self.set_resource("service.name".into(), name);
+        }
+        Ok(self)
+    }
+
+    /// Sets resource attribute `key`, replacing an earlier value.
+    pub fn set_resource(&mut self, key: String, value: String) {
+        self.resource.retain(|kv| kv.key != key);
+        self.resource.push(KeyValue::new(key, value));
+    }
+}
+
+fn protocol_from(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Protocol>, ConfigError> {
+    for variable in [
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    ] {
+        if let Some(value) = get(variable) {
+            return Protocol::parse(&value).map(Some).ok_or_else(|| {
+                invalid(
+                    variable,
+                    format!("{value:?} is not supported"),
+                    "use http/protobuf or grpc (http/json is not implemented)",
+                )
+            });
+        }
+    }
+    Ok(None)
+}
+
+fn default_endpoint(protocol: Protocol) -> String {
+    match protocol {
+        Protocol::HttpProtobuf => "http://localhost:4318".into(),
+        Protocol::Grpc => "http://localhost:4317".into(),
+    }
+}
+
+fn check_url(url: &str) -> Result<(), ConfigError> {
+    let uri: http::Uri = url.parse().map_err(|e| {
+        invalid(
+            "OTLP endpoint",
+            format!("{url:?} is not a URL: {e}"),
+            "use a URL such as http://localhost:4318",
+        )
+    })?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http"), Some(_)) => Ok(()),
+        (Some("https"), _) => Err(invalid(
+            "OTLP endpoint",
+            format!("{url:?}: https is not built in"),
+            "send plain http to a local OpenTelemetry Collector, which forwards over TLS",
+        )),
+        _ => Err(invalid(
+            "OTLP endpoint",
+            format!("{url:?} is not an http:// URL with a host"),
+            "use a URL such as http://localhost:4318",
+        )),
+    }
+}
+
+/// `k=v,k2=v2` with percent-encoded values (the W3C baggage form the variables use).
+fn parse_pairs(variable: &str, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    text.split(',')
+        .filter(|item| !item.trim().is_empty())
+        .map(|item| {
+            let (key, value) = item.split_once('=').ok_or_else(|| {
+                invalid(
+                    variable,
+                    format!("{item:?} has no '='"),
+                    "write key=value pairs separated by commas",
+                )
+            })?;
+            let key = percent_decode(key.trim());
+            if key.is_empty() {
+                return Err(invalid(
+                    variable,
+                    format!("{item:?} has an empty key"),
+                    "write key=value",
+                ));
+            }
+            Ok((key, percent_decode(value.trim())))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `service.name` (`unknown_service:{executable}`), `host.name`, `process.pid` and the
+/// `telemetry.sdk.*` attributes.
+fn default_resource() -> Vec<KeyValue> {
+    let executable = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let mut resource = vec![
+        KeyValue::new("service.name", format!("unknown_service:{executable}")),
+        KeyValue::new("telemetry.sdk.name", "lookout"),
+        KeyValue::new("telemetry.sdk.language", "rust"),
+        KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
+        KeyValue::new("process.pid", i64::from(std::process::id())),
+    ];
+    if let Some(host) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+    {
+        resource.push(KeyValue::new("host.name", host));
+    }
+    resource
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    fn resource(config: &OtlpConfig, key: &str) -> Option<String> {
+        config
+            .resource
+            .iter()
+            .find(|kv| kv.key == key)
+            .map(|kv| kv.value.to_string())
+    }
+
+    #[test]
+    fn nothing_without_an_endpoint() {
+        assert_eq!(
+            OtlpConfig::from_lookup(&env(&[("OTEL_SERVICE_NAME", "x")])),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn base_endpoint_gets_signal_paths_for_http_only() {
+        let http =
+            OtlpConfig::from_lookup(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")]))
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            http.traces_endpoint.as_deref(),
+            Some("http://c:4318/v1/traces")
+        );
+        assert_eq!(
+            http.metrics_endpoint.as_deref(),
+            Some("http://c:4318/v1/metrics")
+        );
+        let grpc = OtlpConfig::from_lookup(&env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(grpc.protocol, Protocol::Grpc);
+        assert_eq!(grpc.traces_endpoint.as_deref(), Some("http://c:4317"));
+    }
+
+    #[test]
+    fn signal_endpoints_are_used_as_given_and_alone() {
+        let config = OtlpConfig::from_lookup(&env(&[(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://t:4318/custom",
+        )]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            config.traces_endpoint.as_deref(),
+            Some("http://t:4318/custom")
+        );
+        assert_eq!(config.metrics_endpoint, None, "metrics not asked for");
+    }
+
+    #[test]
+    fn seed_style_signal_url_names_the_base() {
+        let config = OtlpConfig::new("http://localhost:4318/v1/metrics", Protocol::HttpProtobuf);
+        assert_eq!(
+            config.traces_endpoint.as_deref(),
+            Some("http://localhost:4318/v1/traces")
+        );
+        assert_eq!(
+            config.metrics_endpoint.as_deref(),
+            Some("http://localhost:4318/v1/metrics")
+        );
+    }
+
+    #[test]
+    fn headers_resource_timeout_compression_temporality() {
+        let config = OtlpConfig::from_lookup(&env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "Authorization=Bearer%20abc, x-team = agents ",
+            ),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=from-attrs,deployment.environment=dev%2C1",
+            ),
+            ("OTEL_SERVICE_NAME", "coordinator"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            config.headers,
+            [
+                ("Authorization".into(), "Bearer abc".into()),
+                ("x-team".into(), "agents".into())
+            ]
+        );
+        assert_eq!(config.timeout, Duration::from_millis(2500));
+        assert_eq!(config.compression, Compression::Gzip);
+        assert_eq!(config.temporality, Temporality::Delta);
+        assert_eq!(
+            resource(&config, "service.name").as_deref(),
+            Some("coordinator")
+        );
+        assert_eq!(
+            resource(&config, "deployment.environment").as_deref(),
+            Some("dev,1")
+        );
+        assert_eq!(
+            resource(&config, "telemetry.sdk.name").as_deref(),
+            Some("lookout")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (variable, value) in [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "sometimes",
+            ),
+        ] {
+            let error = OtlpConfig::from_lookup(&env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                (variable, value),
+            ]))
+            .unwrap_err();
+            assert_eq!(error.variable, variable, "{error}");
+        }
+        let error = OtlpConfig::from_lookup(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4318")]))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("\"c:4318/v1/traces\""),
+            "{error}"
+        );
+        assert!(error.fix.starts_with("use a URL such as"), "{error}");
+    }
+}

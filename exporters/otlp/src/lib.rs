@@ -1,0 +1,52 @@
+//! OTLP export for Lookout: finished spans and metric collections sent to any
+//! OpenTelemetry backend (a Collector, Tempo, Jaeger, Phoenix, Langfuse, ...) over
+//! `http/protobuf` or `grpc`.
+//!
+//! Messages are the official generated types of `opentelemetry-proto` (prost), sent with
+//! hyper (HTTP) or its tonic client (gRPC): no hand-written protobuf. The exporter tries
+//! each send once and says whether a failure may pass later
+//! ([`lookout_export::ExportError::is_retryable`]: HTTP 429, 502, 503, 504, gRPC
+//! UNAVAILABLE and RESOURCE_EXHAUSTED, refused connections, timeouts); Lookout's pipeline
+//! does the batching, the retries and the counting.
+//!
+//! Counters become monotonic sums, gauges gauges, histograms explicit-bucket histograms
+//! with the family's bounds; cumulative by default, delta by option. Units are UCUM
+//! (`seconds` → `s`).
+//!
+//! ```
+//! use lookout_export::{Exporter, FinishedSpan, SpanId, SpanKind, Status, TraceFlags, TraceId};
+//! use lookout_exporter_otlp::{OtlpConfig, OtlpExporter, Payload, Protocol};
+//! use std::time::{Duration, UNIX_EPOCH};
+//!
+//! let mut config = OtlpConfig::new("http://localhost:4318", Protocol::HttpProtobuf);
+//! config.headers.push(("Authorization".into(), "Bearer token".into()));
+//! assert_eq!(config.traces_endpoint.as_deref(), Some("http://localhost:4318/v1/traces"));
+//!
+//! let exporter = OtlpExporter::new(config).unwrap();
+//! let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//! let span = FinishedSpan {
+//!     trace_id: TraceId(7), span_id: SpanId(8), parent_span_id: SpanId::INVALID,
+//!     parent_is_remote: false, flags: TraceFlags::SAMPLED, trace_state: None,
+//!     name: "invoke_agent coder".into(), kind: SpanKind::Internal, start_time: start,
+//!     end_time: start + Duration::from_millis(5), attributes: vec![], events: vec![],
+//!     links: vec![], status: Status::Ok, dropped_attributes: 0, dropped_events: 0,
+//!     dropped_links: 0,
+//! };
+//! let encoded = exporter.encode_spans(&[span]).unwrap();
+//! assert_eq!(encoded.items, 1);
+//! assert!(matches!(encoded.payload, Payload::Http { ref url, .. } if url.ends_with("/v1/traces")));
+//! ```
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+
+mod config;
+mod encode;
+mod exporter;
+#[cfg(feature = "receiver")]
+pub mod receiver;
+
+pub use config::{Compression, ConfigError, OtlpConfig, Protocol, Temporality};
+pub use encode::{spans_request, ucum_unit};
+pub use exporter::{HeaderError, OtlpExporter, Payload};
+/// The generated OTLP messages, for readers of what was sent.
+pub use opentelemetry_proto::tonic as proto;

@@ -1,0 +1,430 @@
+//! The exporter against a real receiver decoding with the official types, both protocols:
+//! values arrive exactly, failures are classified by the OTLP retry rule.
+
+use lookout_export::{
+    Event, ExportError, Exporter, FamilyInfo, FinishedSpan, HistogramValue, KeyValue, Link,
+    MetricKind, MetricSource, MetricVisitor, MetricsBatch, SpanId, SpanKind, Status, TraceFlags,
+    TraceId, Value,
+};
+use lookout_exporter_otlp::proto::common::v1::any_value::Value as Any;
+use lookout_exporter_otlp::proto::common::v1::KeyValue as ProtoKeyValue;
+use lookout_exporter_otlp::proto::metrics::v1::{metric::Data, number_data_point, Metric};
+use lookout_exporter_otlp::receiver::{Answer, Receiver};
+use lookout_exporter_otlp::{Compression, OtlpConfig, OtlpExporter, Protocol, Temporality};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const PROTOCOLS: [Protocol; 2] = [Protocol::HttpProtobuf, Protocol::Grpc];
+
+/// The runtime the exporter's futures run on (as the pipeline's would); receivers start
+/// and stop outside it.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A counter with two series, a gauge, a histogram; the counter's first series is
+/// `counter` (so a test can move it between collections).
+struct Source {
+    counter: AtomicU64,
+}
+
+const BOUNDS: [f64; 3] = [0.1, 0.5, 1.0];
+
+impl MetricSource for Source {
+    fn collect(&self, visitor: &mut dyn MetricVisitor) {
+        visitor.visit_family(&FamilyInfo {
+            name: "agent_execution",
+            help: "Agent executions",
+            unit: "",
+            kind: MetricKind::Counter,
+        });
+        let n = self.counter.load(Ordering::Relaxed);
+        visitor.visit_series(
+            &[("agent_type", "coder"), ("status", "success")],
+            Value::Counter(n),
+        );
+        visitor.visit_series(
+            &[("agent_type", "tester"), ("status", "failure")],
+            Value::Counter(2),
+        );
+        visitor.visit_family(&FamilyInfo {
+            name: "task_queue_size",
+            help: "Queue size",
+            unit: "",
+            kind: MetricKind::Gauge,
+        });
+        visitor.visit_series(&[("priority", "high")], Value::Gauge(3.5));
+        visitor.visit_family(&FamilyInfo {
+            name: "agent_execution_duration_seconds",
+            help: "Durations",
+            unit: "seconds",
+            kind: MetricKind::Histogram,
+        });
+        let counts = [1, 0, 2, n];
+        visitor.visit_series(
+            &[("agent_type", "coder")],
+            Value::Histogram(HistogramValue {
+                bounds: &BOUNDS,
+                counts: &counts,
+                sum: 2.25 + n as f64,
+                count: 3 + n,
+            }),
+        );
+    }
+}
+
+fn exporter(receiver: &Receiver, protocol: Protocol) -> OtlpExporter {
+    let mut config = OtlpConfig::new(&receiver.endpoint(), protocol);
+    config.timeout = Duration::from_millis(500);
+    OtlpExporter::new(config).unwrap()
+}
+
+fn batch(source: &Source, time: u64) -> MetricsBatch<'_> {
+    MetricsBatch {
+        source,
+        start_time: UNIX_EPOCH + Duration::from_secs(1_000),
+        time: UNIX_EPOCH + Duration::from_secs(time),
+    }
+}
+
+fn send_metrics(
+    rt: &tokio::runtime::Runtime,
+    exporter: &OtlpExporter,
+    batch: &MetricsBatch<'_>,
+) -> Result<usize, ExportError> {
+    let encoded = exporter.encode_metrics(batch).unwrap();
+    rt.block_on(exporter.send(&encoded.payload))
+        .map(|()| encoded.items)
+}
+
+fn attributes(list: &[ProtoKeyValue]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|kv| {
+            let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(Any::StringValue(s)) => s.clone(),
+                Some(Any::IntValue(i)) => i.to_string(),
+                Some(Any::DoubleValue(f)) => f.to_string(),
+                Some(Any::BoolValue(b)) => b.to_string(),
+                other => format!("{other:?}"),
+            };
+            (kv.key.clone(), value)
+        })
+        .collect()
+}
+
+fn metrics_of(receiver: &Receiver, request: usize) -> Vec<Metric> {
+    let received = receiver.received();
+    received.metrics[request].resource_metrics[0].scope_metrics[0]
+        .metrics
+        .clone()
+}
+
+fn int(point: &lookout_exporter_otlp::proto::metrics::v1::NumberDataPoint) -> i64 {
+    match point.value {
+        Some(number_data_point::Value::AsInt(n)) => n,
+        other => panic!("not an int: {other:?}"),
+    }
+}
+
+#[test]
+fn metrics_arrive_exactly() {
+    let rt = runtime();
+    for protocol in PROTOCOLS {
+        let receiver = Receiver::start(protocol);
+        let exporter = exporter(&receiver, protocol);
+        let source = Source {
+            counter: AtomicU64::new(5),
+        };
+        assert_eq!(send_metrics(&rt, &exporter, &batch(&source, 2_000)), Ok(4));
+        let metrics = metrics_of(&receiver, 0);
+        assert_eq!(metrics.len(), 3, "{protocol:?}");
+
+        assert_eq!(metrics[0].name, "agent_execution");
+        assert_eq!(metrics[0].description, "Agent executions");
+        let Some(Data::Sum(sum)) = &metrics[0].data else {
+            panic!("{:?}", metrics[0])
+        };
+        assert!(sum.is_monotonic);
+        assert_eq!(sum.aggregation_temporality, 2, "cumulative");
+        assert_eq!(int(&sum.data_points[0]), 5);
+        assert_eq!(int(&sum.data_points[1]), 2);
+        assert_eq!(
+            attributes(&sum.data_points[1].attributes),
+            [
+                ("agent_type".into(), "tester".into()),
+                ("status".into(), "failure".into())
+            ]
+        );
+        assert_eq!(sum.data_points[0].start_time_unix_nano, 1_000_000_000_000);
+        assert_eq!(sum.data_points[0].time_unix_nano, 2_000_000_000_000);
+
+        let Some(Data::Gauge(gauge)) = &metrics[1].data else {
+            panic!()
+        };
+        assert_eq!(
+            gauge.data_points[0].value,
+            Some(number_data_point::Value::AsDouble(3.5))
+        );
+
+        assert_eq!(metrics[2].unit, "s");
+        let Some(Data::Histogram(histogram)) = &metrics[2].data else {
+            panic!()
+        };
+        let point = &histogram.data_points[0];
+        assert_eq!(point.explicit_bounds, BOUNDS);
+        assert_eq!(point.bucket_counts, [1, 0, 2, 5]);
+        assert_eq!(point.count, 8);
+        assert_eq!(point.sum, Some(7.25));
+
+        let resource = &receiver.received().metrics[0].resource_metrics[0];
+        let resource = attributes(&resource.resource.as_ref().unwrap().attributes);
+        assert!(resource.contains(&("telemetry.sdk.name".into(), "lookout".into())));
+        assert!(resource
+            .iter()
+            .any(|(k, v)| k == "service.name" && v.starts_with("unknown_service:")));
+    }
+}
+
+#[test]
+fn delta_temporality_sends_the_changes() {
+    let rt = runtime();
+    for protocol in PROTOCOLS {
+        let receiver = Receiver::start(protocol);
+        let mut config = OtlpConfig::new(&receiver.endpoint(), protocol);
+        config.temporality = Temporality::Delta;
+        let exporter = OtlpExporter::new(config).unwrap();
+        let source = Source {
+            counter: AtomicU64::new(5),
+        };
+        send_metrics(&rt, &exporter, &batch(&source, 2_000)).unwrap();
+        source.counter.store(12, Ordering::Relaxed);
+        send_metrics(&rt, &exporter, &batch(&source, 2_060)).unwrap();
+        let metrics = metrics_of(&receiver, 1);
+        let Some(Data::Sum(sum)) = &metrics[0].data else {
+            panic!()
+        };
+        assert_eq!(sum.aggregation_temporality, 1, "delta");
+        assert_eq!(int(&sum.data_points[0]), 7, "12 - 5");
+        assert_eq!(int(&sum.data_points[1]), 0, "unchanged");
+        assert_eq!(sum.data_points[0].start_time_unix_nano, 2_000_000_000_000);
+        let Some(Data::Histogram(histogram)) = &metrics[2].data else {
+            panic!()
+        };
+        assert_eq!(histogram.data_points[0].bucket_counts, [0, 0, 0, 7]);
+        assert_eq!(histogram.data_points[0].count, 7);
+        assert_eq!(histogram.data_points[0].sum, Some(7.0));
+    }
+}
+
+fn spans() -> Vec<FinishedSpan> {
+    let start = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
+    let base = FinishedSpan {
+        trace_id: TraceId(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+        span_id: SpanId(1),
+        parent_span_id: SpanId(0x00f0_67aa_0ba9_02b7),
+        parent_is_remote: true,
+        flags: TraceFlags::SAMPLED,
+        trace_state: Some("rojo=00f067aa0ba902b7".into()),
+        name: "invoke_agent coordinator".into(),
+        kind: SpanKind::Server,
+        start_time: start,
+        end_time: start + Duration::from_millis(900),
+        attributes: vec![
+            KeyValue::new("gen_ai.agent.name", "coordinator"),
+            KeyValue::new("gen_ai.usage.input_tokens", 1500i64),
+            KeyValue::new("ratio", 0.25),
+            KeyValue::new("cached", true),
+        ],
+        events: vec![],
+        links: vec![],
+        status: Status::Ok,
+        dropped_attributes: 2,
+        dropped_events: 0,
+        dropped_links: 0,
+    };
+    let child = FinishedSpan {
+        span_id: SpanId(2),
+        parent_span_id: SpanId(1),
+        parent_is_remote: false,
+        name: "execute_tool Bash".into(),
+        kind: SpanKind::Internal,
+        start_time: start + Duration::from_millis(100),
+        end_time: start + Duration::from_millis(300),
+        events: vec![Event {
+            name: "exception".into(),
+            time: start + Duration::from_millis(250),
+            attributes: vec![KeyValue::new("exception.message", "exit status 1")],
+        }],
+        status: Status::Error("exit status 1".into()),
+        ..base.clone()
+    };
+    let linked = FinishedSpan {
+        span_id: SpanId(3),
+        parent_span_id: SpanId(1),
+        parent_is_remote: false,
+        name: "chat claude".into(),
+        kind: SpanKind::Client,
+        links: vec![Link {
+            trace_id: TraceId(99),
+            span_id: SpanId(98),
+            flags: TraceFlags::SAMPLED,
+            trace_state: None,
+            attributes: vec![KeyValue::new("link.reason", "retry")],
+        }],
+        status: Status::Unset,
+        ..base.clone()
+    };
+    vec![base, child, linked]
+}
+
+#[test]
+fn span_trees_arrive_exactly_with_gzip_and_headers() {
+    let rt = runtime();
+    for protocol in PROTOCOLS {
+        let receiver = Receiver::start(protocol);
+        let mut config = OtlpConfig::new(&receiver.endpoint(), protocol);
+        config.compression = Compression::Gzip;
+        config
+            .headers
+            .push(("Authorization".into(), "Bearer s3cret".into()));
+        let exporter = OtlpExporter::new(config).unwrap();
+        let sent = spans();
+        let encoded = exporter.encode_spans(&sent).unwrap();
+        rt.block_on(exporter.send(&encoded.payload)).unwrap();
+
+        let headers = receiver.received().headers[0].clone();
+        assert_eq!(
+            headers.get("authorization").unwrap(),
+            "Bearer s3cret",
+            "{protocol:?}"
+        );
+        let got = receiver.spans();
+        assert_eq!(got.len(), 3);
+        for (span, sent) in got.iter().zip(&sent) {
+            assert_eq!(span.trace_id, sent.trace_id.0.to_be_bytes());
+            assert_eq!(span.span_id, sent.span_id.0.to_be_bytes());
+            assert_eq!(span.parent_span_id, sent.parent_span_id.0.to_be_bytes());
+            assert_eq!(span.name, sent.name);
+            assert_eq!(span.trace_state, "rojo=00f067aa0ba902b7");
+            let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+            assert_eq!(span.start_time_unix_nano, nanos(sent.start_time));
+            assert_eq!(span.end_time_unix_nano, nanos(sent.end_time));
+            assert_eq!(span.flags & 0xff, 1, "sampled");
+            assert_eq!(span.flags & 0x100, 0x100, "has is-remote");
+            assert_eq!(span.flags & 0x200 != 0, sent.parent_is_remote);
+        }
+        assert_eq!(got[0].kind, 2, "server");
+        assert_eq!(got[1].kind, 1, "internal");
+        assert_eq!(got[2].kind, 3, "client");
+        assert_eq!(
+            attributes(&got[0].attributes),
+            [
+                ("gen_ai.agent.name".into(), "coordinator".into()),
+                ("gen_ai.usage.input_tokens".into(), "1500".into()),
+                ("ratio".into(), "0.25".into()),
+                ("cached".into(), "true".into()),
+            ]
+        );
+        assert_eq!(got[0].dropped_attributes_count, 2);
+        assert_eq!(got[0].status.as_ref().unwrap().code, 1, "ok");
+        let status = got[1].status.as_ref().unwrap();
+        assert_eq!((status.code, status.message.as_str()), (2, "exit status 1"));
+        assert_eq!(got[1].events[0].name, "exception");
+        assert_eq!(got[1].events[0].time_unix_nano, 1_700_000_000_373_456_789);
+        assert_eq!(
+            attributes(&got[1].events[0].attributes),
+            [("exception.message".into(), "exit status 1".into())]
+        );
+        assert_eq!(got[2].status, None, "unset");
+        assert_eq!(got[2].links[0].trace_id, 99u128.to_be_bytes());
+        assert_eq!(got[2].links[0].span_id, 98u64.to_be_bytes());
+        assert_eq!(
+            attributes(&got[2].links[0].attributes),
+            [("link.reason".into(), "retry".into())]
+        );
+    }
+}
+
+fn one_span(rt: &tokio::runtime::Runtime, exporter: &OtlpExporter) -> Result<(), ExportError> {
+    let encoded = exporter.encode_spans(&spans()[..1]).unwrap();
+    rt.block_on(exporter.send(&encoded.payload))
+}
+
+#[test]
+fn every_http_status_is_classified_by_the_otlp_rule() {
+    let rt = runtime();
+    let receiver = Receiver::start(Protocol::HttpProtobuf);
+    let exporter = exporter(&receiver, Protocol::HttpProtobuf);
+    receiver.script((400..600).map(|status| Answer::Status(status, None)));
+    for status in 400..600u16 {
+        let error = one_span(&rt, &exporter).unwrap_err();
+        assert_eq!(
+            error.is_retryable(),
+            matches!(status, 429 | 502 | 503 | 504),
+            "{status}: {error}"
+        );
+        assert!(
+            error.to_string().starts_with(&format!("HTTP {status}")),
+            "{error}"
+        );
+    }
+    assert_eq!(receiver.requests(), 200);
+    receiver.script([Answer::Status(503, Some("1".into()))]);
+    let error = one_span(&rt, &exporter).unwrap_err();
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
+    one_span(&rt, &exporter).unwrap();
+}
+
+#[test]
+fn grpc_codes_are_classified_by_the_otlp_rule() {
+    let rt = runtime();
+    let receiver = Receiver::start(Protocol::Grpc);
+    let exporter = exporter(&receiver, Protocol::Grpc);
+    for (code, retryable) in [
+        (tonic::Code::Unavailable, true),
+        (tonic::Code::ResourceExhausted, true),
+        (tonic::Code::InvalidArgument, false),
+        (tonic::Code::PermissionDenied, false),
+        (tonic::Code::Unauthenticated, false),
+        (tonic::Code::Internal, false),
+    ] {
+        receiver.script([Answer::Grpc(code)]);
+        let error = one_span(&rt, &exporter).unwrap_err();
+        assert_eq!(error.is_retryable(), retryable, "{code:?}: {error}");
+        assert_eq!(error.reason(), "grpc_status");
+    }
+}
+
+#[test]
+fn a_receiver_that_is_down_or_stalled_is_a_transient_failure() {
+    let rt = runtime();
+    for protocol in PROTOCOLS {
+        let receiver = Receiver::start(protocol);
+        let exporter = exporter(&receiver, protocol);
+        receiver.script([Answer::Stall]);
+        let started = std::time::Instant::now();
+        let error = one_span(&rt, &exporter).unwrap_err();
+        assert!(error.is_retryable(), "{protocol:?}: {error}");
+        assert_eq!(error.reason(), "timeout", "{protocol:?}: {error}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        let addr = receiver.addr();
+        receiver.stop();
+        let error = one_span(&rt, &exporter).unwrap_err();
+        assert!(error.is_retryable(), "{protocol:?} down: {error}");
+        let back = Receiver::start_on(protocol, addr).unwrap();
+        let delivered = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            one_span(&rt, &exporter).is_ok()
+        });
+        assert!(
+            delivered,
+            "{protocol:?}: delivered once the receiver is back"
+        );
+        assert_eq!(back.spans().len(), 1);
+    }
+}
