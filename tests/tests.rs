@@ -5,6 +5,7 @@ mod cli;
 mod exporting;
 mod interop;
 mod model;
+mod otlp;
 mod prometheus_e2e;
 mod promtool;
 mod python;

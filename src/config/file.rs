@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 pub(super) struct FileConfig {
     pub(super) prometheus: Option<PrometheusBlock>,
     pub(super) json: Option<JsonBlock>,
-    #[allow(dead_code)] // read once the OTLP exporter is wired in
     pub(super) opentelemetry: Option<OpenTelemetryBlock>,
     /// Milliseconds between metric exports, for every push exporter.
     pub(super) export_interval: Option<u64>,
@@ -39,7 +38,7 @@ pub(super) struct JsonBlock {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(dead_code)]
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(super) struct OpenTelemetryBlock {
     pub(super) enabled: Option<bool>,
     pub(super) endpoint: Option<String>,

@@ -45,6 +45,9 @@ pub struct Config {
     pub json: Option<JsonFileConfig>,
     /// The span log, if on.
     pub span_log: Option<SpanLog>,
+    /// OTLP export, if on.
+    #[cfg(feature = "otlp")]
+    pub opentelemetry: Option<lookout_exporter_otlp::OtlpConfig>,
     /// Time between metric exports.
     pub metric_interval: Duration,
 }
@@ -67,6 +70,8 @@ impl Default for Config {
             }),
             json: None,
             span_log: None,
+            #[cfg(feature = "otlp")]
+            opentelemetry: None,
             metric_interval: Duration::from_secs(60),
         }
     }
@@ -176,6 +181,11 @@ impl Config {
             config.metric_interval = interval("exportInterval", ms)?;
         }
         config.span_log = file.span_log.map(SpanLog::new);
+        if let Some(block) = file.opentelemetry {
+            if block.enabled != Some(false) {
+                config.set_opentelemetry(block)?;
+            }
+        }
         Ok(config)
     }
 
@@ -184,6 +194,14 @@ impl Config {
         if let Some(dir) = env(JSON_DIR_ENV) {
             let json = self.json.get_or_insert_with(|| JsonFileConfig::new(&dir));
             json.output_dir = dir.into();
+        }
+        #[cfg(feature = "otlp")]
+        {
+            use lookout_exporter_otlp::OtlpConfig;
+            self.opentelemetry = match self.opentelemetry.take() {
+                Some(config) => Some(config.apply_lookup(env).map_err(otlp_error)?),
+                None => OtlpConfig::from_lookup(env).map_err(otlp_error)?,
+            };
         }
         if let Some(path) = env(crate::trace::SPAN_LOG_ENV) {
             self.span_log = Some(SpanLog::new(path));
@@ -218,7 +236,98 @@ impl Config {
         if let Some(log) = &self.span_log {
             pipeline = pipeline.exporter(log.clone());
         }
+        #[cfg(feature = "otlp")]
+        if let Some(otlp) = &self.opentelemetry {
+            let exporter = lookout_exporter_otlp::OtlpExporter::new(otlp.clone()).map_err(|e| {
+                ConfigError::invalid(
+                    "opentelemetry.headers",
+                    e.to_string(),
+                    "use ASCII header names and values",
+                )
+            })?;
+            pipeline = pipeline.exporter(exporter);
+        }
         Ok(pipeline)
+    }
+
+    #[cfg(not(feature = "otlp"))]
+    fn set_opentelemetry(&mut self, _block: file::OpenTelemetryBlock) -> Result<(), ConfigError> {
+        Err(ConfigError::invalid(
+            "opentelemetry",
+            "this build has no OTLP exporter",
+            "build lookout with the `otlp` feature, or set \"enabled\": false",
+        ))
+    }
+
+    /// Reads the `opentelemetry` block.
+    #[cfg(feature = "otlp")]
+    fn set_opentelemetry(&mut self, block: file::OpenTelemetryBlock) -> Result<(), ConfigError> {
+        use lookout_exporter_otlp::{Compression, OtlpConfig, Protocol, Temporality};
+        let Some(endpoint) = block.endpoint.filter(|e| !e.is_empty()) else {
+            return Err(ConfigError::invalid(
+                "opentelemetry.endpoint",
+                "missing",
+                "name the collector, such as http://localhost:4318, or set \"enabled\": false",
+            ));
+        };
+        let protocol = match block.protocol.as_deref() {
+            None => Protocol::HttpProtobuf,
+            Some(p) => Protocol::parse(p).ok_or_else(|| {
+                ConfigError::invalid(
+                    "opentelemetry.protocol",
+                    format!("{p:?} is not supported"),
+                    "use \"http\" (http/protobuf) or \"grpc\"",
+                )
+            })?,
+        };
+        let mut otlp = OtlpConfig::new(&endpoint, protocol);
+        otlp.headers = block.headers.unwrap_or_default().into_iter().collect();
+        if let Some(ms) = block.timeout {
+            otlp.timeout = Duration::from_millis(ms);
+        }
+        otlp.compression = match block.compression.as_deref() {
+            None | Some("none") => Compression::None,
+            Some("gzip") => Compression::Gzip,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "opentelemetry.compression",
+                    format!("{other:?} is not supported"),
+                    "use \"gzip\" or \"none\"",
+                ))
+            }
+        };
+        otlp.temporality = match block.temporality.as_deref() {
+            None | Some("cumulative") => Temporality::Cumulative,
+            Some("delta") => Temporality::Delta,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "opentelemetry.temporality",
+                    format!("{other:?} is not a temporality"),
+                    "use \"cumulative\" or \"delta\"",
+                ))
+            }
+        };
+        for (key, value) in block.resource_attributes.unwrap_or_default() {
+            otlp.set_resource(key, value);
+        }
+        if let Some(name) = block.service_name {
+            otlp.set_resource("service.name".into(), name);
+        }
+        // The endpoint is checked as the environment's would be.
+        self.opentelemetry = Some(otlp.apply_lookup(&|_| None).map_err(|mut e| {
+            e.variable = "opentelemetry.endpoint".into();
+            otlp_error(e)
+        })?);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "otlp")]
+fn otlp_error(error: lookout_exporter_otlp::ConfigError) -> ConfigError {
+    ConfigError::Invalid {
+        field: error.variable,
+        problem: error.problem,
+        fix: error.fix,
     }
 }
 

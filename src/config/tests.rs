@@ -112,3 +112,102 @@ fn disabled_blocks_are_off() {
     assert_eq!(config.prometheus, None);
     assert_eq!(config.json, None);
 }
+
+#[cfg(feature = "otlp")]
+#[test]
+fn the_opentelemetry_block_and_its_variables() {
+    use lookout_exporter_otlp::{Compression, Protocol, Temporality};
+    let config = parse(
+        r#"{"opentelemetry": {"enabled": true, "endpoint": "http://localhost:4318/v1/metrics",
+            "protocol": "http", "headers": {"Authorization": "Bearer t"}, "timeout": 3000,
+            "compression": "gzip", "temporality": "delta", "serviceName": "orchestrator",
+            "resourceAttributes": {"deployment.environment": "dev"}}}"#,
+    )
+    .unwrap();
+    let otlp = config.opentelemetry.clone().unwrap();
+    assert_eq!(
+        otlp.traces_endpoint.as_deref(),
+        Some("http://localhost:4318/v1/traces")
+    );
+    assert_eq!(
+        otlp.metrics_endpoint.as_deref(),
+        Some("http://localhost:4318/v1/metrics")
+    );
+    assert_eq!(
+        otlp.headers,
+        [("Authorization".to_owned(), "Bearer t".to_owned())]
+    );
+    assert_eq!(otlp.timeout, Duration::from_secs(3));
+    assert_eq!(otlp.compression, Compression::Gzip);
+    assert_eq!(otlp.temporality, Temporality::Delta);
+    let service = otlp
+        .resource
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .unwrap();
+    assert_eq!(service.value.to_string(), "orchestrator");
+
+    // The standard variables win over the file.
+    let env = env_map(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_SERVICE_NAME", "from-env"),
+    ]);
+    let otlp = config.with_env(&env).unwrap().opentelemetry.unwrap();
+    assert_eq!(otlp.protocol, Protocol::Grpc);
+    assert_eq!(
+        otlp.traces_endpoint.as_deref(),
+        Some("http://collector:4317")
+    );
+    let service = otlp
+        .resource
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .unwrap();
+    assert_eq!(service.value.to_string(), "from-env");
+
+    // With no file at all, the endpoint variable alone turns OTLP on.
+    let env = env_map(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]);
+    assert!(Config::default()
+        .with_env(&env)
+        .unwrap()
+        .opentelemetry
+        .is_some());
+    assert!(Config::default()
+        .with_env(&env_map(&[]))
+        .unwrap()
+        .opentelemetry
+        .is_none());
+
+    for (text, field) in [
+        (
+            r#"{"opentelemetry": {"protocol": "http"}}"#,
+            "opentelemetry.endpoint",
+        ),
+        (
+            r#"{"opentelemetry": {"endpoint": "http://c", "protocol": "thrift"}}"#,
+            "opentelemetry.protocol",
+        ),
+        (
+            r#"{"opentelemetry": {"endpoint": "ftp://c"}}"#,
+            "opentelemetry.endpoint",
+        ),
+        (
+            r#"{"opentelemetry": {"endpoint": "http://c", "compression": "br"}}"#,
+            "opentelemetry.compression",
+        ),
+    ] {
+        let error = parse(text).expect_err(text);
+        assert!(error.to_string().starts_with(field), "{text}: {error}");
+    }
+    let error = Config::default()
+        .with_env(&env_map(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ]))
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        "{error}"
+    );
+}
