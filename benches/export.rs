@@ -1,12 +1,13 @@
 //! The export pipeline's cost to the host, and exporting 1,000 metrics.
 //!
 //! - `record`: a labelled counter increment, a histogram observation and a span, with no
-//!   exporter beside with an exporter whose peer never answers (the pipeline keeps
-//!   retrying and dropping in the background). Per-call p50/p99 are printed after the
+//!   exporter beside with an OTLP exporter whose receiver never answers (the pipeline
+//!   keeps timing out, retrying and dropping in the background). Per-call p50/p99 are printed after the
 //!   criterion groups.
 //! - `export_1000`: one flush of 1,000 series (5 counter and 5 histogram families, 100
 //!   label sets each) through each exporter, against seed 003's figures (Prometheus
-//!   50 ms, JSON 100 ms, OTLP 200 ms).
+//!   50 ms, JSON 100 ms, OTLP 200 ms), and the same series through opentelemetry_sdk's
+//!   own pipeline (periodic reader, opentelemetry-otlp HTTP exporter) to the same receiver.
 //!
 //! `cargo bench --bench export`, then `python3 scripts/bench_table.py record export_1000`.
 
@@ -17,38 +18,13 @@ use criterion::{criterion_group, Criterion};
 use lookout::export::{PipelineBuilder, RetryPolicy};
 use lookout::metrics::{Counter, Descriptor, Family, Histogram, HistogramOptions};
 use lookout::Telemetry;
-use lookout_export::{Encoded, ExportError, Exporter, FinishedSpan, MetricsBatch};
+use lookout_exporter_otlp::receiver::{Answer, Receiver};
+use lookout_exporter_otlp::{OtlpConfig, OtlpExporter, Protocol};
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
 use peers::{BOUNDS, NAMES, VALUES};
 use std::hint::black_box;
 use std::time::Duration;
-
-/// An exporter whose peer never answers: every send hangs until the pipeline's timeout.
-struct Stalled;
-
-impl Exporter for Stalled {
-    type Payload = ();
-    fn name(&self) -> &str {
-        "stalled"
-    }
-    fn destination(&self) -> String {
-        "nowhere".into()
-    }
-    fn encode_spans(&self, spans: &[FinishedSpan]) -> Option<Encoded<()>> {
-        Some(Encoded {
-            payload: (),
-            items: spans.len(),
-        })
-    }
-    fn encode_metrics(&self, _: &MetricsBatch<'_>) -> Option<Encoded<()>> {
-        Some(Encoded {
-            payload: (),
-            items: 1,
-        })
-    }
-    async fn send(&self, _: &()) -> Result<(), ExportError> {
-        std::future::pending().await
-    }
-}
 
 /// What the host records in each iteration.
 struct Recorder {
@@ -111,10 +87,13 @@ fn drain_in_background(telemetry: &Telemetry) -> impl Drop {
     Stop(stop)
 }
 
-fn stalled_pipeline() -> PipelineBuilder {
+/// An OTLP exporter pointed at a receiver that never answers.
+fn stalled_pipeline(receiver: &Receiver) -> PipelineBuilder {
+    receiver.script(std::iter::repeat_n(Answer::Stall, 1_000_000));
+    let mut config = OtlpConfig::new(&receiver.endpoint(), Protocol::HttpProtobuf);
+    config.timeout = Duration::from_millis(200);
     PipelineBuilder::new()
-        .exporter(Stalled)
-        .export_timeout(Duration::from_millis(200))
+        .exporter(OtlpExporter::new(config).unwrap())
         .metric_interval(Duration::from_millis(100))
         .span_delay(Duration::from_millis(10))
         .retry(RetryPolicy::default())
@@ -126,10 +105,14 @@ fn record(c: &mut Criterion) {
     let bare = Recorder::new(None);
     let _drain = drain_in_background(&bare.telemetry);
     group.bench_function("lookout_no_exporter", |b| b.iter(|| bare.record()));
-    let stalled = Recorder::new(Some(stalled_pipeline()));
-    group.bench_function("lookout_stalled_exporter", |b| b.iter(|| stalled.record()));
+    let receiver = Receiver::start(Protocol::HttpProtobuf);
+    let stalled = Recorder::new(Some(stalled_pipeline(&receiver)));
+    group.bench_function("lookout_stalled_otlp", |b| b.iter(|| stalled.record()));
     group.finish();
-    print_percentiles(&[("no exporter", &bare), ("stalled exporter", &stalled)]);
+    print_percentiles(&[
+        ("no exporter", &bare),
+        ("OTLP to a stalled receiver", &stalled),
+    ]);
 }
 
 /// Times single calls and prints p50, p99 and p99.9 (the clock read is in every figure).
@@ -201,7 +184,88 @@ fn export_1000(c: &mut Criterion) {
     group.bench_function("lookout_json_file", |b| {
         b.iter(|| assert!(telemetry.flush().is_ok()))
     });
+
+    for (protocol, name) in [(Protocol::HttpProtobuf, "http"), (Protocol::Grpc, "grpc")] {
+        let receiver = Receiver::start(protocol);
+        let config = OtlpConfig::new(&receiver.endpoint(), protocol);
+        let telemetry =
+            thousand_series(PipelineBuilder::new().exporter(OtlpExporter::new(config).unwrap()));
+        group.bench_function(format!("lookout_otlp_{name}"), |b| {
+            b.iter(|| assert!(telemetry.flush().is_ok()))
+        });
+        let points: usize = receiver
+            .received()
+            .metrics
+            .last()
+            .map(|r| {
+                r.resource_metrics[0].scope_metrics[0]
+                    .metrics
+                    .iter()
+                    .map(points)
+                    .sum()
+            })
+            .unwrap_or(0);
+        // Lookout's own families ride along with the 1,000 series.
+        assert!(points >= 1_000, "{points} data points per export");
+        println!("lookout_otlp_{name}: {points} data points per export");
+    }
+
+    // The same 1,000 series through opentelemetry_sdk's own pipeline: instruments,
+    // a periodic reader and opentelemetry-otlp's HTTP exporter, to the same receiver.
+    let receiver = Receiver::start(Protocol::HttpProtobuf);
+    let exporter = opentelemetry_otlp::MetricExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/metrics", receiver.endpoint()))
+        .build()
+        .unwrap();
+    let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
+        .with_interval(Duration::from_secs(3600))
+        .build();
+    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_reader(reader)
+        .build();
+    let meter = provider.meter("bench");
+    for f in 0..5 {
+        let counter = meter.u64_counter(format!("c{f}")).build();
+        let histogram = meter
+            .f64_histogram(format!("h{f}_seconds"))
+            .with_boundaries(BOUNDS.to_vec())
+            .build();
+        for i in 0..100 {
+            let labels = peers::label_set(i);
+            let attributes = peers::otel_attributes([&labels[0], &labels[1], &labels[2]]);
+            counter.add(3, &attributes);
+            histogram.record(0.001 * (i + 1) as f64, &attributes);
+        }
+    }
+    group.bench_function("opentelemetry_sdk_otlp_http", |b| {
+        b.iter(|| provider.force_flush().unwrap())
+    });
+    let points: usize = receiver
+        .received()
+        .metrics
+        .last()
+        .map(|r| {
+            r.resource_metrics[0].scope_metrics[0]
+                .metrics
+                .iter()
+                .map(points)
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(points, 1_000, "the SDK exported the same series");
     group.finish();
+}
+
+/// Data points in one OTLP metric.
+fn points(metric: &lookout_exporter_otlp::proto::metrics::v1::Metric) -> usize {
+    use lookout_exporter_otlp::proto::metrics::v1::metric::Data;
+    match &metric.data {
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        _ => 0,
+    }
 }
 
 criterion_group! {
