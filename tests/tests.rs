@@ -2,6 +2,7 @@
 
 mod allocations;
 mod cli;
+mod dashboards;
 mod exporting;
 mod interop;
 mod model;

@@ -3,7 +3,8 @@
 use lookout::server::{ServerConfig, ServerHandle};
 use lookout::Telemetry;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Finds an external tool on PATH. Without it the test cannot run: under `CI=true` that is
 /// a failure, elsewhere the test says loudly that it skipped.
@@ -144,4 +145,96 @@ pub fn fill_every_family(telemetry: &Telemetry) {
         agents.start_agent(nasty, nasty, "review").succeed();
     }
     let _still_running = std::mem::ManuallyDrop::new(agents.start_agent("a-1", "coder", "code"));
+}
+
+/// Debian's Prometheus scraping one target every second; stopped and reaped however the
+/// test ends.
+pub struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    pub fn start(binary: &std::path::Path, target: std::net::SocketAddr) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n\
+                 scrape_configs:\n  - job_name: lookout\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    /// Runs an instant query; returns (labels, value) per result.
+    pub fn query(&self, promql: &str) -> Vec<(serde_json::Value, f64)> {
+        let url = format!("{}/api/v1/query?query={}", self.url, urlencode(promql));
+        let (status, body) = get(&url, &[]);
+        assert_eq!(status, 200, "{promql}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        json["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["metric"].clone(),
+                    r["value"][1].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn scalar(&self, promql: &str) -> f64 {
+        let results = self.query(promql);
+        assert_eq!(results.len(), 1, "{promql}: {results:?}");
+        results[0].1
+    }
+
+    /// Waits until Prometheus has scraped the target successfully `scrapes` times.
+    pub fn wait_for_scrapes(&self, scrapes: u32) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = 0.0;
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(500));
+            if std::net::TcpStream::connect(self.url.trim_start_matches("http://")).is_err() {
+                continue;
+            }
+            let results =
+                self.query("count_over_time(up{job=\"lookout\"}[1m]) and up{job=\"lookout\"} == 1");
+            seen = results.first().map_or(0.0, |r| r.1);
+            if seen >= f64::from(scrapes) {
+                return;
+            }
+        }
+        panic!("Prometheus scraped Lookout only {seen} times in 60 s");
+    }
 }
