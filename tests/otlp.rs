@@ -379,3 +379,40 @@ fn no_finished_span_is_lost_at_shutdown() {
         assert_eq!(names.len(), 10_000, "{name}: every span, once");
     }
 }
+
+#[test]
+fn a_short_lived_exec_exports_over_otlp_with_only_the_endpoint_set() {
+    for (protocol, name) in PROTOCOLS {
+        let receiver = Receiver::start(protocol);
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_lookout"))
+            .args(["exec", "--name", "quick", "--", "sleep", "0.01"])
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", name)
+            .env("OTEL_SERVICE_NAME", "sub-agent")
+            .env_remove("TRACEPARENT")
+            .env_remove("TRACE_CONTEXT")
+            .env_remove("LOOKOUT_JSON_DIR")
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{name}: {run:?}");
+        let spans = receiver.spans();
+        assert_eq!(spans.len(), 1, "{name}");
+        assert_eq!(spans[0].name, "invoke_agent quick");
+        let received = receiver.received();
+        let metrics = &received
+            .metrics
+            .last()
+            .expect("metrics at exit")
+            .resource_metrics[0];
+        assert!(
+            format!("{:?}", metrics.resource).contains("sub-agent"),
+            "{name}"
+        );
+        let names: Vec<&str> = metrics.scope_metrics[0]
+            .metrics
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert!(names.contains(&"agent_execution"), "{name}: {names:?}");
+    }
+}
