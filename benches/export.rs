@@ -193,18 +193,7 @@ fn export_1000(c: &mut Criterion) {
         group.bench_function(format!("lookout_otlp_{name}"), |b| {
             b.iter(|| assert!(telemetry.flush().is_ok()))
         });
-        let points: usize = receiver
-            .received()
-            .metrics
-            .last()
-            .map(|r| {
-                r.resource_metrics[0].scope_metrics[0]
-                    .metrics
-                    .iter()
-                    .map(points)
-                    .sum()
-            })
-            .unwrap_or(0);
+        let points = points_in_last_export(&receiver);
         // Lookout's own families ride along with the 1,000 series.
         assert!(points >= 1_000, "{points} data points per export");
         println!("lookout_otlp_{name}: {points} data points per export");
@@ -241,31 +230,27 @@ fn export_1000(c: &mut Criterion) {
     group.bench_function("opentelemetry_sdk_otlp_http", |b| {
         b.iter(|| provider.force_flush().unwrap())
     });
-    let points: usize = receiver
-        .received()
-        .metrics
-        .last()
-        .map(|r| {
-            r.resource_metrics[0].scope_metrics[0]
-                .metrics
-                .iter()
-                .map(points)
-                .sum()
-        })
-        .unwrap_or(0);
+    let points = points_in_last_export(&receiver);
     assert_eq!(points, 1_000, "the SDK exported the same series");
     group.finish();
 }
 
-/// Data points in one OTLP metric.
-fn points(metric: &lookout_exporter_otlp::proto::metrics::v1::Metric) -> usize {
+/// Data points in the last metrics request `receiver` accepted.
+fn points_in_last_export(receiver: &Receiver) -> usize {
     use lookout_exporter_otlp::proto::metrics::v1::metric::Data;
-    match &metric.data {
-        Some(Data::Sum(s)) => s.data_points.len(),
-        Some(Data::Gauge(g)) => g.data_points.len(),
-        Some(Data::Histogram(h)) => h.data_points.len(),
-        _ => 0,
-    }
+    let Some(request) = receiver.received().metrics.pop() else {
+        return 0;
+    };
+    request.resource_metrics[0].scope_metrics[0]
+        .metrics
+        .iter()
+        .map(|metric| match &metric.data {
+            Some(Data::Sum(s)) => s.data_points.len(),
+            Some(Data::Gauge(g)) => g.data_points.len(),
+            Some(Data::Histogram(h)) => h.data_points.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 criterion_group! {
