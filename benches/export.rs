@@ -193,10 +193,13 @@ fn export_1000(c: &mut Criterion) {
         group.bench_function(format!("lookout_otlp_{name}"), |b| {
             b.iter(|| assert!(telemetry.flush().is_ok()))
         });
+        // Lookout's own families ride along with the 1,000 series. (Nothing arrived when
+        // a filter skipped this bench.)
         let points = points_in_last_export(&receiver);
-        // Lookout's own families ride along with the 1,000 series.
-        assert!(points >= 1_000, "{points} data points per export");
-        println!("lookout_otlp_{name}: {points} data points per export");
+        if points > 0 {
+            assert!(points >= 1_000, "{points} data points per export");
+            println!("lookout_otlp_{name}: {points} data points per export");
+        }
     }
 
     // The same 1,000 series through opentelemetry_sdk's own pipeline: instruments,
@@ -231,7 +234,10 @@ fn export_1000(c: &mut Criterion) {
         b.iter(|| provider.force_flush().unwrap())
     });
     let points = points_in_last_export(&receiver);
-    assert_eq!(points, 1_000, "the SDK exported the same series");
+    assert!(
+        matches!(points, 0 | 1_000),
+        "the SDK exported {points} points"
+    );
     group.finish();
 }
 
