@@ -87,9 +87,10 @@ fn encode(spans: &[FinishedSpan]) -> Vec<u8> {
     lines
 }
 
-/// The span log as a pipeline exporter of spans.
+/// The span log as a pipeline exporter of spans. The appends run on tokio's blocking
+/// pool, off the pipeline's async threads.
 impl Exporter for SpanLog {
-    type Payload = Vec<u8>;
+    type Payload = std::sync::Arc<[u8]>;
 
     fn name(&self) -> &str {
         "span_log"
@@ -99,15 +100,22 @@ impl Exporter for SpanLog {
         self.path.display().to_string()
     }
 
-    fn encode_spans(&self, spans: &[FinishedSpan]) -> Option<Encoded<Vec<u8>>> {
+    fn encode_spans(&self, spans: &[FinishedSpan]) -> Option<Encoded<Self::Payload>> {
         Some(Encoded {
-            payload: encode(spans),
+            payload: encode(spans).into(),
             items: spans.len(),
         })
     }
 
-    async fn send(&self, lines: &Vec<u8>) -> Result<(), ExportError> {
-        self.append_lines(lines)
-            .map_err(|e| ExportError::permanent("io", format!("{}: {e}", self.path.display())))
+    async fn send(&self, lines: &Self::Payload) -> Result<(), ExportError> {
+        let (log, lines) = (self.clone(), std::sync::Arc::clone(lines));
+        let appended = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(move || log.append_lines(&lines))
+                .await
+                .unwrap_or_else(|e| Err(io::Error::other(e))),
+            Err(_) => log.append_lines(&lines),
+        };
+        appended.map_err(|e| ExportError::permanent("io", format!("{}: {e}", self.path.display())))
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Where and how often the JSON exporter writes.
@@ -54,8 +55,17 @@ const PARTIAL_SUFFIX: &str = ".jsonl.partial";
 /// [`span_to_json`](crate::span_to_json)) or `"type": "metric"` (see
 /// [`metrics_to_json`](crate::metrics_to_json)), so `jq '.[] | select(.type == "span")'`
 /// reads a file and `jq -s add telemetry-*.json` joins them.
-#[derive(Debug)]
+///
+/// Inside a tokio runtime the file work runs on its blocking pool, so a slow disk holds
+/// up no async task; elsewhere it runs in place.
+#[derive(Debug, Clone)]
 pub struct JsonFileExporter {
+    files: Arc<Files>,
+}
+
+/// The directory and the file being filled.
+#[derive(Debug)]
+struct Files {
     config: JsonFileConfig,
     state: Mutex<State>,
 }
@@ -79,19 +89,54 @@ impl JsonFileExporter {
     /// Opens `config.output_dir`, publishing partial files that dead processes left.
     pub fn new(config: JsonFileConfig) -> io::Result<Self> {
         fs::create_dir_all(&config.output_dir)?;
-        let exporter = JsonFileExporter {
+        let files = Files {
             config,
             state: Mutex::new(State::default()),
         };
-        exporter.recover()?;
-        Ok(exporter)
+        files.recover()?;
+        Ok(JsonFileExporter {
+            files: Arc::new(files),
+        })
     }
 
     /// The configuration.
     pub fn config(&self) -> &JsonFileConfig {
-        &self.config
+        &self.files.config
     }
 
+    /// Runs `work` on the files off the async threads when there are any.
+    async fn on_files(
+        &self,
+        work: impl FnOnce(&Files) -> io::Result<()> + Send + 'static,
+    ) -> Result<(), ExportError> {
+        let files = Arc::clone(&self.files);
+        let result = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(move || work(&files))
+                .await
+                .unwrap_or_else(|e| Err(io::Error::other(e))),
+            Err(_) => work(&files),
+        };
+        result.map_err(|e| ExportError::permanent("io", format!("{}: {e}", self.destination())))
+    }
+
+    fn encode(records: impl Iterator<Item = Value>) -> Encoded<Arc<[u8]>> {
+        let mut payload = Vec::new();
+        let mut items = 0;
+        for record in records {
+            // Writing a Value into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut payload, &record);
+            payload.push(b'\n');
+            items += 1;
+        }
+        Encoded {
+            payload: payload.into(),
+            items,
+        }
+    }
+}
+
+impl Files {
     /// Appends encoded lines to the current file, rotating first when its period is over
     /// or the lines would overflow it.
     fn append(&self, lines: &[u8]) -> io::Result<()> {
@@ -184,18 +229,6 @@ impl JsonFileExporter {
         }
         self.prune()
     }
-
-    fn encode(records: impl Iterator<Item = Value>) -> Encoded<Vec<u8>> {
-        let mut payload = Vec::new();
-        let mut items = 0;
-        for record in records {
-            // Writing a Value into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut payload, &record);
-            payload.push(b'\n');
-            items += 1;
-        }
-        Encoded { payload, items }
-    }
 }
 
 /// `{"type": "span", ...}`: the type first, for people reading the file.
@@ -209,35 +242,34 @@ fn span_record(span: &FinishedSpan) -> Value {
 }
 
 impl Exporter for JsonFileExporter {
-    type Payload = Vec<u8>;
+    type Payload = Arc<[u8]>;
 
     fn name(&self) -> &str {
         "json"
     }
 
     fn destination(&self) -> String {
-        self.config.output_dir.display().to_string()
+        self.files.config.output_dir.display().to_string()
     }
 
-    fn encode_spans(&self, spans: &[FinishedSpan]) -> Option<Encoded<Vec<u8>>> {
+    fn encode_spans(&self, spans: &[FinishedSpan]) -> Option<Encoded<Arc<[u8]>>> {
         Some(Self::encode(spans.iter().map(span_record)))
     }
 
-    fn encode_metrics(&self, batch: &MetricsBatch<'_>) -> Option<Encoded<Vec<u8>>> {
+    fn encode_metrics(&self, batch: &MetricsBatch<'_>) -> Option<Encoded<Arc<[u8]>>> {
         Some(Self::encode(
             metrics_to_json(batch.source, batch.time).into_iter(),
         ))
     }
 
-    async fn send(&self, payload: &Vec<u8>) -> Result<(), ExportError> {
-        self.append(payload)
-            .map_err(|e| ExportError::permanent("io", format!("{}: {e}", self.destination())))
+    async fn send(&self, payload: &Arc<[u8]>) -> Result<(), ExportError> {
+        let lines = Arc::clone(payload);
+        self.on_files(move |files| files.append(&lines)).await
     }
 
     async fn flush(&self) -> Result<(), ExportError> {
-        let mut state = self.state.lock();
-        self.publish(&mut state)
-            .map_err(|e| ExportError::permanent("io", format!("{}: {e}", self.destination())))
+        self.on_files(|files| files.publish(&mut files.state.lock()))
+            .await
     }
 }
 
