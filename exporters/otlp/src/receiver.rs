@@ -105,7 +105,11 @@ impl Receiver {
         match protocol {
             Protocol::Grpc => {
                 let service = Service(shared.clone());
+                // Windows as large as a Collector's: with h2's 64 KiB default a large
+                // request waits on flow control, not on the exporter.
                 let server = tonic::transport::Server::builder()
+                    .initial_stream_window_size(Some(4 << 20))
+                    .initial_connection_window_size(Some(8 << 20))
                     .add_service(
                         TraceServiceServer::new(service.clone())
                             .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
