@@ -23,6 +23,14 @@ impl Protocol {
             _ => None,
         }
     }
+
+    /// The name the `OTEL_EXPORTER_OTLP_PROTOCOL` variable uses: `http/protobuf` or `grpc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::Grpc => "grpc",
+        }
+    }
 }
 
 /// Compression of request bodies.
@@ -54,8 +62,12 @@ pub struct OtlpConfig {
     pub metrics_endpoint: Option<String>,
     /// The transport.
     pub protocol: Protocol,
-    /// Extra request headers (gRPC metadata), such as `Authorization`.
+    /// Extra request headers (gRPC metadata) of both signals, such as `Authorization`.
     pub headers: Vec<(String, String)>,
+    /// Headers for spans only; a name here replaces the same name in `headers`.
+    pub traces_headers: Vec<(String, String)>,
+    /// Headers for metrics only; a name here replaces the same name in `headers`.
+    pub metrics_headers: Vec<(String, String)>,
     /// Body compression.
     pub compression: Compression,
     /// How long one request may take (default 10 s).
@@ -108,6 +120,8 @@ impl OtlpConfig {
             metrics_endpoint: Some(metrics),
             protocol,
             headers: Vec::new(),
+            traces_headers: Vec::new(),
+            metrics_headers: Vec::new(),
             compression: Compression::None,
             timeout: Duration::from_secs(10),
             temporality: Temporality::Cumulative,
@@ -116,23 +130,35 @@ impl OtlpConfig {
     }
 
     /// The configuration the process environment describes; `None` when no
-    /// `OTEL_EXPORTER_OTLP_*ENDPOINT` is set.
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` is set.
+    ///
+    /// Read: those endpoints (the base one gets `/v1/traces` and `/v1/metrics` appended
+    /// for HTTP; a signal's own is used as given, and only that signal is sent when only
+    /// one is set), `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf` or `grpc`; a signal's
+    /// `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_PROTOCOL` wins, and the two signals must
+    /// agree), `OTEL_EXPORTER_OTLP_HEADERS` and its per-signal variants (`k=v,k2=v2`,
+    /// percent-encoded), `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds),
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION` (`gzip`, `none`),
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (`cumulative`, `delta`,
+    /// `lowmemory`), `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
     pub fn from_env() -> Result<Option<OtlpConfig>, ConfigError> {
         OtlpConfig::from_lookup(&|name| std::env::var(name).ok())
     }
 
-    /// As [`OtlpConfig::from_env`], reading variables through `lookup`.
+    /// As [`OtlpConfig::from_env`], reading variables through `lookup` (a test's map);
+    /// empty values count as unset.
     pub fn from_lookup(
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<OtlpConfig>, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let any_endpoint = ["", "TRACES_", "METRICS_"]
-            .iter()
-            .any(|signal| get(&format!("OTEL_EXPORTER_OTLP_{signal}ENDPOINT")).is_some());
-        if !any_endpoint {
+        let base = get("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
+        let traces = base || get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
+        let metrics = base || get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_some();
+        if !traces && !metrics {
             return Ok(None);
         }
-        let protocol = protocol_from(&get)?.unwrap_or_default();
+        let protocol = protocol_from(&get, traces, metrics)?.unwrap_or_default();
         let mut config = OtlpConfig::new(
             &get("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap_or_else(|| default_endpoint(protocol)),
             protocol,
@@ -151,7 +177,14 @@ impl OtlpConfig {
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<OtlpConfig, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        if let Some(protocol) = protocol_from(&get)? {
+        let base = get("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
+        let traces = base
+            || self.traces_endpoint.is_some()
+            || get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
+        let metrics = base
+            || self.metrics_endpoint.is_some()
+            || get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_some();
+        if let Some(protocol) = protocol_from(&get, traces, metrics)? {
             if protocol != self.protocol {
                 let base = get("OTEL_EXPORTER_OTLP_ENDPOINT")
                     .unwrap_or_else(|| default_endpoint(protocol));
@@ -178,15 +211,21 @@ impl OtlpConfig {
         {
             check_url(url)?;
         }
-        for variable in [
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        for (variable, headers) in [
+            ("OTEL_EXPORTER_OTLP_HEADERS", &mut self.headers),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                &mut self.traces_headers,
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                &mut self.metrics_headers,
+            ),
         ] {
             if let Some(value) = get(variable) {
                 for (name, value) in parse_pairs(variable, &value)? {
-                    self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
-                    self.headers.push((name, value));
+                    headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+                    headers.push((name, value));
                 }
             }
         }
@@ -244,23 +283,49 @@ impl OtlpConfig {
     }
 }
 
-fn protocol_from(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Protocol>, ConfigError> {
-    for variable in [
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-    ] {
-        if let Some(value) = get(variable) {
-            return Protocol::parse(&value).map(Some).ok_or_else(|| {
-                invalid(
-                    variable,
-                    format!("{value:?} is not supported"),
-                    "use http/protobuf or grpc (http/json is not implemented)",
-                )
-            });
-        }
+/// The protocol the variables ask for, if any: a signal's own variable wins over the
+/// general one, and the signals that are sent (`traces`, `metrics`) must agree, since one
+/// exporter speaks one protocol.
+fn protocol_from(
+    get: &dyn Fn(&str) -> Option<String>,
+    traces: bool,
+    metrics: bool,
+) -> Result<Option<Protocol>, ConfigError> {
+    let read = |variable: &str| -> Result<Option<Protocol>, ConfigError> {
+        get(variable)
+            .map(|value| {
+                Protocol::parse(&value).ok_or_else(|| {
+                    let problem = if value.trim() == "http/json" {
+                        "http/json is not implemented".to_owned()
+                    } else {
+                        format!("{value:?} is not an OTLP protocol")
+                    };
+                    invalid(variable, problem, "use http/protobuf or grpc")
+                })
+            })
+            .transpose()
+    };
+    let general = read("OTEL_EXPORTER_OTLP_PROTOCOL")?;
+    let traces_own = read("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")?;
+    let metrics_own = read("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")?;
+    let for_traces = traces.then_some(traces_own.or(general)).flatten();
+    let for_metrics = metrics.then_some(metrics_own.or(general)).flatten();
+    match (for_traces, for_metrics) {
+        (Some(t), Some(m)) if t != m => Err(invalid(
+            if traces_own.is_some() {
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+            } else {
+                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+            },
+            format!(
+                "spans would go over {} and metrics over {}",
+                t.as_str(),
+                m.as_str()
+            ),
+            "use one protocol for both signals: set OTEL_EXPORTER_OTLP_PROTOCOL alone",
+        )),
+        (t, m) => Ok(t.or(m).or(general)),
     }
-    Ok(None)
 }
 
 fn default_endpoint(protocol: Protocol) -> String {
@@ -512,5 +577,140 @@ mod tests {
             "{error}"
         );
         assert!(error.fix.starts_with("use a URL such as"), "{error}");
+    }
+
+    #[test]
+    fn a_signal_protocol_wins_and_the_signals_must_agree() {
+        let traces_only = OtlpConfig::from_lookup(&env(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(traces_only.protocol, Protocol::Grpc);
+        assert_eq!(
+            traces_only.traces_endpoint.as_deref(),
+            Some("http://t:4317")
+        );
+
+        let both = OtlpConfig::from_lookup(&env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(both.protocol, Protocol::Grpc);
+        assert_eq!(both.metrics_endpoint.as_deref(), Some("http://c:4317"));
+
+        let error = OtlpConfig::from_lookup(&env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.variable, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL");
+        assert!(
+            error.problem.contains("metrics over http/protobuf"),
+            "{error}"
+        );
+        assert!(error.fix.contains("OTEL_EXPORTER_OTLP_PROTOCOL"), "{error}");
+    }
+
+    #[test]
+    fn http_json_is_refused_by_name() {
+        let error = OtlpConfig::from_lookup(&env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.variable, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
+        assert_eq!(
+            error.to_string(),
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: http/json is not implemented; \
+             use http/protobuf or grpc"
+        );
+    }
+
+    #[test]
+    fn signal_headers_stay_with_their_signal() {
+        let config = OtlpConfig::from_lookup(&env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Basic%20YWxh,a=1",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "Authorization=Bearer%20t%3Dx,a=2",
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-m=%E2%9C%93"),
+        ]))
+        .unwrap()
+        .unwrap();
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            config.headers,
+            pairs(&[("authorization", "Basic YWxh"), ("a", "1")])
+        );
+        assert_eq!(
+            config.traces_headers,
+            pairs(&[("Authorization", "Bearer t=x"), ("a", "2")])
+        );
+        assert_eq!(config.metrics_headers, pairs(&[("x-m", "\u{2713}")]));
+    }
+
+    #[test]
+    fn lowmemory_is_delta_and_empty_values_are_unset() {
+        let config = OtlpConfig::from_lookup(&env(&[
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://m:4318/v1/metrics",
+            ),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", " "),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", ""),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "LowMemory",
+            ),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(config.temporality, Temporality::Delta);
+        assert_eq!(config.protocol, Protocol::HttpProtobuf);
+        assert_eq!(config.traces_endpoint, None);
+        assert_eq!(
+            config.metrics_endpoint.as_deref(),
+            Some("http://m:4318/v1/metrics")
+        );
+        assert_eq!(config.timeout, Duration::from_secs(10), "the default");
+        assert_eq!(config.compression, Compression::None);
+        assert_eq!(
+            OtlpConfig::from_lookup(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")])),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn the_default_service_name_names_the_executable() {
+        let config = OtlpConfig::new("http://c:4318", Protocol::HttpProtobuf);
+        let name = resource(&config, "service.name").unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe.file_name().unwrap().to_string_lossy();
+        assert_eq!(name, format!("unknown_service:{exe}"));
+        assert_eq!(
+            resource(&config, "telemetry.sdk.language").as_deref(),
+            Some("rust")
+        );
+        assert_eq!(
+            resource(&config, "telemetry.sdk.version").as_deref(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
     }
 }

@@ -65,10 +65,10 @@ fn string_attribute(key: &str, value: &str) -> common::KeyValue {
     }
 }
 
-/// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`: the is-remote bit below is meaningful.
-const HAS_IS_REMOTE: u32 = 0x100;
-/// `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`.
-const IS_REMOTE: u32 = 0x200;
+/// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK` (0x100): the is-remote bit is meaningful.
+const HAS_IS_REMOTE: u32 = trace::SpanFlags::ContextHasIsRemoteMask as u32;
+/// `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK` (0x200): the parent is in another process.
+const IS_REMOTE: u32 = trace::SpanFlags::ContextIsRemoteMask as u32;
 
 fn span(span: &FinishedSpan) -> trace::Span {
     let kind = match span.kind {
@@ -126,7 +126,8 @@ fn span(span: &FinishedSpan) -> trace::Span {
                 trace_state: l.trace_state.as_deref().unwrap_or_default().to_owned(),
                 attributes: l.attributes.iter().map(key_value).collect(),
                 dropped_attributes_count: 0,
-                flags: u32::from(l.flags.0) | HAS_IS_REMOTE,
+                // Whether the linked span is remote is not known: bits 8 and 9 stay 0.
+                flags: u32::from(l.flags.0),
             })
             .collect(),
         dropped_links_count: span.dropped_links,
@@ -186,6 +187,8 @@ struct Collect<'a> {
     time: u64,
     metrics: Vec<metrics::Metric>,
     family: String,
+    /// Whether the last family became a metric (series of unknown kinds are skipped).
+    current: bool,
     points: usize,
 }
 
@@ -246,11 +249,18 @@ impl MetricVisitor for Collect<'_> {
                 is_monotonic: true,
             }),
             MetricKind::Gauge => metrics::metric::Data::Gauge(metrics::Gauge::default()),
-            _ => metrics::metric::Data::Histogram(metrics::Histogram {
+            MetricKind::Histogram => metrics::metric::Data::Histogram(metrics::Histogram {
                 data_points: Vec::new(),
                 aggregation_temporality: temporality,
             }),
+            // A kind this encoder does not know: its series find no metric to join.
+            _ => {
+                self.family.clear();
+                self.current = false;
+                return;
+            }
         };
+        self.current = true;
         self.family = family.name.to_owned();
         self.metrics.push(metrics::Metric {
             name: family.name.to_owned(),
@@ -262,6 +272,9 @@ impl MetricVisitor for Collect<'_> {
     }
 
     fn visit_series(&mut self, labels: &[(&str, &str)], value: Value<'_>) {
+        if !self.current {
+            return;
+        }
         let attributes: Vec<_> = labels.iter().map(|(k, v)| string_attribute(k, v)).collect();
         let (start, time) = (self.start, self.time);
         let (value, bounds) = match value {
@@ -350,10 +363,18 @@ pub(crate) fn metrics_request(
         time,
         metrics: Vec::new(),
         family: String::new(),
+        current: false,
         points: 0,
     };
     batch.source.collect(&mut collect);
     let points = collect.points;
+    // A family without series is no metric: OTLP metrics carry at least one point.
+    collect.metrics.retain(|metric| match &metric.data {
+        Some(metrics::metric::Data::Sum(sum)) => !sum.data_points.is_empty(),
+        Some(metrics::metric::Data::Gauge(gauge)) => !gauge.data_points.is_empty(),
+        Some(metrics::metric::Data::Histogram(h)) => !h.data_points.is_empty(),
+        _ => false,
+    });
     let request = ExportMetricsServiceRequest {
         resource_metrics: vec![metrics::ResourceMetrics {
             resource: Some(resource.clone()),
@@ -366,4 +387,73 @@ pub(crate) fn metrics_request(
         }],
     };
     (request, points)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lookout_export::{SpanId, TraceFlags, TraceId};
+    use std::time::Duration;
+
+    fn root() -> FinishedSpan {
+        let start = UNIX_EPOCH + Duration::from_secs(1);
+        FinishedSpan {
+            trace_id: TraceId(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10),
+            span_id: SpanId(0x1112_1314_1516_1718),
+            parent_span_id: SpanId::INVALID,
+            parent_is_remote: false,
+            flags: TraceFlags::SAMPLED,
+            trace_state: None,
+            name: "root".into(),
+            kind: SpanKind::Producer,
+            start_time: start,
+            end_time: start + Duration::from_nanos(5),
+            attributes: vec![],
+            events: vec![],
+            links: vec![],
+            status: Status::Unset,
+            dropped_attributes: 0,
+            dropped_events: 0,
+            dropped_links: 0,
+        }
+    }
+
+    #[test]
+    fn a_root_span_has_no_parent_and_a_known_local_context() {
+        let span = span(&root());
+        assert_eq!(span.trace_id, (1..=16).collect::<Vec<u8>>());
+        assert_eq!(span.span_id, (0x11..=0x18).collect::<Vec<u8>>());
+        assert!(span.parent_span_id.is_empty());
+        assert_eq!(span.flags, 0x101);
+        assert_eq!(span.kind, trace::span::SpanKind::Producer as i32);
+        assert_eq!(span.trace_state, "");
+        assert_eq!(span.status, None);
+        assert_eq!(span.end_time_unix_nano - span.start_time_unix_nano, 5);
+        let unsampled = FinishedSpan {
+            flags: TraceFlags(0),
+            parent_span_id: SpanId(9),
+            parent_is_remote: true,
+            kind: SpanKind::Consumer,
+            ..root()
+        };
+        let span = super::span(&unsampled);
+        assert_eq!(span.flags, 0x300);
+        assert_eq!(span.parent_span_id, 9u64.to_be_bytes());
+        assert_eq!(span.kind, trace::span::SpanKind::Consumer as i32);
+    }
+
+    #[test]
+    fn units_are_ucum() {
+        for (unit, ucum) in [
+            ("seconds", "s"),
+            ("milliseconds", "ms"),
+            ("bytes", "By"),
+            ("ratio", "1"),
+            ("tokens", "{token}"),
+            ("", ""),
+            ("requests", "requests"),
+        ] {
+            assert_eq!(ucum_unit(unit), ucum);
+        }
+    }
 }

@@ -12,7 +12,7 @@ use lookout_exporter_otlp::proto::metrics::v1::{metric::Data, number_data_point,
 use lookout_exporter_otlp::receiver::{Answer, Receiver};
 use lookout_exporter_otlp::{Compression, OtlpConfig, OtlpExporter, Protocol, Temporality};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::HttpProtobuf, Protocol::Grpc];
 
@@ -51,6 +51,12 @@ impl MetricSource for Source {
             &[("agent_type", "tester"), ("status", "failure")],
             Value::Counter(2),
         );
+        visitor.visit_family(&FamilyInfo {
+            name: "no_series_yet",
+            help: "A family nothing was recorded in",
+            unit: "",
+            kind: MetricKind::Counter,
+        });
         visitor.visit_family(&FamilyInfo {
             name: "task_queue_size",
             help: "Queue size",
@@ -117,8 +123,7 @@ fn attributes(list: &[ProtoKeyValue]) -> Vec<(String, String)> {
 }
 
 fn metrics_of(receiver: &Receiver, request: usize) -> Vec<Metric> {
-    let received = receiver.received();
-    received.metrics[request].resource_metrics[0].scope_metrics[0]
+    receiver.requests_metrics()[request].resource_metrics[0].scope_metrics[0]
         .metrics
         .clone()
 }
@@ -133,15 +138,34 @@ fn int(point: &lookout_exporter_otlp::proto::metrics::v1::NumberDataPoint) -> i6
 #[test]
 fn metrics_arrive_exactly() {
     let rt = runtime();
-    for protocol in PROTOCOLS {
+    for (protocol, compression) in PROTOCOLS
+        .into_iter()
+        .flat_map(|p| [(p, Compression::None), (p, Compression::Gzip)])
+    {
         let receiver = Receiver::start(protocol);
-        let exporter = exporter(&receiver, protocol);
+        let mut config = OtlpConfig::new(&receiver.endpoint(), protocol);
+        config.compression = compression;
+        config.set_resource("service.version".into(), "1.2.3".into());
+        config.set_resource("host.name".into(), "build-7".into());
+        let exporter = OtlpExporter::new(config).unwrap();
         let source = Source {
             counter: AtomicU64::new(5),
         };
         assert_eq!(send_metrics(&rt, &exporter, &batch(&source, 2_000)), Ok(4));
         let metrics = metrics_of(&receiver, 0);
-        assert_eq!(metrics.len(), 3, "{protocol:?}");
+        let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "agent_execution",
+                "task_queue_size",
+                "agent_execution_duration_seconds"
+            ],
+            "{protocol:?} {compression:?}: the family without series is left out"
+        );
+        if compression == Compression::Gzip && protocol == Protocol::HttpProtobuf {
+            assert_eq!(receiver.headers()[0]["content-encoding"], "gzip");
+        }
 
         assert_eq!(metrics[0].name, "agent_execution");
         assert_eq!(metrics[0].description, "Agent executions");
@@ -159,30 +183,69 @@ fn metrics_arrive_exactly() {
                 ("status".into(), "failure".into())
             ]
         );
-        assert_eq!(sum.data_points[0].start_time_unix_nano, 1_000_000_000_000);
-        assert_eq!(sum.data_points[0].time_unix_nano, 2_000_000_000_000);
+        assert_eq!(
+            attributes(&sum.data_points[0].attributes),
+            [
+                ("agent_type".into(), "coder".into()),
+                ("status".into(), "success".into())
+            ]
+        );
+        assert_eq!(metrics[0].unit, "");
+        for point in &sum.data_points {
+            assert_eq!(point.start_time_unix_nano, 1_000_000_000_000);
+            assert_eq!(point.time_unix_nano, 2_000_000_000_000);
+        }
 
         let Some(Data::Gauge(gauge)) = &metrics[1].data else {
             panic!()
         };
+        assert_eq!(metrics[1].description, "Queue size");
         assert_eq!(
             gauge.data_points[0].value,
             Some(number_data_point::Value::AsDouble(3.5))
         );
+        assert_eq!(
+            attributes(&gauge.data_points[0].attributes),
+            [("priority".into(), "high".into())]
+        );
+        assert_eq!(gauge.data_points[0].time_unix_nano, 2_000_000_000_000);
 
         assert_eq!(metrics[2].unit, "s");
         let Some(Data::Histogram(histogram)) = &metrics[2].data else {
             panic!()
         };
+        assert_eq!(histogram.aggregation_temporality, 2, "cumulative");
         let point = &histogram.data_points[0];
         assert_eq!(point.explicit_bounds, BOUNDS);
         assert_eq!(point.bucket_counts, [1, 0, 2, 5]);
         assert_eq!(point.count, 8);
         assert_eq!(point.sum, Some(7.25));
+        assert_eq!(point.start_time_unix_nano, 1_000_000_000_000);
+        assert_eq!(point.time_unix_nano, 2_000_000_000_000);
+        assert_eq!(
+            attributes(&point.attributes),
+            [("agent_type".into(), "coder".into())]
+        );
 
-        let resource = &receiver.received().metrics[0].resource_metrics[0];
+        let request = &receiver.requests_metrics()[0];
+        let scope = request.resource_metrics[0].scope_metrics[0]
+            .scope
+            .clone()
+            .unwrap();
+        assert_eq!(scope.name, "lookout");
+        let resource = &request.resource_metrics[0];
         let resource = attributes(&resource.resource.as_ref().unwrap().attributes);
-        assert!(resource.contains(&("telemetry.sdk.name".into(), "lookout".into())));
+        for expected in [
+            ("telemetry.sdk.name", "lookout"),
+            ("telemetry.sdk.language", "rust"),
+            ("service.version", "1.2.3"),
+            ("host.name", "build-7"),
+        ] {
+            assert!(
+                resource.contains(&(expected.0.into(), expected.1.into())),
+                "{expected:?} in {resource:?}"
+            );
+        }
         assert!(resource
             .iter()
             .any(|(k, v)| k == "service.name" && v.starts_with("unknown_service:")));
@@ -196,6 +259,7 @@ fn delta_temporality_sends_the_changes() {
         let receiver = Receiver::start(protocol);
         let mut config = OtlpConfig::new(&receiver.endpoint(), protocol);
         config.temporality = Temporality::Delta;
+        config.compression = Compression::Gzip;
         let exporter = OtlpExporter::new(config).unwrap();
         let source = Source {
             counter: AtomicU64::new(5),
@@ -211,12 +275,34 @@ fn delta_temporality_sends_the_changes() {
         assert_eq!(int(&sum.data_points[0]), 7, "12 - 5");
         assert_eq!(int(&sum.data_points[1]), 0, "unchanged");
         assert_eq!(sum.data_points[0].start_time_unix_nano, 2_000_000_000_000);
+        assert_eq!(sum.data_points[0].time_unix_nano, 2_060_000_000_000);
+        let Some(Data::Gauge(gauge)) = &metrics[1].data else {
+            panic!()
+        };
+        assert_eq!(
+            gauge.data_points[0].value,
+            Some(number_data_point::Value::AsDouble(3.5)),
+            "gauges are not differenced"
+        );
         let Some(Data::Histogram(histogram)) = &metrics[2].data else {
             panic!()
         };
+        assert_eq!(histogram.aggregation_temporality, 1, "delta");
         assert_eq!(histogram.data_points[0].bucket_counts, [0, 0, 0, 7]);
         assert_eq!(histogram.data_points[0].count, 7);
         assert_eq!(histogram.data_points[0].sum, Some(7.0));
+        assert_eq!(
+            histogram.data_points[0].start_time_unix_nano,
+            2_000_000_000_000
+        );
+
+        // The first collection is the whole total since the start.
+        let first = metrics_of(&receiver, 0);
+        let Some(Data::Sum(sum)) = &first[0].data else {
+            panic!()
+        };
+        assert_eq!(int(&sum.data_points[0]), 5);
+        assert_eq!(sum.data_points[0].start_time_unix_nano, 1_000_000_000_000);
     }
 }
 
@@ -260,6 +346,8 @@ fn spans() -> Vec<FinishedSpan> {
             attributes: vec![KeyValue::new("exception.message", "exit status 1")],
         }],
         status: Status::Error("exit status 1".into()),
+        dropped_events: 1,
+        dropped_links: 3,
         ..base.clone()
     };
     let linked = FinishedSpan {
@@ -296,7 +384,7 @@ fn span_trees_arrive_exactly_with_gzip_and_headers() {
         let encoded = exporter.encode_spans(&sent).unwrap();
         rt.block_on(exporter.send(&encoded.payload)).unwrap();
 
-        let headers = receiver.received().headers[0].clone();
+        let headers = receiver.headers()[0].clone();
         assert_eq!(
             headers.get("authorization").unwrap(),
             "Bearer s3cret",
@@ -309,6 +397,8 @@ fn span_trees_arrive_exactly_with_gzip_and_headers() {
             assert_eq!(span.span_id, sent.span_id.0.to_be_bytes());
             assert_eq!(span.parent_span_id, sent.parent_span_id.0.to_be_bytes());
             assert_eq!(span.name, sent.name);
+            assert_eq!(span.dropped_events_count, sent.dropped_events);
+            assert_eq!(span.dropped_links_count, sent.dropped_links);
             assert_eq!(span.trace_state, "rojo=00f067aa0ba902b7");
             let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
             assert_eq!(span.start_time_unix_nano, nanos(sent.start_time));
@@ -342,6 +432,13 @@ fn span_trees_arrive_exactly_with_gzip_and_headers() {
         assert_eq!(got[2].status, None, "unset");
         assert_eq!(got[2].links[0].trace_id, 99u128.to_be_bytes());
         assert_eq!(got[2].links[0].span_id, 98u64.to_be_bytes());
+        assert_eq!(got[2].links[0].flags, 1, "sampled; remoteness unknown");
+        let request = &receiver.requests_spans()[0];
+        let scope = request.resource_spans[0].scope_spans[0]
+            .scope
+            .clone()
+            .unwrap();
+        assert_eq!(scope.name, "lookout");
         assert_eq!(
             attributes(&got[2].links[0].attributes),
             [("link.reason".into(), "retry".into())]
@@ -352,6 +449,36 @@ fn span_trees_arrive_exactly_with_gzip_and_headers() {
 fn one_span(rt: &tokio::runtime::Runtime, exporter: &OtlpExporter) -> Result<(), ExportError> {
     let encoded = exporter.encode_spans(&spans()[..1]).unwrap();
     rt.block_on(exporter.send(&encoded.payload))
+}
+
+#[test]
+fn headers_go_to_their_signals() {
+    let rt = runtime();
+    for protocol in PROTOCOLS {
+        let receiver = Receiver::start(protocol);
+        let mut config = OtlpConfig::new(&receiver.endpoint(), protocol);
+        config.headers = vec![
+            ("Authorization".into(), "Bearer both".into()),
+            ("x-tenant".into(), "agents".into()),
+        ];
+        config.traces_headers = vec![("authorization".into(), "Bearer traces".into())];
+        config.metrics_headers = vec![("x-signal".into(), "metrics".into())];
+        let exporter = OtlpExporter::new(config).unwrap();
+        one_span(&rt, &exporter).unwrap();
+        let source = Source {
+            counter: AtomicU64::new(1),
+        };
+        send_metrics(&rt, &exporter, &batch(&source, 2_000)).unwrap();
+        let headers = receiver.headers();
+        let (traces, metrics) = (&headers[0], &headers[1]);
+        assert_eq!(traces["authorization"], "Bearer traces", "{protocol:?}");
+        assert_eq!(traces["x-tenant"], "agents");
+        assert_eq!(traces.get("x-signal"), None);
+        assert_eq!(metrics["authorization"], "Bearer both");
+        assert_eq!(metrics["x-tenant"], "agents");
+        assert_eq!(metrics["x-signal"], "metrics");
+        assert_eq!(traces.get_all("authorization").iter().count(), 1);
+    }
 }
 
 #[test]
@@ -367,16 +494,30 @@ fn every_http_status_is_classified_by_the_otlp_rule() {
             matches!(status, 429 | 502 | 503 | 504),
             "{status}: {error}"
         );
-        assert!(
-            error.to_string().starts_with(&format!("HTTP {status}")),
-            "{error}"
-        );
+        assert_eq!(error.reason(), "http_status");
+        assert_eq!(error.retry_after(), None);
+        // The receiver's google.rpc.Status body, decoded.
+        assert_eq!(error.to_string(), format!("HTTP {status}: scripted"));
     }
-    assert_eq!(receiver.requests(), 200);
+    assert_eq!(receiver.requests(), 200, "refused requests count");
+    assert!(receiver.spans().is_empty(), "refused requests are not kept");
     receiver.script([Answer::Status(503, Some("1".into()))]);
     let error = one_span(&rt, &exporter).unwrap_err();
+    assert!(error.is_retryable());
     assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
+    receiver.script([Answer::Status(
+        429,
+        Some("Sun, 06 Nov 1994 08:49:37 GMT".into()),
+    )]);
+    let error = one_span(&rt, &exporter).unwrap_err();
+    assert_eq!(
+        error.retry_after(),
+        Some(Duration::ZERO),
+        "a date in the past"
+    );
     one_span(&rt, &exporter).unwrap();
+    assert_eq!(receiver.spans().len(), 1);
+    assert_eq!(receiver.requests(), 203);
 }
 
 #[test]
@@ -391,40 +532,133 @@ fn grpc_codes_are_classified_by_the_otlp_rule() {
         (tonic::Code::PermissionDenied, false),
         (tonic::Code::Unauthenticated, false),
         (tonic::Code::Internal, false),
+        (tonic::Code::Unimplemented, false),
     ] {
         receiver.script([Answer::Grpc(code)]);
         let error = one_span(&rt, &exporter).unwrap_err();
         assert_eq!(error.is_retryable(), retryable, "{code:?}: {error}");
         assert_eq!(error.reason(), "grpc_status");
+        assert_eq!(error.retry_after(), None);
+    }
+    receiver.script([Answer::Grpc(tonic::Code::DeadlineExceeded)]);
+    let error = one_span(&rt, &exporter).unwrap_err();
+    assert!(error.is_retryable());
+    assert_eq!(error.reason(), "timeout");
+    for code in [tonic::Code::Unavailable, tonic::Code::ResourceExhausted] {
+        receiver.script([Answer::GrpcRetryAfter(code, Duration::from_millis(1500))]);
+        let error = one_span(&rt, &exporter).unwrap_err();
+        assert!(error.is_retryable(), "{code:?}");
+        assert_eq!(
+            error.retry_after(),
+            Some(Duration::from_millis(1500)),
+            "RetryInfo"
+        );
+    }
+    one_span(&rt, &exporter).unwrap();
+    assert_eq!(receiver.requests(), 11);
+    assert_eq!(receiver.spans().len(), 1);
+}
+
+#[test]
+fn a_stalled_receiver_is_a_timeout() {
+    let rt = runtime();
+    for protocol in PROTOCOLS {
+        let receiver = Receiver::start(protocol);
+        let mut config = OtlpConfig::new(&receiver.endpoint(), protocol);
+        config.timeout = Duration::from_millis(300);
+        let exporter = OtlpExporter::new(config).unwrap();
+        receiver.set_default_answer(Answer::Stall);
+        let started = Instant::now();
+        let error = one_span(&rt, &exporter).unwrap_err();
+        let took = started.elapsed();
+        assert!(error.is_retryable(), "{protocol:?}: {error}");
+        assert_eq!(error.reason(), "timeout", "{protocol:?}: {error}");
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(1),
+            "{protocol:?}: {took:?}"
+        );
+        assert!(receiver.wait_for(|r| r.requests() == 1, Duration::from_secs(1)));
+        assert!(receiver.spans().is_empty());
     }
 }
 
 #[test]
-fn a_receiver_that_is_down_or_stalled_is_a_transient_failure() {
+fn a_receiver_that_is_down_is_a_connect_failure_until_it_is_up() {
     let rt = runtime();
     for protocol in PROTOCOLS {
-        let receiver = Receiver::start(protocol);
+        // Down before the exporter's first send.
+        let mut receiver = Receiver::start(protocol);
+        receiver.pause();
+        assert!(!receiver.is_running());
         let exporter = exporter(&receiver, protocol);
-        receiver.script([Answer::Stall]);
-        let started = std::time::Instant::now();
-        let error = one_span(&rt, &exporter).unwrap_err();
-        assert!(error.is_retryable(), "{protocol:?}: {error}");
-        assert_eq!(error.reason(), "timeout", "{protocol:?}: {error}");
-        assert!(started.elapsed() < Duration::from_secs(2));
-
-        let addr = receiver.addr();
-        receiver.stop();
         let error = one_span(&rt, &exporter).unwrap_err();
         assert!(error.is_retryable(), "{protocol:?} down: {error}");
-        let back = Receiver::start_on(protocol, addr).unwrap();
-        let delivered = (0..50).any(|_| {
-            std::thread::sleep(Duration::from_millis(100));
-            one_span(&rt, &exporter).is_ok()
-        });
-        assert!(
-            delivered,
-            "{protocol:?}: delivered once the receiver is back"
+        assert_eq!(error.reason(), "connect", "{protocol:?} down: {error}");
+
+        // Up later, on the same port: delivered.
+        receiver.resume().unwrap();
+        one_span(&rt, &exporter).unwrap();
+        assert_eq!(receiver.spans().len(), 1);
+
+        // Down again after a delivery (the connection it had is gone): retryable, and
+        // delivered once it is back.
+        receiver.pause();
+        let mut reasons = Vec::new();
+        for _ in 0..20 {
+            let error = one_span(&rt, &exporter).unwrap_err();
+            assert!(error.is_retryable(), "{protocol:?} down again: {error}");
+            reasons.push(error.reason());
+            if error.reason() == "connect" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            reasons.last(),
+            Some(&"connect"),
+            "{protocol:?}: {reasons:?}"
         );
+        receiver.resume().unwrap();
+        let delivered = (0..50).any(|_| {
+            if one_span(&rt, &exporter).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            false
+        });
+        assert!(delivered, "{protocol:?}: delivered once it is back");
+        assert_eq!(
+            receiver.spans().len(),
+            2,
+            "{protocol:?}: kept across pauses"
+        );
+
+        // A stopped receiver's port can be taken by a new one.
+        let addr = receiver.addr();
+        receiver.stop();
+        let back = Receiver::start_on(protocol, addr).unwrap();
+        assert!(back.wait_for(|_| one_span(&rt, &exporter).is_ok(), Duration::from_secs(5)));
         assert_eq!(back.spans().len(), 1);
+    }
+}
+
+#[test]
+fn a_receiver_that_goes_away_mid_request_is_a_transport_failure() {
+    let rt = runtime();
+    for protocol in PROTOCOLS {
+        let mut receiver = Receiver::start(protocol);
+        let exporter = std::sync::Arc::new(exporter(&receiver, protocol));
+        one_span(&rt, &exporter).unwrap();
+        receiver.script([Answer::Stall]);
+        let sending = {
+            let exporter = exporter.clone();
+            let encoded = exporter.encode_spans(&spans()[..1]).unwrap();
+            rt.spawn(async move { exporter.send(&encoded.payload).await })
+        };
+        assert!(receiver.wait_for(|r| r.requests() == 2, Duration::from_secs(2)));
+        receiver.pause();
+        let error = rt.block_on(sending).unwrap().unwrap_err();
+        assert!(error.is_retryable(), "{protocol:?}: {error}");
+        assert_eq!(error.reason(), "transport", "{protocol:?}: {error}");
     }
 }
