@@ -7,7 +7,9 @@
 //! Sessions of a hierarchical coordinator spawn sub-agents of several types; each works
 //! through its phase with tool calls (some fail), consumes tokens, fills its context
 //! window, and now and then hits an error. A task queue by priority drains and refills.
-//! Every agent metric family gets series.
+//! Every agent metric family gets series. `tests/dashboards.rs` runs this workload (its
+//! [`run`]) in a child process for a real Prometheus, and checks that every panel of the
+//! bundled Grafana dashboards shows data.
 
 use clap::Parser;
 use lookout::agent::{ContextUsage, ErrorEvent, Severity, TaskRun, ToolCall};
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 #[derive(Parser)]
-struct Args {
+pub struct Args {
     /// Address serving /metrics, /health and /version.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
@@ -54,7 +56,12 @@ const PRIORITIES: &[&str] = &["high", "normal", "low"];
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let args = Args::parse();
+    run(Args::parse()).await
+}
+
+/// Serves `/metrics` on `args.listen` and runs the coordinator until `args.duration` has
+/// passed or Ctrl-C; the first line printed names the address.
+pub async fn run(args: Args) -> std::io::Result<()> {
     let telemetry = Telemetry::new();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;

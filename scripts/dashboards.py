@@ -45,11 +45,16 @@ def panel(kind, title, description, targets, unit="short", w=12, h=8, **extra):
         "_h": h,
     }
     thresholds = extra.pop("thresholds", None)
+    base = extra.pop("base", "green")  # the colour below the first threshold
     if thresholds:
-        steps = [{"color": "green", "value": None}] + [
+        steps = [{"color": base, "value": None}] + [
             {"color": c, "value": v} for v, c in thresholds
         ]
         p["fieldConfig"]["defaults"]["thresholds"] = {"mode": "absolute", "steps": steps}
+        if kind == "timeseries":
+            p["fieldConfig"]["defaults"]["custom"] = {"thresholdsStyle": {"mode": "dashed"}}
+        if kind == "state-timeline":
+            p["fieldConfig"]["defaults"]["color"] = {"mode": "thresholds"}
     for key in ("min", "max"):
         if key in extra:
             p["fieldConfig"]["defaults"][key] = extra.pop(key)
@@ -159,7 +164,7 @@ overview = dashboard(
         panel("timeseries", "Tool call success rate", "Share of tool calls that succeeded, by tool.",
               (f"sum by (tool) (rate(tool_call_success_total{{{TOOL}}}[{RATE}])) / sum by (tool) (rate(tool_calls_total{{{TOOL}}}[{RATE}]))",
                "{{tool}}"), unit="percentunit", w=12, min=0, max=1,
-              thresholds=[(0.9, "yellow"), (0.95, "green")]),
+              base="red", thresholds=[(0.9, "yellow"), (0.95, "green")]),
         panel("bargauge", "Top tools by usage", "The five most called tools over the time range.",
               target(f"topk(5, sum by (tool) (increase(tool_calls_total{{{TOOL}}}[$__range])))", "{{tool}}", instant=True),
               w=12, options={"orientation": "horizontal", "displayMode": "gradient",
@@ -172,7 +177,7 @@ overview = dashboard(
                              "pieType": "donut", "reduceOptions": {"calcs": ["lastNotNull"], "values": False}}),
         panel("state-timeline", "Agent execution timeline", "Which agent types were running, and how many, over time.",
               (f"sum by (agent_type) (agents_active{{{AGENT}}})", "{{agent_type}}"), w=24, h=7,
-              thresholds=[(1, "blue"), (5, "purple")],
+              base="transparent", thresholds=[(1, "blue"), (5, "purple")],
               options={"showValue": "auto", "mergeValues": True, "rowHeight": 0.8}),
     ],
     [agent_var, tool_var],
@@ -226,10 +231,42 @@ tools = dashboard(
               target(f"sum by (tool, error_type) (increase(tool_call_failure_total{{{TOOL}}}[$__range]))", "", fmt="table", instant=True),
               w=12, transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}]),
         panel("timeseries", "Failure ratio by tool", "Share of calls that failed.",
-              (f'sum by (tool) (rate(tool_calls_total{{status="failure",{TOOL}}}[{RATE}])) / sum by (tool) (rate(tool_calls_total{{{TOOL}}}[{RATE}]))',
+              (f'(sum by (tool) (rate(tool_calls_total{{status="failure",{TOOL}}}[{RATE}])) or 0 * sum by (tool) (rate(tool_calls_total{{{TOOL}}}[{RATE}])))'
+               f' / sum by (tool) (rate(tool_calls_total{{{TOOL}}}[{RATE}]))',
                "{{tool}}"), unit="percentunit", w=12, min=0, max=1, thresholds=[(0.05, "yellow"), (0.2, "red")]),
     ],
     [tool_var],
+)
+
+TASK = 'task_type=~"$task_type"'
+task_var = variable("task_type", "Task type", "label_values(task_duration_seconds_count, task_type)")
+
+tasks = dashboard(
+    "lookout-tasks",
+    "Lookout: Tasks",
+    "Is work getting through? Tasks completed and failed by type, how long they take, why they fail, what is queued.",
+    ["tasks"],
+    [
+        panel("timeseries", "Tasks completed", "Tasks finished per second by type and outcome.",
+              [(f"sum by (task_type) (rate(task_success_total{{{TASK}}}[{RATE}]))", "{{task_type}} succeeded"),
+               (f"sum by (task_type) (rate(task_failure_total{{{TASK}}}[{RATE}]))", "{{task_type}} failed")],
+              unit="ops", w=12),
+        panel("timeseries", "Task failure ratio", "Share of tasks that failed, by type.",
+              (f'(sum by (task_type) (rate(task_duration_seconds_count{{status="failure",{TASK}}}[{RATE}])) or 0 * sum by (task_type) (rate(task_duration_seconds_count{{{TASK}}}[{RATE}])))'
+               f' / sum by (task_type) (rate(task_duration_seconds_count{{{TASK}}}[{RATE}]))', "{{task_type}}"),
+              unit="percentunit", w=12, min=0, max=1, thresholds=[(0.05, "yellow"), (0.2, "red")]),
+        panel("timeseries", "Task duration p50 and p95", "Median and 95th percentile of task time by type.",
+              [(f"histogram_quantile({q}, sum by (le, task_type) (rate(task_duration_seconds_bucket{{{TASK}}}[{RATE}])))", f"p{int(q*100)} {{{{task_type}}}}")
+               for q in (0.5, 0.95)], unit="s", w=12),
+        panel("table", "Failure reasons", "Failed tasks over the time range by type and error type.",
+              target(f"sum by (task_type, error_type) (increase(task_failure_total{{{TASK}}}[$__range]))", "", fmt="table", instant=True),
+              w=12, transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}]),
+        panel("timeseries", "Queue depth by priority", "Tasks waiting, stacked by priority.",
+              ("sum by (priority) (task_queue_size)", "{{priority}}"), w=24, h=7,
+              fieldConfig={"defaults": {"unit": "short", "custom": {"stacking": {"mode": "normal"}, "fillOpacity": 30}},
+                           "overrides": []}),
+    ],
+    [task_var],
 )
 
 health = dashboard(
@@ -265,6 +302,7 @@ health = dashboard(
 )
 
 out = pathlib.Path(__file__).resolve().parent.parent / "dashboards"
-for name, board in [("overview", overview), ("agents", agents), ("tools", tools), ("lookout-health", health)]:
+for name, board in [("overview", overview), ("agents", agents), ("tools", tools), ("tasks", tasks),
+                    ("lookout-health", health)]:
     (out / f"{name}.json").write_text(json.dumps(board, indent=2) + "\n")
     print(f"dashboards/{name}.json: {len(board['panels'])} panels")
