@@ -7,19 +7,8 @@ const LOOKOUT: &str = env!("CARGO_BIN_EXE_lookout");
 
 #[test]
 fn serve_answers_metrics_then_stops_cleanly_on_sigterm() {
-    let mut server = Command::new(LOOKOUT)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {banner:?}"))
-        .to_owned();
+    let (mut server, mut stdout, base) = crate::util::lookout_serve(&["--listen", "127.0.0.1:0"]);
+    let url = format!("{base}/metrics");
 
     let shown = Command::new(LOOKOUT)
         .args(["metrics", "--url", &url])
@@ -38,12 +27,7 @@ fn serve_answers_metrics_then_stops_cleanly_on_sigterm() {
         .unwrap()
         .contains("# TYPE lookout_registry_series gauge"));
 
-    let status = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = server.wait().unwrap();
+    let exit = crate::util::terminate(&mut server);
     assert!(exit.success(), "{exit:?}");
     let mut rest = String::new();
     stdout.read_line(&mut rest).unwrap();

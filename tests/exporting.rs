@@ -1,10 +1,11 @@
 //! Exporters from the command line: `serve --config`, `lookout export`, and the flush of a
 //! short-lived `lookout exec`.
 
+use crate::util::{lookout_serve, terminate};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 const LOOKOUT: &str = env!("CARGO_BIN_EXE_lookout");
 
@@ -22,40 +23,6 @@ fn records(dir: &Path) -> Vec<Value> {
     records
 }
 
-/// Starts `lookout serve` with `args`; returns it and its base URL.
-fn serve(
-    args: &[&str],
-    envs: &[(&str, &Path)],
-) -> (Child, BufReader<std::process::ChildStdout>, String) {
-    let mut server = Command::new(LOOKOUT)
-        .arg("serve")
-        .args(args)
-        .envs(envs.iter().map(|(k, v)| (*k, *v)))
-        .env_remove("LOOKOUT_JSON_DIR")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    let url = banner
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .and_then(|w| w.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {banner:?}"));
-    (server, stdout, format!("http://{url}"))
-}
-
-fn terminate(mut server: Child) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    server.wait().unwrap()
-}
-
 #[test]
 fn serve_with_a_config_file_exports_on_demand_and_at_exit() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,7 +38,7 @@ fn serve_with_a_config_file_exports_on_demand_and_at_exit() {
         ),
     )
     .unwrap();
-    let (server, mut stdout, url) = serve(&["--config", config.to_str().unwrap()], &[]);
+    let (mut server, mut stdout, url) = lookout_serve(&["--config", config.to_str().unwrap()]);
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert!(line.starts_with("exporting to json: "), "{line}");
@@ -110,7 +77,7 @@ fn serve_with_a_config_file_exports_on_demand_and_at_exit() {
         "{report}"
     );
 
-    assert!(terminate(server).success());
+    assert!(terminate(&mut server).success());
     let files_after = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(files_after, 3, "one file per export, and the last at exit");
 }
@@ -148,7 +115,7 @@ fn a_bad_config_names_the_field_and_the_fix() {
 
 #[test]
 fn export_without_exporters_says_how_to_add_one() {
-    let (server, _stdout, url) = serve(&["--listen", "127.0.0.1:0"], &[]);
+    let (mut server, _stdout, url) = lookout_serve(&["--listen", "127.0.0.1:0"]);
     let export = Command::new(LOOKOUT)
         .args(["export", "--url", &url])
         .output()
@@ -156,7 +123,7 @@ fn export_without_exporters_says_how_to_add_one() {
     assert!(export.status.success());
     let text = String::from_utf8(export.stdout).unwrap();
     assert!(text.starts_with("no exporters configured"), "{text}");
-    assert!(terminate(server).success());
+    assert!(terminate(&mut server).success());
 }
 
 #[test]

@@ -22,6 +22,22 @@ struct Scripted {
     attempts: Arc<Mutex<Vec<Instant>>>,
 }
 
+impl Scripted {
+    fn named(name: &'static str) -> Self {
+        Scripted {
+            name,
+            ..Scripted::default()
+        }
+    }
+
+    fn stalled(name: &'static str) -> Self {
+        Scripted {
+            stall: true,
+            ..Scripted::named(name)
+        }
+    }
+}
+
 enum Payload {
     Spans(Vec<String>),
     Metrics,
@@ -116,10 +132,7 @@ fn end_spans(telemetry: &Telemetry, n: usize) {
 
 #[test]
 fn every_span_arrives_by_shutdown_from_many_threads() {
-    let exporter = Scripted {
-        name: "scripted",
-        ..Scripted::default()
-    };
+    let exporter = Scripted::named("scripted");
     let telemetry = telemetry(
         base()
             .exporter(exporter.clone())
@@ -159,10 +172,7 @@ fn every_span_arrives_by_shutdown_from_many_threads() {
 
 #[test]
 fn retryable_failures_are_retried_and_permanent_ones_are_not() {
-    let exporter = Scripted {
-        name: "scripted",
-        ..Scripted::default()
-    };
+    let exporter = Scripted::named("scripted");
     exporter.answers.lock().extend([
         Err(ExportError::from_http_status(503, None, "")),
         Err(ExportError::transient("connect", "refused", None)),
@@ -209,10 +219,7 @@ fn retryable_failures_are_retried_and_permanent_ones_are_not() {
 
 #[test]
 fn retry_after_is_waited() {
-    let exporter = Scripted {
-        name: "scripted",
-        ..Scripted::default()
-    };
+    let exporter = Scripted::named("scripted");
     let delay = Duration::from_millis(300);
     exporter
         .answers
@@ -231,15 +238,8 @@ fn retry_after_is_waited() {
 
 #[test]
 fn a_stalled_exporter_stalls_nothing_else() {
-    let stalled = Scripted {
-        name: "stalled",
-        stall: true,
-        ..Scripted::default()
-    };
-    let healthy = Scripted {
-        name: "healthy",
-        ..Scripted::default()
-    };
+    let stalled = Scripted::stalled("stalled");
+    let healthy = Scripted::named("healthy");
     let telemetry = telemetry(
         base()
             .exporter(stalled.clone())
@@ -263,11 +263,7 @@ fn a_stalled_exporter_stalls_nothing_else() {
 
 #[test]
 fn a_full_queue_drops_and_counts_exactly() {
-    let stalled = Scripted {
-        name: "stalled",
-        stall: true,
-        ..Scripted::default()
-    };
+    let stalled = Scripted::stalled("stalled");
     let telemetry = telemetry(
         base()
             .exporter(stalled.clone())
@@ -304,10 +300,7 @@ fn a_full_queue_drops_and_counts_exactly() {
 
 #[test]
 fn metrics_go_out_every_interval() {
-    let exporter = Scripted {
-        name: "scripted",
-        ..Scripted::default()
-    };
+    let exporter = Scripted::named("scripted");
     let telemetry = telemetry(
         base()
             .exporter(exporter.clone())

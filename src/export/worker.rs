@@ -228,7 +228,7 @@ impl<E: Exporter> Worker<E> {
             Ok(result) => result,
             Err(_) => Err(ExportError::transient(
                 "timeout",
-                format!("no answer within {}", humanize(timeout)),
+                format!("no answer within {:.3} s", timeout.as_secs_f64()),
                 None,
             )),
         }
@@ -255,8 +255,4 @@ impl<E: Exporter> Worker<E> {
             Signal::Metrics => &self.metric_metrics,
         }
     }
-}
-
-fn humanize(duration: Duration) -> String {
-    format!("{:.3} s", duration.as_secs_f64())
 }

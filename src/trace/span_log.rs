@@ -2,7 +2,7 @@
 //! run: set `LOOKOUT_SPAN_LOG` and each process that flushes adds its spans.
 
 use lookout_export::{Encoded, ExportError, Exporter, FinishedSpan};
-use lookout_exporter_json::{span_from_json, span_to_json};
+use lookout_exporter_json::{json_lines, span_from_json, span_to_json};
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -78,13 +78,7 @@ impl SpanLog {
 }
 
 fn encode(spans: &[FinishedSpan]) -> Vec<u8> {
-    let mut lines = Vec::new();
-    for span in spans {
-        // Writing a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut lines, &span_to_json(span));
-        lines.push(b'\n');
-    }
-    lines
+    json_lines(spans.iter().map(span_to_json))
 }
 
 /// The span log as a pipeline exporter of spans. The appends run on tokio's blocking

@@ -49,6 +49,6 @@ mod span;
 mod time;
 
 pub use metric::metrics_to_json;
-pub use rotating::{JsonFileConfig, JsonFileExporter};
+pub use rotating::{json_lines, JsonFileConfig, JsonFileExporter};
 pub use span::{span_from_json, span_to_json};
 pub use time::rfc3339;

@@ -120,20 +120,23 @@ impl JsonFileExporter {
         result.map_err(|e| ExportError::permanent("io", format!("{}: {e}", self.destination())))
     }
 
-    fn encode(records: impl Iterator<Item = Value>) -> Encoded<Arc<[u8]>> {
-        let mut payload = Vec::new();
-        let mut items = 0;
-        for record in records {
-            // Writing a Value into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut payload, &record);
-            payload.push(b'\n');
-            items += 1;
-        }
+    fn encode(records: Vec<Value>) -> Encoded<Arc<[u8]>> {
         Encoded {
-            payload: payload.into(),
-            items,
+            items: records.len(),
+            payload: json_lines(records).into(),
         }
     }
+}
+
+/// Records as JSON lines: one compact object and a newline each.
+pub fn json_lines(records: impl IntoIterator<Item = Value>) -> Vec<u8> {
+    let mut lines = Vec::new();
+    for record in records {
+        // Writing a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut lines, &record);
+        lines.push(b'\n');
+    }
+    lines
 }
 
 impl Files {
@@ -253,13 +256,11 @@ impl Exporter for JsonFileExporter {
     }
 
     fn encode_spans(&self, spans: &[FinishedSpan]) -> Option<Encoded<Arc<[u8]>>> {
-        Some(Self::encode(spans.iter().map(span_record)))
+        Some(Self::encode(spans.iter().map(span_record).collect()))
     }
 
     fn encode_metrics(&self, batch: &MetricsBatch<'_>) -> Option<Encoded<Arc<[u8]>>> {
-        Some(Self::encode(
-            metrics_to_json(batch.source, batch.time).into_iter(),
-        ))
+        Some(Self::encode(metrics_to_json(batch.source, batch.time)))
     }
 
     async fn send(&self, payload: &Arc<[u8]>) -> Result<(), ExportError> {
