@@ -13,7 +13,8 @@
 
 use clap::Parser;
 use lookout::agent::{ContextUsage, ErrorEvent, Severity, TaskRun, ToolCall};
-use lookout::server::{serve, DEFAULT_LISTEN};
+use lookout::config::DEFAULT_LISTEN;
+use lookout::server::serve;
 use lookout::Telemetry;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +25,7 @@ use tokio::sync::Semaphore;
 #[derive(Parser)]
 pub struct Args {
     /// Address serving /metrics, /health and /version.
-    #[arg(long, default_value = DEFAULT_LISTEN)]
+    #[arg(long, default_value_t = DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]

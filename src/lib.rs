@@ -38,18 +38,17 @@
 //! Serve it with [`server::ServerHandle::start`] (its own thread) or [`server::serve`]
 //! (your tokio runtime); `lookout serve` does the same from the command line.
 //!
-//! Features: `prometheus` (default) adds the exposition, the server and the CLI.
+//! Features (all default): `prometheus` (the exposition), `server` (the HTTP endpoint),
+//! `otlp` (OTLP export); `tracing` adds a `tracing-subscriber` layer. The `lookout`
+//! command is the `lookout-cli` package: an agent embedding this crate compiles none of it.
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
 pub mod agent;
-#[cfg(feature = "prometheus")]
-pub mod cli;
-pub mod client;
 pub mod config;
 pub mod export;
 pub mod metrics;
-#[cfg(feature = "prometheus")]
+#[cfg(feature = "server")]
 pub mod server;
 mod telemetry;
 pub mod trace;

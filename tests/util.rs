@@ -2,44 +2,16 @@
 
 use lookout::server::{ServerConfig, ServerHandle};
 use lookout::Telemetry;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Finds an external tool on PATH. Without it the test cannot run: under `CI=true` that is
-/// a failure, elsewhere the test says loudly that it skipped.
-pub fn require_tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-    });
-    if found.is_none() {
-        let message =
-            format!("`{name}` is not installed (Debian package `prometheus`; .ci/run installs it)");
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-        eprintln!("SKIPPED: {message}");
-    }
-    found
-}
+pub use lookout_testkit::{free_port, get, urlencode};
 
-/// `python3` with the OpenTelemetry SDK importable (`pip install opentelemetry-sdk`), or
-/// `None` after saying so; under `CI=true` its absence is a failure.
-pub fn require_python_otel() -> Option<PathBuf> {
-    let python = require_tool("python3")?;
-    let found = std::process::Command::new(&python)
-        .args(["-c", "import opentelemetry.sdk.trace"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        let message =
-            "the OpenTelemetry Python SDK is not installed (pip install opentelemetry-sdk)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-        eprintln!("SKIPPED: {message}");
-        return None;
-    }
-    Some(python)
+/// Finds `prometheus` or `promtool` (Debian package `prometheus`) on PATH; without it the
+/// test fails under `CI=true` and says loudly that it skipped elsewhere.
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    lookout_testkit::require_tool(name, "Debian package `prometheus`")
 }
 
 /// Serves `telemetry` on a free loopback port.
@@ -49,42 +21,6 @@ pub fn serve(telemetry: &Telemetry) -> ServerHandle {
         metrics_path: "/metrics".into(),
     };
     ServerHandle::start(telemetry.clone(), &config).unwrap()
-}
-
-/// GETs `url` (with optional headers) and returns the status and body text.
-pub fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let fetched = runtime
-        .block_on(lookout::client::get(url, headers, Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    (
-        fetched.status.as_u16(),
-        String::from_utf8(fetched.body.to_vec()).unwrap(),
-    )
-}
-
-/// A loopback port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Percent-encodes a query parameter.
-pub fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Label values that stress escaping: quotes, backslashes, newlines, unicode.
@@ -238,37 +174,4 @@ impl Prometheus {
         }
         panic!("Prometheus scraped Lookout only {seen} times in 60 s");
     }
-}
-
-/// `lookout serve ARGS` as a child process, with no exporters from the environment;
-/// returns it, its stdout after the banner line, and its base URL (`http://ADDR`).
-pub fn lookout_serve(args: &[&str]) -> (Child, BufReader<ChildStdout>, String) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_lookout"))
-        .arg("serve")
-        .args(args)
-        .env_remove("LOOKOUT_JSON_DIR")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    let addr = banner
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .and_then(|w| w.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {banner:?}"));
-    let url = format!("http://{addr}");
-    (server, stdout, url)
-}
-
-/// Sends SIGTERM to `child` and waits for it to exit.
-pub fn terminate(child: &mut Child) -> ExitStatus {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    child.wait().unwrap()
 }

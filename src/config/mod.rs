@@ -29,6 +29,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Where `lookout serve`, the examples and every command that talks to them meet unless
+/// told otherwise: loopback, port 9464 (the OpenTelemetry Prometheus exporter's port).
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    9464,
+));
+
 /// Turns the JSON exporter on, writing into this directory.
 pub const JSON_DIR_ENV: &str = "LOOKOUT_JSON_DIR";
 /// Names a config file for processes that take no `--config` (as `lookout exec`).
@@ -65,7 +72,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             prometheus: Some(PrometheusConfig {
-                listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+                listen: DEFAULT_LISTEN,
                 path: "/metrics".into(),
             }),
             json: None,

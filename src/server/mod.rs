@@ -16,15 +16,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// The address `lookout serve` and the examples listen on unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 /// How long shutdown waits for open connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Where the endpoint listens and which path serves the exposition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// Listen address (default `127.0.0.1:9464`).
+    /// Listen address (default [`crate::config::DEFAULT_LISTEN`]).
     pub listen: SocketAddr,
     /// Path of the Prometheus exposition (default `/metrics`).
     pub metrics_path: String,
@@ -33,7 +31,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            listen: crate::config::DEFAULT_LISTEN,
             metrics_path: "/metrics".to_owned(),
         }
     }

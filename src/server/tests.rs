@@ -1,17 +1,11 @@
 use super::*;
 use crate::agent::ToolCall;
-use crate::client::{get, Fetched};
+use lookout_testkit::{request, Response};
 use std::io::Read;
 
-fn fetch(server: &ServerHandle, path: &str, headers: &[(&str, &str)]) -> Fetched {
+fn fetch(server: &ServerHandle, path: &str, headers: &[(&str, &str)]) -> Response {
     let url = format!("http://{}{path}", server.local_addr());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime
-        .block_on(get(&url, headers, Duration::from_secs(5)))
-        .unwrap()
+    request("GET", &url, headers, b"")
 }
 
 fn start() -> (Telemetry, ServerHandle) {
@@ -29,8 +23,8 @@ fn start() -> (Telemetry, ServerHandle) {
     (telemetry, server)
 }
 
-fn header<'a>(response: &'a Fetched, name: &str) -> Option<&'a str> {
-    response.headers.get(name).and_then(|v| v.to_str().ok())
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response.header(name)
 }
 
 #[test]

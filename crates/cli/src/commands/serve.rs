@@ -1,15 +1,16 @@
 //! `lookout serve`: the daemon's endpoint.
 
-use super::CliError;
-use crate::config::{process_env, Config};
-use crate::server::{serve, DEFAULT_LISTEN};
-use crate::Telemetry;
+use crate::error::CliError;
+use lookout::config::DEFAULT_LISTEN;
+use lookout::config::{process_env, Config};
+use lookout::server::serve;
+use lookout::Telemetry;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-pub(super) struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address to listen on [default: the config's prometheus block, else 127.0.0.1:9464].
     #[arg(long, env = "LOOKOUT_LISTEN")]
     listen: Option<SocketAddr>,
@@ -33,11 +34,7 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
             args.path.unwrap_or(p.path.clone()),
         ),
         // No exposition: /health, /version and /export only.
-        None => (
-            args.listen
-                .unwrap_or(DEFAULT_LISTEN.parse().expect("valid")),
-            String::new(),
-        ),
+        None => (args.listen.unwrap_or(DEFAULT_LISTEN), String::new()),
     };
     let telemetry = Telemetry::builder().config(config).build()?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -49,7 +46,7 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let addr = listener.local_addr().map_err(CliError::Runtime)?;
     println!(
         "lookout {} serving http://{addr}{} (and /health, /version, POST /export)",
-        crate::VERSION,
+        lookout::VERSION,
         path
     );
     if let Some(pipeline) = telemetry.pipeline() {
@@ -75,7 +72,7 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub(crate) async fn shutdown_signal() {
+async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

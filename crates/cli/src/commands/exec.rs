@@ -1,14 +1,14 @@
 //! `lookout exec`: run any program as a sub-agent under a child span.
 
-use super::CliError;
-use crate::trace::{CommandExt, KeyValue};
-use crate::Telemetry;
+use crate::error::CliError;
+use lookout::trace::{CommandExt, KeyValue};
+use lookout::Telemetry;
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
 #[derive(Debug, clap::Args)]
-pub(super) struct ExecArgs {
+pub(crate) struct ExecArgs {
     /// The sub-agent's name: span `invoke_agent {name}`, label `agent_type`
     /// (default: the program's file name).
     #[arg(long)]

@@ -1,39 +1,37 @@
 //! `lookout metrics`: a running endpoint's exposition, for people.
 
-use super::CliError;
 use crate::client;
-use crate::prometheus::{parse, ParsedFamily, Sample};
+use crate::error::CliError;
+use crate::settings::Settings;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
+use lookout::prometheus::{parse, ParsedFamily, Sample};
 use std::time::Duration;
 
+/// `lookout metrics` flags, beside the global `--url`, `--json`, `--timeout`.
 #[derive(Debug, clap::Args)]
-pub(super) struct MetricsArgs {
-    /// Endpoint to read.
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:9464/metrics",
-        env = "LOOKOUT_METRICS_URL"
-    )]
-    url: String,
+pub(crate) struct MetricsArgs {
     /// Print the exposition text as received.
     #[arg(long)]
     raw: bool,
-    /// Seconds to wait for the answer.
-    #[arg(long, default_value_t = 10)]
-    timeout: u64,
 }
 
-pub(super) async fn run(args: MetricsArgs) -> Result<(), CliError> {
+/// The path read unless `--url` names one.
+const METRICS_PATH: &str = "/metrics";
+/// How long to wait for the answer unless `--timeout` says otherwise.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(super) async fn run(args: MetricsArgs, settings: &Settings) -> Result<(), CliError> {
+    let url = settings.endpoint(METRICS_PATH);
     let accept = [("accept", "text/plain;version=0.0.4")];
-    let fetched = client::get(&args.url, &accept, Duration::from_secs(args.timeout)).await?;
+    let fetched = client::get(&url, &accept, settings.timeout_or(TIMEOUT)).await?;
     if !fetched.status.is_success() {
         return Err(CliError::Status {
-            url: args.url,
+            url,
             status: fetched.status,
         });
     }
     let exposition = |reason: String| CliError::Exposition {
-        url: args.url.clone(),
+        url: url.clone(),
         reason,
     };
     let text = std::str::from_utf8(&fetched.body).map_err(|e| exposition(e.to_string()))?;
@@ -42,12 +40,52 @@ pub(super) async fn run(args: MetricsArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let families = parse(text).map_err(|e| exposition(e.to_string()))?;
-    print!("{}", render(&families));
+    if settings.json {
+        println!("{}", to_json(&families));
+    } else {
+        print!("{}", render(&families));
+    }
     Ok(())
 }
 
+/// The families as a JSON array: name, kind, help and every sample with its labels.
+fn to_json(families: &[ParsedFamily]) -> serde_json::Value {
+    families
+        .iter()
+        .map(|family| {
+            let samples: Vec<_> = family
+                .samples
+                .iter()
+                .map(|sample| {
+                    let labels: serde_json::Map<_, _> = sample
+                        .labels
+                        .iter()
+                        .map(|(name, value)| (name.clone(), value.clone().into()))
+                        .collect();
+                    serde_json::json!({
+                        "name": sample.name,
+                        "labels": labels,
+                        "value": finite_or_text(sample.value),
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "name": family.name,
+                "kind": family.kind,
+                "help": family.help,
+                "samples": samples,
+            })
+        })
+        .collect()
+}
+
+/// A JSON number, or the exposition's spelling (`+Inf`, `NaN`) where JSON has none.
+fn finite_or_text(value: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(value).map_or_else(|| format_value(value).into(), Into::into)
+}
+
 /// One table per family: counters and gauges by series, histograms summarized.
-pub(crate) fn render(families: &[ParsedFamily]) -> String {
+fn render(families: &[ParsedFamily]) -> String {
     let mut out = String::new();
     for family in families {
         out.push_str(&format!("{} ({})", family.name, family.kind));

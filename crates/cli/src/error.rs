@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum CliError {
+pub(crate) enum CliError {
     /// The listen address is taken or not ours.
     #[error("cannot listen on {addr}: {source} (choose another address with --listen)")]
     Bind {
@@ -52,10 +52,10 @@ pub enum CliError {
     },
     /// The config file or environment is invalid.
     #[error("{0}")]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] lookout::config::ConfigError),
     /// The exporters could not start.
     #[error("{0}")]
-    Telemetry(#[from] crate::BuildError),
+    Telemetry(#[from] lookout::BuildError),
     /// The async runtime or the server failed.
     #[error("runtime error: {0}")]
     Runtime(std::io::Error),
@@ -63,7 +63,7 @@ pub enum CliError {
 
 impl CliError {
     /// A stable code for scripts and docs.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             CliError::Bind { .. } => "E_BIND",
             CliError::Client(ClientError::InvalidUrl { .. }) => "E_URL",
@@ -73,7 +73,7 @@ impl CliError {
             CliError::Spawn { .. } => "E_SPAWN",
             CliError::Export { .. } => "E_EXPORT",
             CliError::Config(error) => error.code(),
-            CliError::Telemetry(crate::BuildError::Config(error)) => error.code(),
+            CliError::Telemetry(lookout::BuildError::Config(error)) => error.code(),
             CliError::Telemetry(_) => "E_TELEMETRY",
             CliError::Runtime(_) => "E_RUNTIME",
         }
@@ -81,10 +81,10 @@ impl CliError {
 
     /// The process exit status: 2 for bad input, 126/127 when `exec` cannot start its
     /// program, 1 for everything else.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             CliError::Client(ClientError::InvalidUrl { .. }) => 2,
-            CliError::Config(_) | CliError::Telemetry(crate::BuildError::Config(_)) => 2,
+            CliError::Config(_) | CliError::Telemetry(lookout::BuildError::Config(_)) => 2,
             CliError::Spawn { code, .. } => *code,
             _ => 1,
         }

@@ -1,31 +1,22 @@
 //! `lookout export`: a running Lookout exports now and says what went where.
 
-use super::CliError;
 use crate::client;
-use crate::export::FlushReport;
+use crate::error::CliError;
+use crate::settings::Settings;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
+use lookout::export::FlushReport;
 use std::time::Duration;
 
+/// `lookout export` takes only the global flags: `--url`, `--json`, `--timeout`.
 #[derive(Debug, clap::Args)]
-pub(super) struct ExportArgs {
-    /// The running Lookout (`lookout serve`) to export from.
-    #[arg(long, default_value = "http://127.0.0.1:9464", env = "LOOKOUT_URL")]
-    url: String,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    /// Seconds to wait for the export.
-    #[arg(long, default_value_t = 30)]
-    timeout: u64,
-}
+pub(crate) struct ExportArgs {}
 
-pub(super) async fn run(args: ExportArgs) -> Result<(), CliError> {
-    let url = format!(
-        "{}{}",
-        args.url.trim_end_matches('/'),
-        crate::server::EXPORT_PATH
-    );
-    let fetched = client::post(&url, Duration::from_secs(args.timeout)).await?;
+/// How long an export may take unless `--timeout` says otherwise.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(super) async fn run(_args: ExportArgs, settings: &Settings) -> Result<(), CliError> {
+    let url = settings.endpoint(lookout::server::EXPORT_PATH);
+    let fetched = client::post(&url, settings.timeout_or(TIMEOUT)).await?;
     if !fetched.status.is_success() {
         return Err(CliError::Status {
             url,
@@ -39,7 +30,7 @@ pub(super) async fn run(args: ExportArgs) -> Result<(), CliError> {
             url: url.clone(),
             reason: "not an export report".into(),
         })?;
-    if args.json {
+    if settings.json {
         println!("{}", report.to_json());
     } else {
         print!("{}", render(&report));

@@ -1,7 +1,7 @@
 //! A minimal HTTP/1.1 client over hyper, for the CLI talking to a running endpoint.
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 /// Why a request to an endpoint failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ClientError {
+pub(crate) enum ClientError {
     /// The URL is not an `http://host[:port]/path` URL.
     #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl {
@@ -38,17 +38,15 @@ pub enum ClientError {
 
 /// A received response.
 #[derive(Debug)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     /// Status code.
-    pub status: StatusCode,
-    /// Headers.
-    pub headers: HeaderMap,
+    pub(crate) status: StatusCode,
     /// Body, as received (not decompressed).
-    pub body: Bytes,
+    pub(crate) body: Bytes,
 }
 
 /// GETs `url` with extra headers, within `timeout`.
-pub async fn get(
+pub(crate) async fn get(
     url: &str,
     headers: &[(&str, &str)],
     timeout: Duration,
@@ -57,7 +55,7 @@ pub async fn get(
 }
 
 /// POSTs an empty body to `url`, within `timeout`.
-pub async fn post(url: &str, timeout: Duration) -> Result<Fetched, ClientError> {
+pub(crate) async fn post(url: &str, timeout: Duration) -> Result<Fetched, ClientError> {
     request(Method::POST, url, &[], timeout).await
 }
 
@@ -124,7 +122,6 @@ async fn send(method: Method, url: &str, headers: &[(&str, &str)]) -> Result<Fet
         .to_bytes();
     Ok(Fetched {
         status: parts.status,
-        headers: parts.headers,
         body,
     })
 }

@@ -2,6 +2,8 @@
 //! short-lived `lookout exec`.
 
 use crate::util::{lookout_serve, terminate};
+use lookout_exporter_otlp::receiver::Receiver;
+use lookout_exporter_otlp::Protocol;
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::Path;
@@ -151,8 +153,41 @@ fn a_short_lived_exec_flushes_before_it_exits() {
 }
 
 #[test]
-fn a_third_party_exporter_plugs_in() {
-    // examples/statsd_exporter.rs: written against lookout-export alone; its main asserts
-    // that the StatsD daemon received the counters and gauges.
-    crate::statsd_exporter::main().unwrap();
+fn a_short_lived_exec_exports_over_otlp_with_only_the_endpoint_set() {
+    for (protocol, name) in [
+        (Protocol::HttpProtobuf, "http/protobuf"),
+        (Protocol::Grpc, "grpc"),
+    ] {
+        let receiver = Receiver::start(protocol);
+        let run = Command::new(LOOKOUT)
+            .args(["exec", "--name", "quick", "--", "sleep", "0.01"])
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", name)
+            .env("OTEL_SERVICE_NAME", "sub-agent")
+            .env_remove("TRACEPARENT")
+            .env_remove("TRACE_CONTEXT")
+            .env_remove("LOOKOUT_JSON_DIR")
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{name}: {run:?}");
+        let spans = receiver.spans();
+        assert_eq!(spans.len(), 1, "{name}");
+        assert_eq!(spans[0].name, "invoke_agent quick");
+        let received = receiver.received();
+        let metrics = &received
+            .metrics
+            .last()
+            .expect("metrics at exit")
+            .resource_metrics[0];
+        assert!(
+            format!("{:?}", metrics.resource).contains("sub-agent"),
+            "{name}"
+        );
+        let names: Vec<&str> = metrics.scope_metrics[0]
+            .metrics
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert!(names.contains(&"agent_execution"), "{name}: {names:?}");
+    }
 }

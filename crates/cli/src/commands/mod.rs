@@ -1,0 +1,31 @@
+//! One file per command; [`run`] resolves the settings and runs the one asked for on one
+//! tokio runtime, which the command's exporters and server share.
+
+#[cfg(unix)]
+pub(crate) mod exec;
+pub(crate) mod export;
+pub(crate) mod metrics;
+pub(crate) mod serve;
+
+use crate::args::{Args, Command};
+use crate::error::CliError;
+use crate::settings::Settings;
+
+/// Runs the parsed command line; returns the process exit code.
+pub(crate) fn run(args: Args) -> Result<u8, CliError> {
+    let settings = Settings::resolve(args.global);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(async {
+        match args.command {
+            Command::Serve(args) => serve::run(args).await.map(|()| 0),
+            Command::Metrics(args) => metrics::run(args, &settings).await.map(|()| 0),
+            Command::Export(args) => export::run(args, &settings).await.map(|()| 0),
+            #[cfg(unix)]
+            Command::Exec(args) => exec::run(args).await,
+        }
+    })
+}

@@ -1,0 +1,7 @@
+//! Tests of the `lookout` binary: one test binary, shared helpers in `util`.
+
+mod cli;
+mod exporting;
+mod python;
+mod util;
+mod w3c;

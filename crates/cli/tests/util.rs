@@ -1,0 +1,39 @@
+//! Helpers shared by the tests of the `lookout` binary.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+
+pub use lookout_testkit::{free_port, get, require_python_otel};
+
+/// `lookout serve ARGS` as a child process, with no exporters from the environment;
+/// returns it, its stdout after the banner line, and its base URL (`http://ADDR`).
+pub fn lookout_serve(args: &[&str]) -> (Child, BufReader<ChildStdout>, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .arg("serve")
+        .args(args)
+        .env_remove("LOOKOUT_JSON_DIR")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    let addr = banner
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .and_then(|w| w.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {banner:?}"));
+    let url = format!("http://{addr}");
+    (server, stdout, url)
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit.
+pub fn terminate(child: &mut Child) -> ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap()
+}
