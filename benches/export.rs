@@ -15,8 +15,8 @@
 mod peers;
 
 use criterion::{criterion_group, Criterion};
-use lookout::export::{PipelineBuilder, RetryPolicy};
 use lookout::metrics::{Counter, Descriptor, Family, Histogram, HistogramOptions};
+use lookout::pipeline::{PipelineBuilder, RetryPolicy};
 use lookout::Telemetry;
 use lookout_exporter_otlp::receiver::{Answer, Receiver};
 use lookout_exporter_otlp::{OtlpConfig, OtlpExporter, Protocol};

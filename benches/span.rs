@@ -44,7 +44,7 @@ fn lookout() -> Tracer {
     Tracer::builder()
         .sampler(Sampler::AlwaysOn)
         .queue_capacity(2 * CHUNK as usize)
-        .store_capacity(0)
+        .recent_capacity(0)
         .build()
 }
 

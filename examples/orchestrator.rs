@@ -12,7 +12,7 @@
 //! bundled Grafana dashboards shows data.
 
 use clap::Parser;
-use lookout::agent::{ContextUsage, ErrorEvent, Severity, TaskRun, ToolCall};
+use lookout::agent::{ContextUsage, ErrorEvent, Severity, TaskExecution, ToolCall};
 use lookout::config::DEFAULT_LISTEN;
 use lookout::server::serve;
 use lookout::Telemetry;
@@ -197,7 +197,7 @@ async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) {
     }
     // A task fails with its agent, or on its own when its result does not validate.
     let task_error = failed.or_else(|| (rng.unit() < 0.1).then_some("validation"));
-    agents.track_task(&TaskRun {
+    agents.track_task(&TaskExecution {
         task_type,
         duration: task_started.elapsed(),
         error: task_error,

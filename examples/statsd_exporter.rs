@@ -79,14 +79,16 @@ pub fn main() -> std::io::Result<()> {
     };
     let telemetry = lookout::Telemetry::builder()
         .without_env_exporters()
-        .exporters(lookout::export::PipelineBuilder::new().exporter(exporter))
+        .exporters(lookout::pipeline::PipelineBuilder::new().exporter(exporter))
         .build()
         .expect("telemetry");
-    telemetry.agents().track_task(&lookout::agent::TaskRun {
-        task_type: "review",
-        duration: std::time::Duration::from_millis(40),
-        error: None,
-    });
+    telemetry
+        .agents()
+        .track_task(&lookout::agent::TaskExecution {
+            task_type: "review",
+            duration: std::time::Duration::from_millis(40),
+            error: None,
+        });
     telemetry.agents().set_task_queue_size("high", 3);
     assert!(telemetry.flush().is_ok());
 

@@ -9,7 +9,8 @@
 //! generation it is). Any program can be a sub-agent: `lookout exec -- CMD` wraps one in a
 //! span and hands it the same variables.
 
-use lookout::trace::{CommandExt, FinishedSpan, SpanId, SpanLog, SPAN_LOG_ENV};
+use lookout::json::{SpanLog, SPAN_LOG_ENV};
+use lookout::trace::{CommandExt, FinishedSpan, SpanId};
 use lookout::Telemetry;
 use std::collections::HashMap;
 use std::process::Command;

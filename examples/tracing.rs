@@ -49,7 +49,7 @@ fn main() {
 
     // 7. Export the trace.
     println!("trace {trace_id} (traceparent {header})");
-    for span in tracer.export_spans(trace_id) {
+    for span in tracer.recent_spans(trace_id) {
         let status = match &span.status {
             Status::Error(message) => format!("error: {message}"),
             other => format!("{other:?}").to_lowercase(),

@@ -282,7 +282,7 @@ health = dashboard(
         panel("timeseries", "Overflowing label sets", "New label sets sent to the overflow series, per second.",
               (f"sum by (family) (rate(lookout_series_overflow_total[{RATE}]))", "{{family}}"), unit="ops", w=12),
         panel("timeseries", "Dropped records", "Records refused (wrong label count, NaN) per second.",
-              (f"sum by (family, reason) (rate(lookout_dropped_records_total[{RATE}]))", "{{family}} {{reason}}"), unit="ops", w=12),
+              (f"sum by (family, reason) (rate(lookout_dropped_observations_total[{RATE}]))", "{{family}} {{reason}}"), unit="ops", w=12),
         panel("timeseries", "Scrape duration p99", "Time to encode /metrics.",
               (f"histogram_quantile(0.99, sum by (le) (rate(lookout_scrape_duration_seconds_bucket[{RATE}])))", "p99"), unit="s", w=12),
         panel("timeseries", "Spans dropped", "Spans, attributes, events and links the tracer dropped, per second.",

@@ -46,8 +46,8 @@
 
 pub mod agent;
 pub mod config;
-pub mod export;
 pub mod metrics;
+pub mod pipeline;
 #[cfg(feature = "server")]
 pub mod server;
 mod telemetry;
@@ -57,6 +57,9 @@ pub use telemetry::{BuildError, Telemetry, TelemetryBuilder};
 
 /// This build's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// JSON exports: rotating files and the span log (the `lookout-exporter-json` crate).
+pub use lookout_exporter_json as json;
 
 /// Prometheus text and OpenMetrics exposition (the `lookout-exporter-prometheus` crate).
 #[cfg(feature = "prometheus")]

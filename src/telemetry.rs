@@ -2,8 +2,8 @@
 
 use crate::agent::{semconv, AgentExecutionGuard, AgentMetrics, ToolCallGuard};
 use crate::config::{Config, ConfigError};
-use crate::export::{FlushReport, Pipeline, PipelineBuilder, StartError};
 use crate::metrics::{MetricError, Registry, DEFAULT_CARDINALITY_LIMIT};
+use crate::pipeline::{FlushReport, Pipeline, PipelineBuilder, StartError};
 use crate::trace::{Tracer, TracerBuilder};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,7 +67,7 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Tracer settings: sampler, span limits, queue and store sizes.
+    /// Tracer settings: sampler, span limits, queue size, recent traces kept in memory.
     pub fn tracer(mut self, tracer: TracerBuilder) -> Self {
         self.tracer = tracer;
         self

@@ -3,7 +3,7 @@
 //! backend can throw at it.
 
 use lookout::config::{env_map, Config};
-use lookout::export::{PipelineBuilder, RetryPolicy};
+use lookout::pipeline::{PipelineBuilder, RetryPolicy};
 use lookout::trace::{KeyValue, SpanKind, Status};
 use lookout::Telemetry;
 use lookout_exporter_otlp::proto::metrics::v1::{metric::Data, number_data_point};

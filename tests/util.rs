@@ -68,12 +68,12 @@ pub fn fill_every_family(telemetry: &Telemetry) {
             error_type: nasty,
             severity: Severity::Error,
         });
-        agents.track_task(&TaskRun {
+        agents.track_task(&TaskExecution {
             task_type: nasty,
             duration: ms * 10,
             error: None,
         });
-        agents.track_task(&TaskRun {
+        agents.track_task(&TaskExecution {
             task_type: nasty,
             duration: ms * 20,
             error: Some(nasty),

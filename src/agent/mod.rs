@@ -20,20 +20,20 @@
 mod error_rate;
 mod execution;
 mod families;
-mod records;
 pub mod semconv;
 mod tool;
+mod tracking;
 
 pub use error_rate::ERROR_RATE_WINDOW_SECONDS;
 pub use execution::AgentExecutionGuard;
-pub use records::{AgentExecution, ContextUsage, ErrorEvent, Severity, TaskRun, ToolCall};
 pub use tool::ToolCallGuard;
+pub use tracking::{AgentExecution, ContextUsage, ErrorEvent, Severity, TaskExecution, ToolCall};
 
 use crate::metrics::{MetricError, Registry};
 use error_rate::ErrorRates;
 use families::AgentFamilies;
-use records::status;
 use std::sync::Arc;
+use tracking::status;
 
 /// Records agent executions, tool calls, context usage, errors and tasks into seed 003's
 /// metric families. Cloning is cheap and shares the families.
@@ -153,7 +153,7 @@ impl AgentMetrics {
     }
 
     /// Records a finished task: duration by status, and success or failure by error type.
-    pub fn track_task(&self, task: &TaskRun<'_>) {
+    pub fn track_task(&self, task: &TaskExecution<'_>) {
         let f = self.families();
         f.task_duration.observe_duration(
             &[task.task_type, status(task.error.is_none())],

@@ -47,12 +47,12 @@ fn registers_the_seed_families_with_their_labels() {
         error_type: "rate_limit",
         severity: Severity::Warning,
     });
-    agents.track_task(&TaskRun {
+    agents.track_task(&TaskExecution {
         task_type: "review",
         duration: Duration::from_secs(3),
         error: None,
     });
-    agents.track_task(&TaskRun {
+    agents.track_task(&TaskExecution {
         task_type: "review",
         duration: Duration::from_secs(1),
         error: Some("conflict"),
@@ -155,7 +155,7 @@ fn agent_and_tool_spans_and_metrics_agree() {
     }
     agent.succeed();
 
-    let spans = telemetry.tracer().export_spans(trace_id);
+    let spans = telemetry.tracer().recent_spans(trace_id);
     let span = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
     let (agent_span, read, bash) = (
         span("invoke_agent coder"),

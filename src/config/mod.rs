@@ -20,9 +20,9 @@
 
 mod file;
 
-use crate::export::PipelineBuilder;
-use crate::trace::SpanLog;
+use crate::pipeline::PipelineBuilder;
 use file::FileConfig;
+use lookout_exporter_json::SpanLog;
 use lookout_exporter_json::{JsonFileConfig, JsonFileExporter};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -210,7 +210,7 @@ impl Config {
                 None => OtlpConfig::from_lookup(env).map_err(otlp_error)?,
             };
         }
-        if let Some(path) = env(crate::trace::SPAN_LOG_ENV) {
+        if let Some(path) = env(lookout_exporter_json::SPAN_LOG_ENV) {
             self.span_log = Some(SpanLog::new(path));
         }
         if let Some(ms) = env(METRIC_INTERVAL_ENV) {

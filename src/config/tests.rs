@@ -84,7 +84,7 @@ fn environment_wins_over_the_file() {
     let env = env_map(&[
         (JSON_DIR_ENV, "from-env"),
         (METRIC_INTERVAL_ENV, "2000"),
-        (crate::trace::SPAN_LOG_ENV, "spans.jsonl"),
+        (lookout_exporter_json::SPAN_LOG_ENV, "spans.jsonl"),
     ]);
     let config = file.with_env(&env).unwrap();
     let json = config.json.unwrap();

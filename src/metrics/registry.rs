@@ -19,7 +19,7 @@ pub const SERIES_METRIC: &str = "lookout_registry_series";
 /// Measurements routed to a family's overflow series.
 pub const OVERFLOW_METRIC: &str = "lookout_series_overflow";
 /// Measurements dropped (wrong label count, NaN observation).
-pub const DROPPED_METRIC: &str = "lookout_dropped_records";
+pub const DROPPED_METRIC: &str = "lookout_dropped_observations";
 
 /// A set of metric families; cloning shares it.
 ///

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// `POST` here exports now: every exporter gets the finished spans and a metrics
-/// collection; the answer is the [`crate::export::FlushReport`] as JSON.
+/// collection; the answer is the [`crate::pipeline::FlushReport`] as JSON.
 pub const EXPORT_PATH: &str = "/export";
 
 /// Scrape durations, exposed on the next scrape.

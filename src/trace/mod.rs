@@ -17,7 +17,7 @@
 //! let trace_id = root.context().trace_id;
 //! root.end();
 //!
-//! let spans = tracer.export_spans(trace_id);
+//! let spans = tracer.recent_spans(trace_id);
 //! assert_eq!(spans.len(), 2);
 //! assert_eq!(spans[0].parent_span_id, spans[1].span_id);
 //! ```
@@ -27,10 +27,9 @@ mod current;
 mod env;
 mod id_generator;
 mod queue;
+mod recent;
 mod sampler;
 mod span;
-mod span_log;
-mod store;
 mod traceparent;
 mod tracer;
 mod tracestate;
@@ -50,7 +49,6 @@ pub use lookout_export::{
 };
 pub use sampler::Sampler;
 pub use span::Span;
-pub use span_log::{SpanLog, SPAN_LOG_ENV};
 pub use traceparent::{TraceParent, TRACEPARENT_LEN};
 pub use tracer::{SpanBuilder, SpanLimits, Tracer, TracerBuilder, TracerStats};
 pub use tracestate::{TraceState, TraceStateError, MAX_MEMBERS};

@@ -6,7 +6,7 @@ fn tracer() -> Tracer {
 }
 
 fn only(tracer: &Tracer, trace_id: TraceId) -> Vec<FinishedSpan> {
-    tracer.export_spans(trace_id)
+    tracer.recent_spans(trace_id)
 }
 
 #[test]
@@ -254,8 +254,8 @@ fn queue_overflow_drops_exactly_the_excess() {
 }
 
 #[test]
-fn the_store_keeps_the_newest_traces() {
-    let tracer = Tracer::builder().store_capacity(3).build();
+fn the_newest_traces_are_kept_in_memory() {
+    let tracer = Tracer::builder().recent_capacity(3).build();
     let ids: Vec<TraceId> = (0..4)
         .map(|_| {
             let span = tracer.span("s").root().start();
@@ -265,7 +265,7 @@ fn the_store_keeps_the_newest_traces() {
         })
         .collect();
     assert_eq!(tracer.trace_ids(), ids[1..]);
-    assert!(tracer.export_spans(ids[0]).is_empty());
+    assert!(tracer.recent_spans(ids[0]).is_empty());
 }
 
 mod properties {
@@ -354,7 +354,7 @@ fn tracing_spans_events_and_lookout_spans_nest() {
     let id = root.context().trace_id;
     let root_id = root.context().span_id;
     root.end();
-    let spans = tracer.export_spans(id);
+    let spans = tracer.recent_spans(id);
     let span = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
     let agent = span("agent");
     assert_eq!(agent.parent_span_id, root_id);

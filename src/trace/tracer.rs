@@ -4,9 +4,9 @@ use super::context::SpanContext;
 use super::current;
 use super::id_generator;
 use super::queue::SpanQueue;
+use super::recent::RecentTraces;
 use super::sampler::Sampler;
 use super::span::{Recording, Span};
-use super::store::RecentTraces;
 use super::tracestate::TraceState;
 use lookout_export::{
     AttributeValue, FinishedSpan, KeyValue, SpanId, SpanKind, Status, TraceFlags, TraceId,
@@ -62,7 +62,7 @@ pub struct TracerBuilder {
     sampler: Sampler,
     limits: SpanLimits,
     queue_capacity: usize,
-    store_capacity: usize,
+    recent_capacity: usize,
 }
 
 impl TracerBuilder {
@@ -84,9 +84,9 @@ impl TracerBuilder {
         self
     }
 
-    /// Finished spans kept in memory for [`Tracer::export_spans`] (default 10,000).
-    pub fn store_capacity(mut self, capacity: usize) -> Self {
-        self.store_capacity = capacity;
+    /// Finished spans kept in memory for [`Tracer::recent_spans`] (default 10,000).
+    pub fn recent_capacity(mut self, capacity: usize) -> Self {
+        self.recent_capacity = capacity;
         self
     }
 
@@ -97,7 +97,7 @@ impl TracerBuilder {
                 sampler: self.sampler,
                 limits: self.limits,
                 queue: SpanQueue::new(self.queue_capacity),
-                store: Mutex::new(RecentTraces::new(self.store_capacity)),
+                recent: Mutex::new(RecentTraces::new(self.recent_capacity)),
                 exported: AtomicBool::new(false),
                 attributes_dropped: AtomicU64::new(0),
                 events_dropped: AtomicU64::new(0),
@@ -108,7 +108,7 @@ impl TracerBuilder {
     }
 }
 
-/// Starts spans. Cloning is cheap and shares the queue and store.
+/// Starts spans. Cloning is cheap and shares the queue and the recent traces.
 #[derive(Debug, Clone)]
 pub struct Tracer {
     inner: Arc<Inner>,
@@ -119,7 +119,7 @@ struct Inner {
     sampler: Sampler,
     limits: SpanLimits,
     queue: SpanQueue,
-    store: Mutex<RecentTraces>,
+    recent: Mutex<RecentTraces>,
     /// Set once an export pipeline takes the finished spans: then only it drains the queue.
     exported: AtomicBool,
     attributes_dropped: AtomicU64,
@@ -272,7 +272,7 @@ impl Tracer {
             sampler: Sampler::default(),
             limits: SpanLimits::default(),
             queue_capacity: 2048,
-            store_capacity: 10_000,
+            recent_capacity: 10_000,
         }
     }
 
@@ -309,19 +309,20 @@ impl Tracer {
     ///
     /// With an export pipeline running, spans reach memory as the pipeline takes them
     /// (within its poll interval); without one, this takes them off the queue itself.
-    pub fn export_spans(&self, trace_id: TraceId) -> Vec<FinishedSpan> {
-        self.store_queued().trace(trace_id)
+    pub fn recent_spans(&self, trace_id: TraceId) -> Vec<FinishedSpan> {
+        self.recent_queued().trace(trace_id)
     }
 
-    /// The store, after moving queued spans into it unless a pipeline owns the queue.
-    fn store_queued(&self) -> parking_lot::MutexGuard<'_, RecentTraces> {
-        let mut store = self.inner.store.lock();
+    /// The recent traces, after moving queued spans into them unless a pipeline owns the
+    /// queue.
+    fn recent_queued(&self) -> parking_lot::MutexGuard<'_, RecentTraces> {
+        let mut recent = self.inner.recent.lock();
         if !self.inner.exported.load(Ordering::Acquire) {
             self.inner
                 .queue
-                .drain(usize::MAX, |span| store.insert(span));
+                .drain(usize::MAX, |span| recent.insert(span));
         }
-        store
+        recent
     }
 
     /// Marks the queue as drained by an export pipeline.
@@ -331,18 +332,18 @@ impl Tracer {
 
     /// The ids of the traces in memory, oldest first.
     pub fn trace_ids(&self) -> Vec<TraceId> {
-        self.store_queued().trace_ids().collect()
+        self.recent_queued().trace_ids().collect()
     }
 
     /// Takes up to `max` finished spans off the queue, for an exporter; they are also kept
-    /// for [`export_spans`](Self::export_spans).
+    /// for [`recent_spans`](Self::recent_spans).
     pub fn take_finished(&self, max: usize) -> Vec<FinishedSpan> {
         let mut taken = Vec::new();
-        let mut store = self.inner.store.lock();
-        let keep = !store.is_disabled();
+        let mut recent = self.inner.recent.lock();
+        let keep = !recent.is_disabled();
         self.inner.queue.drain(max, |span| {
             if keep {
-                store.insert(span.clone());
+                recent.insert(span.clone());
             }
             taken.push(span);
         });

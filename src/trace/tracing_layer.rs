@@ -13,7 +13,7 @@
 //!     tracing::info_span!("search", query = "rust").in_scope(|| tracing::info!(hits = 3, "found"));
 //! });
 //! let trace = tracer.trace_ids()[0];
-//! let spans = tracer.export_spans(trace);
+//! let spans = tracer.recent_spans(trace);
 //! assert_eq!(spans.len(), 2);
 //! let (search, plan) = (&spans[0], &spans[1]);
 //! assert_eq!(search.parent_span_id, plan.span_id);

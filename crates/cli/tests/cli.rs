@@ -68,11 +68,11 @@ fn errors_carry_a_code_and_an_exit_status() {
 /// Runs `lookout exec` with a span log; returns its exit code and the span it logged.
 fn exec(args: &[&str]) -> (Option<i32>, lookout::trace::FinishedSpan) {
     let dir = tempfile::tempdir().unwrap();
-    let log = lookout::trace::SpanLog::new(dir.path().join("spans.jsonl"));
+    let log = lookout::json::SpanLog::new(dir.path().join("spans.jsonl"));
     let status = Command::new(LOOKOUT)
         .arg("exec")
         .args(args)
-        .env(lookout::trace::SPAN_LOG_ENV, log.path())
+        .env(lookout::json::SPAN_LOG_ENV, log.path())
         .env_remove("TRACEPARENT")
         .env_remove("TRACE_CONTEXT")
         .stdout(Stdio::null())

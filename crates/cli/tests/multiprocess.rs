@@ -6,7 +6,8 @@
 //! A test binary without the libtest harness: run with `LOOKOUT_SUBAGENT_DEPTH` set it is
 //! a sub-agent, otherwise it is the coordinator and the test.
 
-use lookout::trace::{CommandExt, FinishedSpan, SpanId, SpanLog, SPAN_LOG_ENV};
+use lookout::json::{SpanLog, SPAN_LOG_ENV};
+use lookout::trace::{CommandExt, FinishedSpan, SpanId};
 use lookout::Telemetry;
 use std::collections::HashMap;
 use std::process::{Command, ExitCode};

@@ -2,7 +2,8 @@
 //! through the environment.
 
 use crate::util::require_python_otel;
-use lookout::trace::{CommandExt, SpanContext, SpanLog, SPAN_LOG_ENV};
+use lookout::json::{SpanLog, SPAN_LOG_ENV};
+use lookout::trace::{CommandExt, SpanContext};
 use std::process::Command;
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otel_peer.py");

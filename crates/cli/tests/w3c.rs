@@ -528,7 +528,7 @@ fn child_sees(var: &str, case: &Case) -> Option<(String, String)> {
         .env_remove("TRACEPARENT")
         .env_remove("TRACE_CONTEXT")
         .env_remove("TRACESTATE")
-        .env_remove(lookout::trace::SPAN_LOG_ENV);
+        .env_remove(lookout::json::SPAN_LOG_ENV);
     for (name, value) in &case.headers {
         let name = if name.eq_ignore_ascii_case("traceparent") {
             var

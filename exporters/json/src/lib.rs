@@ -2,7 +2,9 @@
 //!
 //! [`JsonFileExporter`] writes finished spans and metric collections to rotating files in
 //! a directory, each a JSON array of records published whole; see its docs for the names,
-//! the rotation and the record shapes. The shapes of single records follow.
+//! the rotation and the record shapes. [`SpanLog`] appends finished spans to one
+//! JSON-lines file that every process of a run can share. The shapes of single records
+//! follow.
 //!
 //! A finished span is one JSON object per line:
 //!
@@ -46,9 +48,11 @@
 mod metric;
 mod rotating;
 mod span;
+mod span_log;
 mod time;
 
 pub use metric::metrics_to_json;
 pub use rotating::{json_lines, JsonFileConfig, JsonFileExporter};
 pub use span::{span_from_json, span_to_json};
+pub use span_log::{SpanLog, SPAN_LOG_ENV};
 pub use time::rfc3339;

@@ -291,7 +291,7 @@ fn same_descriptor_returns_the_same_family_and_conflicts_are_refused() {
     );
     conflict(
         registry
-            .counter(Descriptor::new("lookout_dropped_records_total", "g"))
+            .counter(Descriptor::new("lookout_dropped_observations_total", "g"))
             .map(drop),
     );
 }

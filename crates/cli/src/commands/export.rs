@@ -4,7 +4,7 @@ use crate::client;
 use crate::error::CliError;
 use crate::settings::Settings;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
-use lookout::export::FlushReport;
+use lookout::pipeline::FlushReport;
 use std::time::Duration;
 
 /// `lookout export` takes only the global flags: `--url`, `--json`, `--timeout`.

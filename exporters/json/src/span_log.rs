@@ -1,8 +1,8 @@
 //! A JSON-lines file that finished spans are appended to, shared by every process of a
 //! run: set `LOOKOUT_SPAN_LOG` and each process that flushes adds its spans.
 
+use crate::{json_lines, span_from_json, span_to_json};
 use lookout_export::{Encoded, ExportError, Exporter, FinishedSpan};
-use lookout_exporter_json::{json_lines, span_from_json, span_to_json};
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Recent traces kept in memory, for `export_spans(trace_id)`.
+//! Recent traces kept in memory, for `recent_spans(trace_id)`.
 
 use lookout_export::{FinishedSpan, TraceId};
 use std::collections::{HashMap, VecDeque};
@@ -40,7 +40,7 @@ impl RecentTraces {
         }
     }
 
-    /// Whether the store keeps nothing (capacity 0).
+    /// Whether nothing is kept (capacity 0).
     pub(crate) fn is_disabled(&self) -> bool {
         self.capacity == 0
     }

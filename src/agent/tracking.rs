@@ -83,7 +83,7 @@ pub struct ErrorEvent<'a> {
 
 /// One finished task (seed 003's task families).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TaskRun<'a> {
+pub struct TaskExecution<'a> {
     /// Task type, e.g. `review`.
     pub task_type: &'a str,
     /// Wall-clock duration; exported in seconds.

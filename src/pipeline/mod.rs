@@ -16,7 +16,7 @@
 //! [`Pipeline::shutdown`] wait at most a deadline.
 //!
 //! ```
-//! use lookout::export::PipelineBuilder;
+//! use lookout::pipeline::PipelineBuilder;
 //! use lookout_export::{Encoded, ExportError, Exporter, FinishedSpan};
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use std::sync::Arc;
