@@ -48,6 +48,7 @@ enum ConfigSource {
 
 /// Why a [`Telemetry`] could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// Registering a family failed.
     #[error(transparent)]
@@ -100,8 +101,8 @@ impl TelemetryBuilder {
         let tracer = self.tracer.build();
         register_tracer_metrics(&registry, &tracer)?;
         let exporters = match self.config {
-            ConfigSource::Environment => Config::from_env()?.add_exporters(self.exporters)?,
-            ConfigSource::Given(config) => config.add_exporters(self.exporters)?,
+            ConfigSource::Environment => self.exporters.configured(&Config::from_env()?)?,
+            ConfigSource::Given(config) => self.exporters.configured(&config)?,
             ConfigSource::Nothing => self.exporters,
         };
         let pipeline = if exporters.is_empty() {

@@ -531,10 +531,8 @@ fn every_dashboard_is_importable_and_provisionable() {
 #[test]
 fn every_metric_a_dashboard_names_is_exposed() {
     let exports = tempfile::tempdir().unwrap();
-    let config = Config {
-        json: Some(lookout_exporter_json::JsonFileConfig::new(exports.path())),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.json = Some(lookout_exporter_json::JsonFileConfig::new(exports.path()));
     let telemetry = Telemetry::builder()
         .without_env_exporters()
         .config(config)

@@ -1,7 +1,6 @@
 //! The config file's shape: seed 003's `prometheus`, `json` and `opentelemetry` blocks.
 
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// The whole file. Unknown keys are errors, so a typo never silently disables anything.
 #[derive(Debug, Default, Deserialize)]
@@ -36,18 +35,14 @@ pub(super) struct JsonBlock {
     pub(super) max_file_bytes: Option<u64>,
 }
 
+/// The `opentelemetry` block: its settings are the OTLP crate's to read.
+#[cfg(feature = "otlp")]
+pub(super) type OpenTelemetryBlock = lookout_exporter_otlp::OtlpSettings;
+
+/// The `opentelemetry` block in a build without OTLP: only whether it is on matters.
+#[cfg(not(feature = "otlp"))]
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+#[serde(rename_all = "camelCase")]
 pub(super) struct OpenTelemetryBlock {
     pub(super) enabled: Option<bool>,
-    pub(super) endpoint: Option<String>,
-    pub(super) protocol: Option<String>,
-    pub(super) headers: Option<BTreeMap<String, String>>,
-    /// Milliseconds.
-    pub(super) timeout: Option<u64>,
-    pub(super) compression: Option<String>,
-    pub(super) temporality: Option<String>,
-    pub(super) service_name: Option<String>,
-    pub(super) resource_attributes: Option<BTreeMap<String, String>>,
 }

@@ -20,10 +20,8 @@
 
 mod file;
 
-use crate::pipeline::PipelineBuilder;
 use file::FileConfig;
-use lookout_exporter_json::SpanLog;
-use lookout_exporter_json::{JsonFileConfig, JsonFileExporter};
+use lookout_exporter_json::{JsonFileConfig, SpanLog};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,8 +41,10 @@ pub const CONFIG_ENV: &str = "LOOKOUT_CONFIG";
 /// Milliseconds between metric exports (OpenTelemetry's variable).
 pub const METRIC_INTERVAL_ENV: &str = "OTEL_METRIC_EXPORT_INTERVAL";
 
-/// Everything the config file and the environment decide.
+/// Everything the config file and the environment decide; the pipeline builds the
+/// exporters from it ([`crate::pipeline::PipelineBuilder::configured`]).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Config {
     /// Where `lookout serve` listens, and on which path; `None` when disabled.
     pub prometheus: Option<PrometheusConfig>,
@@ -86,6 +86,7 @@ impl Default for Config {
 
 /// A config file or variable that cannot be used, naming the field and the fix.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file cannot be read.
     #[error("cannot read {path}: {source}")]
@@ -113,25 +114,15 @@ pub enum ConfigError {
         /// How to fix it.
         fix: String,
     },
-    /// An exporter could not be opened (its directory cannot be created, ...).
-    #[error("{exporter}: {source}")]
-    Exporter {
-        /// The exporter.
-        exporter: &'static str,
-        /// Why.
-        source: std::io::Error,
-    },
 }
 
 impl ConfigError {
-    /// A stable code for scripts (`E_CONFIG_READ`, `E_CONFIG_PARSE`, `E_CONFIG_INVALID`,
-    /// `E_EXPORTER`).
+    /// A stable code for scripts (`E_CONFIG_READ`, `E_CONFIG_PARSE`, `E_CONFIG_INVALID`).
     pub fn code(&self) -> &'static str {
         match self {
             ConfigError::Read { .. } => "E_CONFIG_READ",
             ConfigError::Parse { .. } => "E_CONFIG_PARSE",
             ConfigError::Invalid { .. } => "E_CONFIG_INVALID",
-            ConfigError::Exporter { .. } => "E_EXPORTER",
         }
     }
 
@@ -189,9 +180,7 @@ impl Config {
         }
         config.span_log = file.span_log.map(SpanLog::new);
         if let Some(block) = file.opentelemetry {
-            if block.enabled != Some(false) {
-                config.set_opentelemetry(block)?;
-            }
+            config.set_opentelemetry(&block)?;
         }
         Ok(config)
     }
@@ -226,39 +215,11 @@ impl Config {
         Ok(self)
     }
 
-    /// Adds the configured exporters to `pipeline`, opening their files.
-    pub fn add_exporters(
-        &self,
-        mut pipeline: PipelineBuilder,
-    ) -> Result<PipelineBuilder, ConfigError> {
-        pipeline = pipeline.metric_interval(self.metric_interval);
-        if let Some(json) = &self.json {
-            let exporter =
-                JsonFileExporter::new(json.clone()).map_err(|source| ConfigError::Exporter {
-                    exporter: "json",
-                    source,
-                })?;
-            pipeline = pipeline.exporter(exporter);
-        }
-        if let Some(log) = &self.span_log {
-            pipeline = pipeline.exporter(log.clone());
-        }
-        #[cfg(feature = "otlp")]
-        if let Some(otlp) = &self.opentelemetry {
-            let exporter = lookout_exporter_otlp::OtlpExporter::new(otlp.clone()).map_err(|e| {
-                ConfigError::invalid(
-                    "opentelemetry.headers",
-                    e.to_string(),
-                    "use ASCII header names and values",
-                )
-            })?;
-            pipeline = pipeline.exporter(exporter);
-        }
-        Ok(pipeline)
-    }
-
     #[cfg(not(feature = "otlp"))]
-    fn set_opentelemetry(&mut self, _block: file::OpenTelemetryBlock) -> Result<(), ConfigError> {
+    fn set_opentelemetry(&mut self, block: &file::OpenTelemetryBlock) -> Result<(), ConfigError> {
+        if block.enabled == Some(false) {
+            return Ok(());
+        }
         Err(ConfigError::invalid(
             "opentelemetry",
             "this build has no OTLP exporter",
@@ -266,65 +227,10 @@ impl Config {
         ))
     }
 
-    /// Reads the `opentelemetry` block.
+    /// Reads the `opentelemetry` block (the OTLP crate parses its own settings).
     #[cfg(feature = "otlp")]
-    fn set_opentelemetry(&mut self, block: file::OpenTelemetryBlock) -> Result<(), ConfigError> {
-        use lookout_exporter_otlp::{Compression, OtlpConfig, Protocol, Temporality};
-        let Some(endpoint) = block.endpoint.filter(|e| !e.is_empty()) else {
-            return Err(ConfigError::invalid(
-                "opentelemetry.endpoint",
-                "missing",
-                "name the collector, such as http://localhost:4318, or set \"enabled\": false",
-            ));
-        };
-        let protocol = match block.protocol.as_deref() {
-            None => Protocol::HttpProtobuf,
-            Some(p) => Protocol::parse(p).ok_or_else(|| {
-                ConfigError::invalid(
-                    "opentelemetry.protocol",
-                    format!("{p:?} is not supported"),
-                    "use \"http\" (http/protobuf) or \"grpc\"",
-                )
-            })?,
-        };
-        let mut otlp = OtlpConfig::new(&endpoint, protocol);
-        otlp.headers = block.headers.unwrap_or_default().into_iter().collect();
-        if let Some(ms) = block.timeout {
-            otlp.timeout = Duration::from_millis(ms);
-        }
-        otlp.compression = match block.compression.as_deref() {
-            None | Some("none") => Compression::None,
-            Some("gzip") => Compression::Gzip,
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "opentelemetry.compression",
-                    format!("{other:?} is not supported"),
-                    "use \"gzip\" or \"none\"",
-                ))
-            }
-        };
-        otlp.temporality = match block.temporality.as_deref() {
-            None | Some("cumulative") => Temporality::Cumulative,
-            Some("delta") => Temporality::Delta,
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "opentelemetry.temporality",
-                    format!("{other:?} is not a temporality"),
-                    "use \"cumulative\" or \"delta\"",
-                ))
-            }
-        };
-        for (key, value) in block.resource_attributes.unwrap_or_default() {
-            otlp.set_resource(key, value);
-        }
-        if let Some(name) = block.service_name {
-            otlp.set_resource("service.name".into(), name);
-        }
-        // The endpoint is checked as the environment's would be.
-        self.opentelemetry = Some(otlp.apply_lookup(&|_| None).map_err(|mut e| {
-            e.variable = "opentelemetry.endpoint".into();
-            otlp_error(e)
-        })?);
+    fn set_opentelemetry(&mut self, block: &file::OpenTelemetryBlock) -> Result<(), ConfigError> {
+        self.opentelemetry = block.to_config().map_err(otlp_error)?;
         Ok(())
     }
 }

@@ -49,6 +49,7 @@
 //! assert_eq!(seen.load(Ordering::Relaxed), 1);
 //! ```
 
+mod configured;
 mod dispatcher;
 mod report;
 mod retry;
@@ -262,6 +263,7 @@ impl PipelineBuilder {
 
 /// Why a pipeline could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StartError {
     /// Its self-metrics clash with families already in the registry.
     #[error(transparent)]
@@ -269,6 +271,15 @@ pub enum StartError {
     /// Its runtime could not start (no threads left?).
     #[error("cannot start the export runtime: {0}")]
     Runtime(std::io::Error),
+    /// An exporter could not be opened (its directory cannot be created, a header cannot
+    /// be sent, ...).
+    #[error("{exporter}: {source}")]
+    Exporter {
+        /// The exporter.
+        exporter: &'static str,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Running exporters. Dropping it shuts them down within the shutdown timeout.

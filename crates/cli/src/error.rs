@@ -1,6 +1,7 @@
 //! Errors a command ends with, each with a stable code and exit status.
 
 use crate::client::ClientError;
+use lookout::pipeline::StartError;
 use std::net::SocketAddr;
 
 /// Why a command failed.
@@ -74,6 +75,9 @@ impl CliError {
             CliError::Export { .. } => "E_EXPORT",
             CliError::Config(error) => error.code(),
             CliError::Telemetry(lookout::BuildError::Config(error)) => error.code(),
+            CliError::Telemetry(lookout::BuildError::Pipeline(StartError::Exporter { .. })) => {
+                "E_EXPORTER"
+            }
             CliError::Telemetry(_) => "E_TELEMETRY",
             CliError::Runtime(_) => "E_RUNTIME",
         }
@@ -85,6 +89,7 @@ impl CliError {
         match self {
             CliError::Client(ClientError::InvalidUrl { .. }) => 2,
             CliError::Config(_) | CliError::Telemetry(lookout::BuildError::Config(_)) => 2,
+            CliError::Telemetry(lookout::BuildError::Pipeline(StartError::Exporter { .. })) => 2,
             CliError::Spawn { code, .. } => *code,
             _ => 1,
         }

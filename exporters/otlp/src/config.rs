@@ -43,6 +43,17 @@ pub enum Compression {
     Gzip,
 }
 
+impl Compression {
+    /// Reads `gzip` or `none`.
+    pub fn parse(value: &str) -> Option<Compression> {
+        match value.trim() {
+            "gzip" => Some(Compression::Gzip),
+            "none" => Some(Compression::None),
+            _ => None,
+        }
+    }
+}
+
 /// How counters and histograms are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Temporality {
@@ -51,6 +62,18 @@ pub enum Temporality {
     Cumulative,
     /// Changes since the previous export.
     Delta,
+}
+
+impl Temporality {
+    /// Reads `cumulative`, `delta` or `lowmemory` (delta for counters and histograms, as
+    /// the specification defines it for them), in any case.
+    pub fn parse(value: &str) -> Option<Temporality> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "cumulative" => Some(Temporality::Cumulative),
+            "delta" | "lowmemory" => Some(Temporality::Delta),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the OTLP exporter needs.
@@ -90,7 +113,7 @@ pub struct ConfigError {
     pub fix: String,
 }
 
-fn invalid(variable: &str, problem: impl Into<String>, fix: &str) -> ConfigError {
+pub(crate) fn invalid(variable: &str, problem: impl Into<String>, fix: &str) -> ConfigError {
     ConfigError {
         variable: variable.to_owned(),
         problem: problem.into(),
@@ -240,30 +263,11 @@ impl OtlpConfig {
             self.timeout = Duration::from_millis(ms);
         }
         if let Some(value) = get("OTEL_EXPORTER_OTLP_COMPRESSION") {
-            self.compression = match value.trim() {
-                "gzip" => Compression::Gzip,
-                "none" => Compression::None,
-                other => {
-                    return Err(invalid(
-                        "OTEL_EXPORTER_OTLP_COMPRESSION",
-                        format!("{other:?} is not supported"),
-                        "use gzip or none",
-                    ))
-                }
-            };
+            self.compression = compression("OTEL_EXPORTER_OTLP_COMPRESSION", &value)?;
         }
         if let Some(value) = get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
-            self.temporality = match value.trim().to_ascii_lowercase().as_str() {
-                "cumulative" => Temporality::Cumulative,
-                "delta" | "lowmemory" => Temporality::Delta,
-                other => {
-                    return Err(invalid(
-                        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
-                        format!("{other:?} is not a temporality"),
-                        "use cumulative, delta or lowmemory",
-                    ))
-                }
-            };
+            self.temporality =
+                temporality("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", &value)?;
         }
         if let Some(value) = get("OTEL_RESOURCE_ATTRIBUTES") {
             for (key, value) in parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &value)? {
@@ -281,6 +285,26 @@ impl OtlpConfig {
         self.resource.retain(|kv| kv.key != key);
         self.resource.push(KeyValue::new(key, value));
     }
+}
+
+pub(crate) fn compression(field: &str, value: &str) -> Result<Compression, ConfigError> {
+    Compression::parse(value).ok_or_else(|| {
+        invalid(
+            field,
+            format!("{value:?} is not supported"),
+            "use gzip or none",
+        )
+    })
+}
+
+pub(crate) fn temporality(field: &str, value: &str) -> Result<Temporality, ConfigError> {
+    Temporality::parse(value).ok_or_else(|| {
+        invalid(
+            field,
+            format!("{value:?} is not a temporality"),
+            "use cumulative, delta or lowmemory",
+        )
+    })
 }
 
 /// The protocol the variables ask for, if any: a signal's own variable wins over the

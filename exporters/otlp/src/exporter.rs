@@ -249,7 +249,7 @@ impl OtlpExporter {
 }
 
 /// The headers one signal sends: the common ones, then the signal's own (replacing).
-fn header_map(
+pub(crate) fn header_map(
     common: &[(String, String)],
     signal: &[(String, String)],
 ) -> Result<http::HeaderMap, HeaderError> {

@@ -72,6 +72,7 @@ mod encode;
 mod exporter;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+mod settings;
 
 pub use config::{Compression, ConfigError, OtlpConfig, Protocol, Temporality};
 pub use encode::{spans_request, ucum_unit};
@@ -79,3 +80,4 @@ pub use exporter::{HeaderError, OtlpExporter, Payload, Signal};
 /// The generated OTLP messages (`opentelemetry-proto`'s prost types), for readers of
 /// what was sent.
 pub use opentelemetry_proto::tonic as proto;
+pub use settings::OtlpSettings;
