@@ -96,14 +96,22 @@ impl TelemetryBuilder {
     /// Builds the registry, registers the agent families and starts the exporters, if
     /// any are configured.
     pub fn build(self) -> Result<Telemetry, BuildError> {
+        let config = match self.config {
+            ConfigSource::Environment => Some(Config::from_env()?),
+            ConfigSource::Given(config) => Some(*config),
+            ConfigSource::Nothing => None,
+        };
+        let mut resource = self.tracer.resource_or_default();
+        for kv in config.iter().flat_map(|c| &c.resource.attributes) {
+            resource.set(kv.key.clone(), kv.value.clone());
+        }
         let registry = Registry::with_cardinality_limit(self.cardinality_limit);
         let agents = AgentMetrics::register(&registry)?;
-        let tracer = self.tracer.build();
+        let tracer = self.tracer.resource(resource).build();
         register_tracer_metrics(&registry, &tracer)?;
-        let exporters = match self.config {
-            ConfigSource::Environment => self.exporters.configured(&Config::from_env()?)?,
-            ConfigSource::Given(config) => self.exporters.configured(&config)?,
-            ConfigSource::Nothing => self.exporters,
+        let exporters = match &config {
+            Some(config) => self.exporters.configured(config)?,
+            None => self.exporters,
         };
         let pipeline = if exporters.is_empty() {
             None

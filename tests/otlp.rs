@@ -126,6 +126,26 @@ fn spans_and_metrics_arrive_exactly_over_both_protocols() {
             .expect("a metrics export at shutdown");
         let resource = last.resource_metrics[0].resource.as_ref().unwrap();
         assert!(format!("{:?}", resource.attributes).contains("coordinator"));
+        // Spans carry the same process identity: service, instance, pid, host.
+        for request in receiver.requests_spans() {
+            for spans in &request.resource_spans {
+                let attributes = spans.resource.as_ref().unwrap().attributes.clone();
+                assert_eq!(attributes, resource.attributes, "{name}");
+            }
+        }
+        let keys: Vec<&str> = resource
+            .attributes
+            .iter()
+            .map(|kv| kv.key.as_str())
+            .collect();
+        for key in [
+            "service.name",
+            "service.instance.id",
+            "process.pid",
+            "host.name",
+        ] {
+            assert!(keys.contains(&key), "{name}: {key} in {keys:?}");
+        }
         let metrics = &last.resource_metrics[0].scope_metrics[0].metrics;
         let find = |name: &str| {
             metrics

@@ -39,10 +39,13 @@ pub(super) struct JsonBlock {
 #[cfg(feature = "otlp")]
 pub(super) type OpenTelemetryBlock = lookout_exporter_otlp::OtlpSettings;
 
-/// The `opentelemetry` block in a build without OTLP: only whether it is on matters.
+/// The `opentelemetry` block in a build without OTLP: whether it is on, and the
+/// process's resource attributes.
 #[cfg(not(feature = "otlp"))]
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct OpenTelemetryBlock {
     pub(super) enabled: Option<bool>,
+    pub(super) service_name: Option<String>,
+    pub(super) resource_attributes: Option<std::collections::BTreeMap<String, String>>,
 }

@@ -21,6 +21,7 @@
 mod file;
 
 use file::FileConfig;
+use lookout_export::{Resource, SERVICE_NAME};
 use lookout_exporter_json::{JsonFileConfig, SpanLog};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -40,6 +41,11 @@ pub const JSON_DIR_ENV: &str = "LOOKOUT_JSON_DIR";
 pub const CONFIG_ENV: &str = "LOOKOUT_CONFIG";
 /// Milliseconds between metric exports (OpenTelemetry's variable).
 pub const METRIC_INTERVAL_ENV: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// `key=value,...` resource attributes of this process (OpenTelemetry's variable).
+pub const RESOURCE_ATTRIBUTES_ENV: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// This process's `service.name` (OpenTelemetry's variable); wins over
+/// `OTEL_RESOURCE_ATTRIBUTES`.
+pub const SERVICE_NAME_ENV: &str = "OTEL_SERVICE_NAME";
 
 /// Everything the config file and the environment decide; the pipeline builds the
 /// exporters from it ([`crate::pipeline::PipelineBuilder::configured`]).
@@ -57,6 +63,10 @@ pub struct Config {
     pub opentelemetry: Option<lookout_exporter_otlp::OtlpConfig>,
     /// Time between metric exports.
     pub metric_interval: Duration,
+    /// Resource attributes that name this process, over those it detects
+    /// ([`crate::trace::process_resource`]): the file's `opentelemetry.serviceName` and
+    /// `resourceAttributes`, then `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
+    pub resource: Resource,
 }
 
 /// The `/metrics` endpoint.
@@ -80,6 +90,7 @@ impl Default for Config {
             #[cfg(feature = "otlp")]
             opentelemetry: None,
             metric_interval: Duration::from_secs(60),
+            resource: Resource::default(),
         }
     }
 }
@@ -180,6 +191,12 @@ impl Config {
         }
         config.span_log = file.span_log.map(SpanLog::new);
         if let Some(block) = file.opentelemetry {
+            for (key, value) in block.resource_attributes.clone().unwrap_or_default() {
+                config.resource.set(key, value);
+            }
+            if let Some(name) = &block.service_name {
+                config.resource.set(SERVICE_NAME, name.clone());
+            }
             config.set_opentelemetry(&block)?;
         }
         Ok(config)
@@ -198,6 +215,21 @@ impl Config {
                 Some(config) => Some(config.apply_lookup(env).map_err(otlp_error)?),
                 None => OtlpConfig::from_lookup(env).map_err(otlp_error)?,
             };
+        }
+        if let Some(text) = env(RESOURCE_ATTRIBUTES_ENV) {
+            let pairs = lookout_export::parse_key_values(&text).map_err(|e| {
+                ConfigError::invalid(
+                    RESOURCE_ATTRIBUTES_ENV,
+                    e.to_string(),
+                    "write key=value pairs separated by commas",
+                )
+            })?;
+            for (key, value) in pairs {
+                self.resource.set(key, value);
+            }
+        }
+        if let Some(name) = env(SERVICE_NAME_ENV) {
+            self.resource.set(SERVICE_NAME, name);
         }
         if let Some(path) = env(lookout_exporter_json::SPAN_LOG_ENV) {
             self.span_log = Some(SpanLog::new(path));

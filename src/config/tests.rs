@@ -140,12 +140,15 @@ fn the_opentelemetry_block_and_its_variables() {
     assert_eq!(otlp.timeout, Duration::from_secs(3));
     assert_eq!(otlp.compression, Compression::Gzip);
     assert_eq!(otlp.temporality, Temporality::Delta);
-    let service = otlp
-        .resource
-        .iter()
-        .find(|kv| kv.key == "service.name")
-        .unwrap();
-    assert_eq!(service.value.to_string(), "orchestrator");
+    assert_eq!(config.resource.service_name(), Some("orchestrator"));
+    assert_eq!(
+        config
+            .resource
+            .get("deployment.environment")
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("dev")
+    );
 
     // The standard variables win over the file.
     let env = env_map(&[
@@ -153,18 +156,14 @@ fn the_opentelemetry_block_and_its_variables() {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ("OTEL_SERVICE_NAME", "from-env"),
     ]);
-    let otlp = config.with_env(&env).unwrap().opentelemetry.unwrap();
+    let config = config.with_env(&env).unwrap();
+    let otlp = config.opentelemetry.clone().unwrap();
     assert_eq!(otlp.protocol, Protocol::Grpc);
     assert_eq!(
         otlp.traces_endpoint.as_deref(),
         Some("http://collector:4317")
     );
-    let service = otlp
-        .resource
-        .iter()
-        .find(|kv| kv.key == "service.name")
-        .unwrap();
-    assert_eq!(service.value.to_string(), "from-env");
+    assert_eq!(config.resource.service_name(), Some("from-env"));
 
     // With no file at all, the endpoint variable alone turns OTLP on.
     let env = env_map(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]);
@@ -208,6 +207,35 @@ fn the_opentelemetry_block_and_its_variables() {
         .unwrap_err();
     assert!(
         error.to_string().starts_with("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        "{error}"
+    );
+}
+
+#[test]
+fn resource_attributes_and_the_service_name_come_from_the_environment() {
+    let config = Config::default()
+        .with_env(&env_map(&[
+            (
+                RESOURCE_ATTRIBUTES_ENV,
+                "service.name=from-attrs,deployment.environment=dev%2C1",
+            ),
+            (SERVICE_NAME_ENV, "coordinator"),
+        ]))
+        .unwrap();
+    assert_eq!(config.resource.service_name(), Some("coordinator"));
+    assert_eq!(
+        config
+            .resource
+            .get("deployment.environment")
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("dev,1")
+    );
+    let error = Config::default()
+        .with_env(&env_map(&[(RESOURCE_ATTRIBUTES_ENV, "novalue")]))
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with(RESOURCE_ATTRIBUTES_ENV),
         "{error}"
     );
 }

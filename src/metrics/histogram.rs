@@ -345,12 +345,7 @@ impl Metric for Histogram {
         scratch.extend_from_slice(&state.counts);
         let (sum, count) = (state.sum, state.count);
         drop(state);
-        Value::Histogram(HistogramValue {
-            bounds: &layout.bounds,
-            counts: scratch,
-            sum,
-            count,
-        })
+        Value::Histogram(HistogramValue::new(&layout.bounds, scratch, sum, count))
     }
 }
 

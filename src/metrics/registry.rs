@@ -215,12 +215,7 @@ trait ErasedFamily: Send + Sync {
 
 impl<M: Metric> ErasedFamily for FamilyCore<M> {
     fn info(&self) -> FamilyInfo<'_> {
-        FamilyInfo {
-            name: &self.name,
-            help: &self.help,
-            unit: &self.unit,
-            kind: M::KIND,
-        }
+        FamilyInfo::new(&self.name, &self.help, &self.unit, M::KIND)
     }
 
     fn label_names(&self) -> &[Box<str>] {
@@ -277,32 +272,27 @@ impl MetricSource for Registry {
 
 /// Emits the registry's own health: series per family, overflow and drops.
 fn collect_self_metrics(families: &[Arc<dyn ErasedFamily>], visitor: &mut dyn MetricVisitor) {
-    visitor.visit_family(&FamilyInfo {
-        name: SERIES_METRIC,
-        help: "Series held by each metric family, not counting its overflow series.",
-        unit: "",
-        kind: MetricKind::Gauge,
-    });
+    visitor.visit_family(&FamilyInfo::new(
+        SERIES_METRIC,
+        "Series held by each metric family, not counting its overflow series.",
+        "",
+        MetricKind::Gauge,
+    ));
     for family in families {
         let value = Value::Gauge(family.len() as f64);
         visitor.visit_series(&[("family", family.info().name)], value);
     }
-    visitor.visit_family(&FamilyInfo {
-        name: OVERFLOW_METRIC,
-        help: "Measurements routed to a family's overflow series because it reached its cardinality limit.",
-        unit: "",
-        kind: MetricKind::Counter,
-    });
+    visitor.visit_family(&FamilyInfo::new(OVERFLOW_METRIC, "Measurements routed to a family's overflow series because it reached its cardinality limit.", "", MetricKind::Counter));
     for family in families {
         let value = Value::Counter(family.overflowed());
         visitor.visit_series(&[("family", family.info().name)], value);
     }
-    visitor.visit_family(&FamilyInfo {
-        name: DROPPED_METRIC,
-        help: "Measurements dropped by the recording path, by family and reason.",
-        unit: "",
-        kind: MetricKind::Counter,
-    });
+    visitor.visit_family(&FamilyInfo::new(
+        DROPPED_METRIC,
+        "Measurements dropped by the recording path, by family and reason.",
+        "",
+        MetricKind::Counter,
+    ));
     for family in families {
         let name = family.info().name;
         for (reason, count) in family.dropped() {

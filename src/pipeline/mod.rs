@@ -108,6 +108,8 @@ impl Default for Settings {
 /// What every worker of a pipeline reads.
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
+    /// The process the metrics belong to: the tracer's resource.
+    pub(crate) resource: Arc<lookout_export::Resource>,
     pub(crate) start_time: SystemTime,
     pub(crate) settings: Settings,
     pub(crate) metrics: PipelineMetrics,
@@ -233,6 +235,7 @@ impl PipelineBuilder {
             .map_err(StartError::Runtime)?;
         let shared = Arc::new(Shared {
             registry: registry.clone(),
+            resource: Arc::clone(tracer.resource()),
             start_time: SystemTime::now(),
             settings: self.settings,
             metrics,

@@ -162,11 +162,12 @@ impl<E: Exporter> Worker<E> {
     }
 
     async fn export_metrics(&mut self) {
-        let encoded = self.exporter.encode_metrics(&MetricsBatch {
-            source: &self.shared.registry,
-            start_time: self.shared.start_time,
-            time: SystemTime::now(),
-        });
+        let encoded = self.exporter.encode_metrics(&MetricsBatch::new(
+            &self.shared.registry,
+            self.shared.start_time,
+            SystemTime::now(),
+            &self.shared.resource,
+        ));
         if let Some(encoded) = encoded {
             self.deliver(Signal::Metrics, encoded).await;
         }

@@ -28,6 +28,7 @@ mod env;
 mod id_generator;
 mod queue;
 mod recent;
+mod resource;
 mod sampler;
 mod span;
 mod traceparent;
@@ -44,9 +45,10 @@ pub use env::{
 };
 pub(crate) use id_generator::random_u64;
 pub use lookout_export::{
-    AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanId, SpanKind, Status, TraceFlags,
-    TraceId,
+    AttributeValue, Event, FinishedSpan, KeyValue, Link, Resource, SpanId, SpanKind, Status,
+    TraceFlags, TraceId,
 };
+pub use resource::process_resource;
 pub use sampler::Sampler;
 pub use span::Span;
 pub use traceparent::{TraceParent, TRACEPARENT_LEN};

@@ -116,11 +116,7 @@ impl Span {
                 rec.tracer.truncate(&mut kv.value);
             }
             let time = rec.data.start_time + self.started.elapsed();
-            rec.data.events.push(Event {
-                name: name.into(),
-                time,
-                attributes,
-            });
+            rec.data.events.push(Event::new(name, time, attributes));
         }
     }
 
@@ -136,13 +132,11 @@ impl Span {
                 rec.tracer.count_dropped_link();
                 return;
             }
-            rec.data.links.push(Link {
-                trace_id: context.trace_id,
-                span_id: context.span_id,
-                flags: context.flags,
-                trace_state: context.trace_state.shared(),
-                attributes: attributes.into_iter().collect(),
-            });
+            let mut link = Link::new(context.trace_id, context.span_id);
+            link.flags = context.flags;
+            link.trace_state = context.trace_state.shared();
+            link.attributes = attributes.into_iter().collect();
+            rec.data.links.push(link);
         }
     }
 

@@ -5,11 +5,12 @@ use super::current;
 use super::id_generator;
 use super::queue::SpanQueue;
 use super::recent::RecentTraces;
+use super::resource::process_resource;
 use super::sampler::Sampler;
 use super::span::{Recording, Span};
 use super::tracestate::TraceState;
 use lookout_export::{
-    AttributeValue, FinishedSpan, KeyValue, SpanId, SpanKind, Status, TraceFlags, TraceId,
+    AttributeValue, FinishedSpan, KeyValue, Resource, SpanId, SpanKind, TraceFlags, TraceId,
 };
 use parking_lot::Mutex;
 use std::borrow::Cow;
@@ -63,6 +64,7 @@ pub struct TracerBuilder {
     limits: SpanLimits,
     queue_capacity: usize,
     recent_capacity: usize,
+    resource: Option<Resource>,
 }
 
 impl TracerBuilder {
@@ -90,10 +92,22 @@ impl TracerBuilder {
         self
     }
 
+    /// The process its spans come from (default: [`process_resource`]).
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resource = Some(resource);
+        self
+    }
+
+    /// The resource spans will carry: the one set, else this process's.
+    pub(crate) fn resource_or_default(&self) -> Resource {
+        self.resource.clone().unwrap_or_else(process_resource)
+    }
+
     /// The tracer.
     pub fn build(self) -> Tracer {
         Tracer {
             inner: Arc::new(Inner {
+                resource: Arc::new(self.resource_or_default()),
                 sampler: self.sampler,
                 limits: self.limits,
                 queue: SpanQueue::new(self.queue_capacity),
@@ -116,6 +130,7 @@ pub struct Tracer {
 
 #[derive(Debug)]
 struct Inner {
+    resource: Arc<Resource>,
     sampler: Sampler,
     limits: SpanLimits,
     queue: SpanQueue,
@@ -225,27 +240,15 @@ impl SpanBuilder<'_> {
         };
         let recording = sampled.then(|| {
             let start_time = wall_clock(started);
+            let mut data = FinishedSpan::new(trace_id, context.span_id, name, start_time);
+            data.parent_span_id = parent_span_id;
+            data.parent_is_remote = parent_is_remote;
+            data.flags = context.flags;
+            data.trace_state = context.trace_state.shared();
+            data.kind = kind;
             Recording {
                 tracer: tracer.clone(),
-                data: FinishedSpan {
-                    trace_id,
-                    span_id: context.span_id,
-                    parent_span_id,
-                    parent_is_remote,
-                    flags: context.flags,
-                    trace_state: context.trace_state.shared(),
-                    name,
-                    kind,
-                    start_time,
-                    end_time: start_time,
-                    attributes: Vec::new(),
-                    events: Vec::new(),
-                    links: Vec::new(),
-                    status: Status::Unset,
-                    dropped_attributes: 0,
-                    dropped_events: 0,
-                    dropped_links: 0,
-                },
+                data,
             }
         });
         let mut span = Span::new(context, started, recording);
@@ -273,6 +276,7 @@ impl Tracer {
             limits: SpanLimits::default(),
             queue_capacity: 2048,
             recent_capacity: 10_000,
+            resource: None,
         }
     }
 
@@ -318,9 +322,10 @@ impl Tracer {
     fn recent_queued(&self) -> parking_lot::MutexGuard<'_, RecentTraces> {
         let mut recent = self.inner.recent.lock();
         if !self.inner.exported.load(Ordering::Acquire) {
-            self.inner
-                .queue
-                .drain(usize::MAX, |span| recent.insert(span));
+            self.inner.queue.drain(usize::MAX, |mut span| {
+                span.resource = Some(Arc::clone(&self.inner.resource));
+                recent.insert(span);
+            });
         }
         recent
     }
@@ -341,13 +346,19 @@ impl Tracer {
         let mut taken = Vec::new();
         let mut recent = self.inner.recent.lock();
         let keep = !recent.is_disabled();
-        self.inner.queue.drain(max, |span| {
+        self.inner.queue.drain(max, |mut span| {
+            span.resource = Some(Arc::clone(&self.inner.resource));
             if keep {
                 recent.insert(span.clone());
             }
             taken.push(span);
         });
         taken
+    }
+
+    /// The process this tracer's spans come from.
+    pub fn resource(&self) -> &Arc<Resource> {
+        &self.inner.resource
     }
 
     /// Finished spans waiting in the queue.

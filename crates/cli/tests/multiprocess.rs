@@ -159,6 +159,27 @@ fn check(spans: &[FinishedSpan]) -> Result<String, String> {
             return Err(format!("{} has {direct} children", parent.name));
         }
     }
+    // Every span names its process: one pid and one instance id per span here.
+    let identity = |span: &FinishedSpan, key: &str| {
+        span.resource
+            .as_ref()
+            .and_then(|r| r.get(key))
+            .map(ToString::to_string)
+            .ok_or(format!("{} has no {key}", span.name))
+    };
+    for key in ["process.pid", "service.instance.id"] {
+        let distinct: std::collections::HashSet<String> = spans
+            .iter()
+            .map(|s| identity(s, key))
+            .collect::<Result<_, _>>()?;
+        if distinct.len() != spans.len() {
+            return Err(format!(
+                "{} distinct {key} for {} spans",
+                distinct.len(),
+                spans.len()
+            ));
+        }
+    }
     Ok(format!(
         "{} spans from {} processes in trace {}",
         spans.len(),

@@ -1,11 +1,12 @@
 //! The exporter trait: what the pipeline asks of every push exporter.
 
-use crate::{FinishedSpan, MetricSource};
+use crate::{FinishedSpan, MetricSource, Resource};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 /// One collection of metrics, handed to [`Exporter::encode_metrics`].
 #[derive(Clone, Copy)]
+#[non_exhaustive]
 pub struct MetricsBatch<'a> {
     /// The metrics; walk them with [`MetricSource::collect`].
     pub source: &'a dyn MetricSource,
@@ -13,6 +14,26 @@ pub struct MetricsBatch<'a> {
     pub start_time: SystemTime,
     /// When this collection was taken.
     pub time: SystemTime,
+    /// The process the metrics belong to.
+    pub resource: &'a Resource,
+}
+
+impl<'a> MetricsBatch<'a> {
+    /// A collection of `source` taken at `time`, recorded since `start_time` by the
+    /// process `resource` names.
+    pub fn new(
+        source: &'a dyn MetricSource,
+        start_time: SystemTime,
+        time: SystemTime,
+        resource: &'a Resource,
+    ) -> Self {
+        MetricsBatch {
+            source,
+            start_time,
+            time,
+            resource,
+        }
+    }
 }
 
 impl std::fmt::Debug for MetricsBatch<'_> {
@@ -20,6 +41,7 @@ impl std::fmt::Debug for MetricsBatch<'_> {
         f.debug_struct("MetricsBatch")
             .field("start_time", &self.start_time)
             .field("time", &self.time)
+            .field("resource", &self.resource)
             .finish_non_exhaustive()
     }
 }

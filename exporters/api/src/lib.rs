@@ -5,7 +5,8 @@
 //! borrowed, to a [`MetricVisitor`]. Nothing is copied or allocated on the way: an
 //! encoder writes straight from the registry into its output buffer.
 //!
-//! Finished spans arrive as [`FinishedSpan`]s, identified by [`TraceId`] and [`SpanId`].
+//! Finished spans arrive as [`FinishedSpan`]s, identified by [`TraceId`] and [`SpanId`],
+//! each with the [`Resource`] (the process) it came from.
 //!
 //! A push exporter implements [`Exporter`]: it encodes batches of spans or metrics and
 //! sends them once per call; Lookout's pipeline batches, retries what
@@ -21,12 +22,7 @@
 //! struct Fixed;
 //! impl MetricSource for Fixed {
 //!     fn collect(&self, visitor: &mut dyn MetricVisitor) {
-//!         visitor.visit_family(&FamilyInfo {
-//!             name: "jobs",
-//!             help: "Jobs run",
-//!             unit: "",
-//!             kind: MetricKind::Counter,
-//!         });
+//!         visitor.visit_family(&FamilyInfo::new("jobs", "Jobs run", "", MetricKind::Counter));
 //!         visitor.visit_series(&[("queue", "default")], Value::Counter(3));
 //!     }
 //! }
@@ -52,10 +48,16 @@
 
 mod exporter;
 mod ids;
+mod key_values;
 mod metric;
+mod resource;
 mod span;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use exporter::{parse_retry_after, Encoded, ExportError, Exporter, MetricsBatch};
 pub use ids::{parse_lower_hex, write_lower_hex, SpanId, TraceFlags, TraceId};
+pub use key_values::{parse_key_values, KeyValueError};
 pub use metric::{FamilyInfo, HistogramValue, MetricKind, MetricSource, MetricVisitor, Value};
+pub use resource::{Resource, SERVICE_NAME};
 pub use span::{AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanKind, Status};

@@ -25,6 +25,7 @@ impl MetricKind {
 
 /// What an exporter learns about a family before its series.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct FamilyInfo<'a> {
     /// The family name, valid under Prometheus rules. For counters it never ends in
     /// `_total`: encoders append the suffix to sample names.
@@ -37,12 +38,25 @@ pub struct FamilyInfo<'a> {
     pub kind: MetricKind,
 }
 
+impl<'a> FamilyInfo<'a> {
+    /// A family named `name` of `kind`, with its help text and unit (`""` for none).
+    pub fn new(name: &'a str, help: &'a str, unit: &'a str, kind: MetricKind) -> Self {
+        FamilyInfo {
+            name,
+            help,
+            unit,
+            kind,
+        }
+    }
+}
+
 /// A histogram's state at collection time.
 ///
 /// `counts[i]` is the number of observations `v` with `bounds[i-1] < v <= bounds[i]`;
 /// the last element counts those above every bound (the `+Inf` bucket), so
 /// `counts.len() == bounds.len() + 1` and `counts` sums to `count`.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct HistogramValue<'a> {
     /// Upper bounds of the finite buckets, strictly increasing.
     pub bounds: &'a [f64],
@@ -52,6 +66,18 @@ pub struct HistogramValue<'a> {
     pub sum: f64,
     /// Number of observations.
     pub count: u64,
+}
+
+impl<'a> HistogramValue<'a> {
+    /// A histogram with per-bucket `counts` (one more than `bounds`), `sum` and `count`.
+    pub fn new(bounds: &'a [f64], counts: &'a [u64], sum: f64, count: u64) -> Self {
+        HistogramValue {
+            bounds,
+            counts,
+            sum,
+            count,
+        }
+    }
 }
 
 /// The value of one series.

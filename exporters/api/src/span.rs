@@ -1,6 +1,6 @@
 //! Finished spans as an exporter receives them.
 
-use crate::{SpanId, TraceFlags, TraceId};
+use crate::{Resource, SpanId, TraceFlags, TraceId};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -100,6 +100,7 @@ pub enum Status {
 
 /// Something that happened at a point in a span.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Event {
     /// Event name, e.g. `exception`.
     pub name: Cow<'static, str>,
@@ -109,8 +110,24 @@ pub struct Event {
     pub attributes: Vec<KeyValue>,
 }
 
+impl Event {
+    /// An event named `name` at `time`.
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        time: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) -> Self {
+        Event {
+            name: name.into(),
+            time,
+            attributes,
+        }
+    }
+}
+
 /// A reference to a span in another trace (or elsewhere in this one).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Link {
     /// The linked span's trace.
     pub trace_id: TraceId,
@@ -124,8 +141,26 @@ pub struct Link {
     pub attributes: Vec<KeyValue>,
 }
 
+impl Link {
+    /// A link to the sampled span `span_id` of `trace_id`, without tracestate or
+    /// attributes.
+    pub fn new(trace_id: TraceId, span_id: SpanId) -> Self {
+        Link {
+            trace_id,
+            span_id,
+            flags: TraceFlags::SAMPLED,
+            trace_state: None,
+            attributes: Vec::new(),
+        }
+    }
+}
+
 /// A span that has ended, with everything an exporter sends.
+///
+/// Build one with [`FinishedSpan::new`] and set the fields that differ; new fields may
+/// come in later versions, so the struct cannot be written out whole.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FinishedSpan {
     /// The trace it belongs to.
     pub trace_id: TraceId,
@@ -161,9 +196,42 @@ pub struct FinishedSpan {
     pub dropped_events: u32,
     /// Links refused by the limit.
     pub dropped_links: u32,
+    /// The process it came from; `None` when not known (the tracer sets it when the
+    /// pipeline takes the span).
+    pub resource: Option<Arc<Resource>>,
 }
 
 impl FinishedSpan {
+    /// A sampled, internal root span that started and ended at `start_time`, with no
+    /// attributes, events, links or status.
+    pub fn new(
+        trace_id: TraceId,
+        span_id: SpanId,
+        name: impl Into<Cow<'static, str>>,
+        start_time: SystemTime,
+    ) -> Self {
+        FinishedSpan {
+            trace_id,
+            span_id,
+            parent_span_id: SpanId::INVALID,
+            parent_is_remote: false,
+            flags: TraceFlags::SAMPLED,
+            trace_state: None,
+            name: name.into(),
+            kind: SpanKind::Internal,
+            start_time,
+            end_time: start_time,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            status: Status::Unset,
+            dropped_attributes: 0,
+            dropped_events: 0,
+            dropped_links: 0,
+            resource: None,
+        }
+    }
+
     /// The value of attribute `key`, if set.
     pub fn attribute(&self, key: &str) -> Option<&AttributeValue> {
         self.attributes

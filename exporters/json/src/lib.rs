@@ -16,25 +16,22 @@
 //!  "events":[{"name":"exception","timeUnixNano":"…","attributes":{…}}],
 //!  "links":[{"traceId":"…","spanId":"…","attributes":{}}],
 //!  "status":{"code":"error","message":"exit status 1"},
-//!  "dropped":{"attributes":0,"events":0,"links":0}}
+//!  "dropped":{"attributes":0,"events":0,"links":0},
+//!  "resource":{"service.name":"coordinator","process.pid":4242,…}}
 //! ```
 //!
 //! Nanosecond timestamps are strings (as in OTLP/JSON) because JSON numbers lose
 //! precision past 2^53; `durationSeconds` is a number for arithmetic.
 //!
 //! ```
-//! use lookout_export::{FinishedSpan, KeyValue, SpanId, SpanKind, Status, TraceFlags, TraceId};
+//! use lookout_export::{FinishedSpan, KeyValue, SpanId, Status, TraceId};
 //! use std::time::{Duration, UNIX_EPOCH};
 //!
 //! let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-//! let span = FinishedSpan {
-//!     trace_id: TraceId(1), span_id: SpanId(2), parent_span_id: SpanId::INVALID,
-//!     parent_is_remote: false, flags: TraceFlags::SAMPLED, trace_state: None,
-//!     name: "work".into(), kind: SpanKind::Internal, start_time: start,
-//!     end_time: start + Duration::from_millis(250),
-//!     attributes: vec![KeyValue::new("files", 3)], events: vec![], links: vec![],
-//!     status: Status::Ok, dropped_attributes: 0, dropped_events: 0, dropped_links: 0,
-//! };
+//! let mut span = FinishedSpan::new(TraceId(1), SpanId(2), "work", start);
+//! span.end_time = start + Duration::from_millis(250);
+//! span.attributes.push(KeyValue::new("files", 3));
+//! span.status = Status::Ok;
 //! let json = lookout_exporter_json::span_to_json(&span);
 //! assert_eq!(json["traceId"], "00000000000000000000000000000001");
 //! assert_eq!(json["parentSpanId"], serde_json::Value::Null);

@@ -1,10 +1,11 @@
 //! Finished spans to JSON and back.
 
 use lookout_export::{
-    AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanId, SpanKind, Status, TraceFlags,
-    TraceId,
+    AttributeValue, Event, FinishedSpan, KeyValue, Link, Resource, SpanId, SpanKind, Status,
+    TraceFlags, TraceId,
 };
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn nanos(time: SystemTime) -> String {
@@ -57,6 +58,7 @@ pub fn span_to_json(span: &FinishedSpan) -> Value {
             json!({
                 "traceId": l.trace_id.to_string(),
                 "spanId": l.span_id.to_string(),
+                "traceFlags": l.flags.0,
                 "traceState": l.trace_state.as_deref(),
                 "attributes": attributes(&l.attributes),
             })
@@ -83,6 +85,7 @@ pub fn span_to_json(span: &FinishedSpan) -> Value {
             "events": span.dropped_events,
             "links": span.dropped_links,
         },
+        "resource": span.resource.as_ref().map(|r| attributes(&r.attributes)),
     })
 }
 
@@ -133,103 +136,79 @@ pub fn span_from_json(value: &Value) -> Option<FinishedSpan> {
         _ => Status::Unset,
     };
     let count = |key: &str| value["dropped"][key].as_u64().unwrap_or(0) as u32;
-    Some(FinishedSpan {
-        trace_id: TraceId::from_hex(value["traceId"].as_str()?)?,
-        span_id: SpanId::from_hex(value["spanId"].as_str()?)?,
-        parent_span_id: value["parentSpanId"]
-            .as_str()
-            .map_or(Some(SpanId::INVALID), SpanId::from_hex)?,
-        parent_is_remote: value["parentIsRemote"].as_bool().unwrap_or(false),
-        flags: TraceFlags(value["traceFlags"].as_u64().unwrap_or(0) as u8),
-        trace_state: value["traceState"].as_str().map(Into::into),
-        name: value["name"].as_str()?.to_owned().into(),
-        kind,
-        start_time: time(&value["startTimeUnixNano"])?,
-        end_time: time(&value["endTimeUnixNano"])?,
-        attributes: attributes_from(&value["attributes"]),
-        events: value["events"]
-            .as_array()
-            .map(|events| {
-                events
-                    .iter()
-                    .filter_map(|e| {
-                        Some(Event {
-                            name: e["name"].as_str()?.to_owned().into(),
-                            time: time(&e["timeUnixNano"])?,
-                            attributes: attributes_from(&e["attributes"]),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        links: value["links"]
-            .as_array()
-            .map(|links| {
-                links
-                    .iter()
-                    .filter_map(|l| {
-                        Some(Link {
-                            trace_id: TraceId::from_hex(l["traceId"].as_str()?)?,
-                            span_id: SpanId::from_hex(l["spanId"].as_str()?)?,
-                            flags: TraceFlags::default(),
-                            trace_state: l["traceState"].as_str().map(Into::into),
-                            attributes: attributes_from(&l["attributes"]),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        status,
-        dropped_attributes: count("attributes"),
-        dropped_events: count("events"),
-        dropped_links: count("links"),
-    })
+    let mut span = FinishedSpan::new(
+        TraceId::from_hex(value["traceId"].as_str()?)?,
+        SpanId::from_hex(value["spanId"].as_str()?)?,
+        value["name"].as_str()?.to_owned(),
+        time(&value["startTimeUnixNano"])?,
+    );
+    span.parent_span_id = value["parentSpanId"]
+        .as_str()
+        .map_or(Some(SpanId::INVALID), SpanId::from_hex)?;
+    span.parent_is_remote = value["parentIsRemote"].as_bool().unwrap_or(false);
+    span.flags = flags(&value["traceFlags"]);
+    span.trace_state = value["traceState"].as_str().map(Into::into);
+    span.kind = kind;
+    span.end_time = time(&value["endTimeUnixNano"])?;
+    span.attributes = attributes_from(&value["attributes"]);
+    span.events = array(&value["events"], |e| {
+        Some(Event::new(
+            e["name"].as_str()?.to_owned(),
+            time(&e["timeUnixNano"])?,
+            attributes_from(&e["attributes"]),
+        ))
+    });
+    span.links = array(&value["links"], |l| {
+        let mut link = Link::new(
+            TraceId::from_hex(l["traceId"].as_str()?)?,
+            SpanId::from_hex(l["spanId"].as_str()?)?,
+        );
+        link.flags = flags(&l["traceFlags"]);
+        link.trace_state = l["traceState"].as_str().map(Into::into);
+        link.attributes = attributes_from(&l["attributes"]);
+        Some(link)
+    });
+    span.status = status;
+    span.dropped_attributes = count("attributes");
+    span.dropped_events = count("events");
+    span.dropped_links = count("links");
+    span.resource = value["resource"].is_object().then(|| {
+        Arc::new(Resource::new(
+            attributes_from(&value["resource"])
+                .into_iter()
+                .map(|kv| (kv.key, kv.value)),
+        ))
+    });
+    Some(span)
+}
+
+fn flags(value: &Value) -> TraceFlags {
+    TraceFlags(value.as_u64().unwrap_or(0) as u8)
+}
+
+/// The items of a JSON array that `read` accepts; nothing when it is not an array.
+fn array<T>(value: &Value, read: impl Fn(&Value) -> Option<T>) -> Vec<T> {
+    value
+        .as_array()
+        .map(|items| items.iter().filter_map(read).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn spans_round_trip_through_json() {
-        let start = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
-        let span = FinishedSpan {
-            trace_id: TraceId(0x4bf92f3577b34da6a3ce929d0e0e4736),
-            span_id: SpanId(0x00f067aa0ba902b7),
-            parent_span_id: SpanId(0x1234),
-            parent_is_remote: true,
-            flags: TraceFlags::SAMPLED,
-            trace_state: Some(Arc::from("rojo=1")),
-            name: "execute_tool Read".into(),
-            kind: SpanKind::Client,
-            start_time: start,
-            end_time: start + Duration::from_micros(1500),
-            attributes: vec![
-                KeyValue::new("a.bool", true),
-                KeyValue::new("a.int", -3),
-                KeyValue::new("a.float", 0.5),
-                KeyValue::new("a.string", "say \"hi\"\n✓"),
-            ],
-            events: vec![Event {
-                name: "exception".into(),
-                time: start + Duration::from_micros(10),
-                attributes: vec![KeyValue::new("exception.message", "boom")],
-            }],
-            links: vec![Link {
-                trace_id: TraceId(9),
-                span_id: SpanId(8),
-                flags: TraceFlags::default(),
-                trace_state: None,
-                attributes: vec![],
-            }],
-            status: Status::Error("exit status 1".into()),
-            dropped_attributes: 1,
-            dropped_events: 2,
-            dropped_links: 3,
-        };
-        let line = span_to_json(&span).to_string();
-        let back = span_from_json(&serde_json::from_str(&line).unwrap()).unwrap();
-        assert_eq!(back, span);
+        let mut spans = lookout_export::testing::agent_trace();
+        spans[0]
+            .attributes
+            .push(KeyValue::new("a.string", "say \"hi\"\n✓"));
+        spans[1].attributes.push(KeyValue::new("a.int", -3));
+        for span in spans {
+            let line = span_to_json(&span).to_string();
+            let back = span_from_json(&serde_json::from_str(&line).unwrap()).unwrap();
+            assert_eq!(back, span);
+        }
     }
 }

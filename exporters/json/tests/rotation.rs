@@ -3,7 +3,7 @@
 
 use lookout_export::{
     Exporter, FamilyInfo, FinishedSpan, MetricKind, MetricSource, MetricVisitor, MetricsBatch,
-    SpanId, SpanKind, Status, TraceFlags, TraceId, Value,
+    Resource, Value,
 };
 use lookout_exporter_json::{JsonFileConfig, JsonFileExporter};
 use serde_json::Value as Json;
@@ -26,26 +26,9 @@ fn ready<F: Future>(future: F) -> F::Output {
 }
 
 fn span(n: u64) -> FinishedSpan {
-    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    FinishedSpan {
-        trace_id: TraceId(1),
-        span_id: SpanId(n + 1),
-        parent_span_id: SpanId::INVALID,
-        parent_is_remote: false,
-        flags: TraceFlags::SAMPLED,
-        trace_state: None,
-        name: format!("span-{n}").into(),
-        kind: SpanKind::Internal,
-        start_time: start,
-        end_time: start + Duration::from_millis(n),
-        attributes: vec![],
-        events: vec![],
-        links: vec![],
-        status: Status::Unset,
-        dropped_attributes: 0,
-        dropped_events: 0,
-        dropped_links: 0,
-    }
+    let mut span = lookout_export::testing::span(1, n + 1, &format!("span-{n}"));
+    span.end_time = span.start_time + Duration::from_millis(n);
+    span
 }
 
 /// One counter family with one series.
@@ -53,12 +36,7 @@ struct Jobs(u64);
 
 impl MetricSource for Jobs {
     fn collect(&self, visitor: &mut dyn MetricVisitor) {
-        visitor.visit_family(&FamilyInfo {
-            name: "jobs",
-            help: "Jobs",
-            unit: "",
-            kind: MetricKind::Counter,
-        });
+        visitor.visit_family(&FamilyInfo::new("jobs", "Jobs", "", MetricKind::Counter));
         visitor.visit_series(&[("queue", "a\"b")], Value::Counter(self.0));
     }
 }
@@ -172,11 +150,8 @@ fn metrics_are_records_per_series() {
     let dir = tempfile::tempdir().unwrap();
     let exporter = exporter(dir.path(), Duration::from_secs(3600), 24);
     let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_342_500);
-    let batch = MetricsBatch {
-        source: &Jobs(7),
-        start_time: time,
-        time,
-    };
+    let resource = Resource::default();
+    let batch = MetricsBatch::new(&Jobs(7), time, time, &resource);
     let encoded = exporter.encode_metrics(&batch).unwrap();
     assert_eq!(encoded.items, 1);
     ready(exporter.send(&encoded.payload)).unwrap();

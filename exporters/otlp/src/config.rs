@@ -1,7 +1,7 @@
-//! Where and how to send: endpoints, protocol, headers, compression, timeout, resource,
-//! temporality; from code, or from the standard `OTEL_*` variables.
+//! Where and how to send: endpoints, protocol, headers, compression, timeout,
+//! temporality; from code, or from the standard `OTEL_EXPORTER_OTLP_*` variables. Which
+//! process sent (the resource) comes with every span and metrics batch.
 
-use lookout_export::KeyValue;
 use std::time::Duration;
 
 /// The OTLP transport.
@@ -97,8 +97,6 @@ pub struct OtlpConfig {
     pub timeout: Duration,
     /// Counter and histogram temporality (default cumulative).
     pub temporality: Temporality,
-    /// Resource attributes: `service.name`, `service.version`, `host.name`, ...
-    pub resource: Vec<KeyValue>,
 }
 
 /// A variable or setting the exporter cannot use.
@@ -148,7 +146,6 @@ impl OtlpConfig {
             compression: Compression::None,
             timeout: Duration::from_secs(10),
             temporality: Temporality::Cumulative,
-            resource: default_resource(),
         }
     }
 
@@ -164,7 +161,7 @@ impl OtlpConfig {
     /// percent-encoded), `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds),
     /// `OTEL_EXPORTER_OTLP_COMPRESSION` (`gzip`, `none`),
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (`cumulative`, `delta`,
-    /// `lowmemory`), `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
+    /// `lowmemory`).
     pub fn from_env() -> Result<Option<OtlpConfig>, ConfigError> {
         OtlpConfig::from_lookup(&|name| std::env::var(name).ok())
     }
@@ -269,21 +266,7 @@ impl OtlpConfig {
             self.temporality =
                 temporality("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", &value)?;
         }
-        if let Some(value) = get("OTEL_RESOURCE_ATTRIBUTES") {
-            for (key, value) in parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &value)? {
-                self.set_resource(key, value);
-            }
-        }
-        if let Some(name) = get("OTEL_SERVICE_NAME") {
-            self.set_resource("service.name".into(), name);
-        }
         Ok(self)
-    }
-
-    /// Sets resource attribute `key`, replacing an earlier value.
-    pub fn set_resource(&mut self, key: String, value: String) {
-        self.resource.retain(|kv| kv.key != key);
-        self.resource.push(KeyValue::new(key, value));
     }
 }
 
@@ -384,71 +367,13 @@ fn check_url(url: &str) -> Result<(), ConfigError> {
 
 /// `k=v,k2=v2` with percent-encoded values (the W3C baggage form the variables use).
 fn parse_pairs(variable: &str, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    text.split(',')
-        .filter(|item| !item.trim().is_empty())
-        .map(|item| {
-            let (key, value) = item.split_once('=').ok_or_else(|| {
-                invalid(
-                    variable,
-                    format!("{item:?} has no '='"),
-                    "write key=value pairs separated by commas",
-                )
-            })?;
-            let key = percent_decode(key.trim());
-            if key.is_empty() {
-                return Err(invalid(
-                    variable,
-                    format!("{item:?} has an empty key"),
-                    "write key=value",
-                ));
-            }
-            Ok((key, percent_decode(value.trim())))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `service.name` (`unknown_service:{executable}`), `host.name`, `process.pid` and the
-/// `telemetry.sdk.*` attributes.
-fn default_resource() -> Vec<KeyValue> {
-    let executable = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default();
-    let mut resource = vec![
-        KeyValue::new("service.name", format!("unknown_service:{executable}")),
-        KeyValue::new("telemetry.sdk.name", "lookout"),
-        KeyValue::new("telemetry.sdk.language", "rust"),
-        KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
-        KeyValue::new("process.pid", i64::from(std::process::id())),
-    ];
-    if let Some(host) = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-    {
-        resource.push(KeyValue::new("host.name", host));
-    }
-    resource
+    lookout_export::parse_key_values(text).map_err(|e| {
+        invalid(
+            variable,
+            e.to_string(),
+            "write key=value pairs separated by commas",
+        )
+    })
 }
 
 #[cfg(test)]
@@ -462,14 +387,6 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| vars.get(name).cloned()
-    }
-
-    fn resource(config: &OtlpConfig, key: &str) -> Option<String> {
-        config
-            .resource
-            .iter()
-            .find(|kv| kv.key == key)
-            .map(|kv| kv.value.to_string())
     }
 
     #[test]
@@ -533,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn headers_resource_timeout_compression_temporality() {
+    fn headers_timeout_compression_temporality() {
         let config = OtlpConfig::from_lookup(&env(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
             (
@@ -543,11 +460,6 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
             ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
-            (
-                "OTEL_RESOURCE_ATTRIBUTES",
-                "service.name=from-attrs,deployment.environment=dev%2C1",
-            ),
-            ("OTEL_SERVICE_NAME", "coordinator"),
         ]))
         .unwrap()
         .unwrap();
@@ -561,18 +473,6 @@ mod tests {
         assert_eq!(config.timeout, Duration::from_millis(2500));
         assert_eq!(config.compression, Compression::Gzip);
         assert_eq!(config.temporality, Temporality::Delta);
-        assert_eq!(
-            resource(&config, "service.name").as_deref(),
-            Some("coordinator")
-        );
-        assert_eq!(
-            resource(&config, "deployment.environment").as_deref(),
-            Some("dev,1")
-        );
-        assert_eq!(
-            resource(&config, "telemetry.sdk.name").as_deref(),
-            Some("lookout")
-        );
     }
 
     #[test]
@@ -718,23 +618,6 @@ mod tests {
         assert_eq!(
             OtlpConfig::from_lookup(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")])),
             Ok(None)
-        );
-    }
-
-    #[test]
-    fn the_default_service_name_names_the_executable() {
-        let config = OtlpConfig::new("http://c:4318", Protocol::HttpProtobuf);
-        let name = resource(&config, "service.name").unwrap();
-        let exe = std::env::current_exe().unwrap();
-        let exe = exe.file_name().unwrap().to_string_lossy();
-        assert_eq!(name, format!("unknown_service:{exe}"));
-        assert_eq!(
-            resource(&config, "telemetry.sdk.language").as_deref(),
-            Some("rust")
-        );
-        assert_eq!(
-            resource(&config, "telemetry.sdk.version").as_deref(),
-            Some(env!("CARGO_PKG_VERSION"))
         );
     }
 }

@@ -12,6 +12,7 @@ use opentelemetry_proto::tonic::metrics::v1 as metrics;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1 as trace;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The instrumentation scope of everything Lookout sends.
@@ -23,9 +24,11 @@ fn scope() -> common::InstrumentationScope {
     }
 }
 
-pub(crate) fn resource(attributes: &[KeyValue]) -> Resource {
+fn resource(resource: Option<&lookout_export::Resource>) -> Resource {
     Resource {
-        attributes: attributes.iter().map(key_value).collect(),
+        attributes: resource
+            .map(|r| r.attributes.iter().map(key_value).collect())
+            .unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -135,18 +138,26 @@ fn span(span: &FinishedSpan) -> trace::Span {
     }
 }
 
-/// Finished spans as one `ExportTraceServiceRequest`.
-pub fn spans_request(spans: &[FinishedSpan], resource: &Resource) -> ExportTraceServiceRequest {
+/// Finished spans as one `ExportTraceServiceRequest`: one `ResourceSpans` for each run
+/// of spans from the same process (its [`lookout_export::Resource`]).
+pub fn spans_request(spans: &[FinishedSpan]) -> ExportTraceServiceRequest {
+    let same_process = |a: &FinishedSpan, b: &FinishedSpan| match (&a.resource, &b.resource) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        (a, b) => a.is_none() && b.is_none(),
+    };
     ExportTraceServiceRequest {
-        resource_spans: vec![trace::ResourceSpans {
-            resource: Some(resource.clone()),
-            scope_spans: vec![trace::ScopeSpans {
-                scope: Some(scope()),
-                spans: spans.iter().map(span).collect(),
+        resource_spans: spans
+            .chunk_by(same_process)
+            .map(|run| trace::ResourceSpans {
+                resource: Some(resource(run[0].resource.as_deref())),
+                scope_spans: vec![trace::ScopeSpans {
+                    scope: Some(scope()),
+                    spans: run.iter().map(span).collect(),
+                    schema_url: String::new(),
+                }],
                 schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
+            })
+            .collect(),
     }
 }
 
@@ -341,7 +352,6 @@ impl MetricVisitor for Collect<'_> {
 /// With delta temporality, `delta` holds the previous values and is updated.
 pub(crate) fn metrics_request(
     batch: &MetricsBatch<'_>,
-    resource: &Resource,
     temporality: Temporality,
     delta: Option<&mut DeltaState>,
 ) -> (ExportMetricsServiceRequest, usize) {
@@ -377,7 +387,7 @@ pub(crate) fn metrics_request(
     });
     let request = ExportMetricsServiceRequest {
         resource_metrics: vec![metrics::ResourceMetrics {
-            resource: Some(resource.clone()),
+            resource: Some(resource(Some(batch.resource))),
             scope_metrics: vec![metrics::ScopeMetrics {
                 scope: Some(scope()),
                 metrics: collect.metrics,
@@ -392,30 +402,18 @@ pub(crate) fn metrics_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lookout_export::{SpanId, TraceFlags, TraceId};
+    use lookout_export::{SpanId, TraceFlags};
     use std::time::Duration;
 
     fn root() -> FinishedSpan {
-        let start = UNIX_EPOCH + Duration::from_secs(1);
-        FinishedSpan {
-            trace_id: TraceId(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10),
-            span_id: SpanId(0x1112_1314_1516_1718),
-            parent_span_id: SpanId::INVALID,
-            parent_is_remote: false,
-            flags: TraceFlags::SAMPLED,
-            trace_state: None,
-            name: "root".into(),
-            kind: SpanKind::Producer,
-            start_time: start,
-            end_time: start + Duration::from_nanos(5),
-            attributes: vec![],
-            events: vec![],
-            links: vec![],
-            status: Status::Unset,
-            dropped_attributes: 0,
-            dropped_events: 0,
-            dropped_links: 0,
-        }
+        let mut root = lookout_export::testing::span(
+            0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10,
+            0x1112_1314_1516_1718,
+            "root",
+        );
+        root.kind = SpanKind::Producer;
+        root.end_time = root.start_time + Duration::from_nanos(5);
+        root
     }
 
     #[test]
@@ -429,13 +427,11 @@ mod tests {
         assert_eq!(span.trace_state, "");
         assert_eq!(span.status, None);
         assert_eq!(span.end_time_unix_nano - span.start_time_unix_nano, 5);
-        let unsampled = FinishedSpan {
-            flags: TraceFlags(0),
-            parent_span_id: SpanId(9),
-            parent_is_remote: true,
-            kind: SpanKind::Consumer,
-            ..root()
-        };
+        let mut unsampled = root();
+        unsampled.flags = TraceFlags(0);
+        unsampled.parent_span_id = SpanId(9);
+        unsampled.parent_is_remote = true;
+        unsampled.kind = SpanKind::Consumer;
         let span = super::span(&unsampled);
         assert_eq!(span.flags, 0x300);
         assert_eq!(span.parent_span_id, 9u64.to_be_bytes());

@@ -2,7 +2,7 @@
 //! classifies failures by the OTLP specification's retry rule.
 
 use crate::config::{Compression, OtlpConfig, Protocol, Temporality};
-use crate::encode::{metrics_request, resource, spans_request, DeltaState};
+use crate::encode::{metrics_request, spans_request, DeltaState};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -12,7 +12,6 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use parking_lot::Mutex;
 use prost::Message;
 use std::io::Write;
@@ -54,7 +53,6 @@ pub enum Signal {
 /// first gRPC send and belong to that runtime.
 pub struct OtlpExporter {
     config: OtlpConfig,
-    resource: Resource,
     http: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     traces_headers: http::HeaderMap,
     metrics_headers: http::HeaderMap,
@@ -84,7 +82,6 @@ impl OtlpExporter {
         let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
         connector.set_nodelay(true);
         Ok(OtlpExporter {
-            resource: resource(&config.resource),
             http: Client::builder(TokioExecutor::new()).build(connector),
             traces_headers: header_map(&config.headers, &config.traces_headers)?,
             metrics_headers: header_map(&config.headers, &config.metrics_headers)?,
@@ -332,7 +329,7 @@ impl Exporter for OtlpExporter {
 
     fn encode_spans(&self, spans: &[FinishedSpan]) -> Option<Encoded<Payload>> {
         let url = self.config.traces_endpoint.as_deref()?;
-        let request = spans_request(spans, &self.resource);
+        let request = spans_request(spans);
         Some(Encoded {
             payload: self.encode(request, url, Signal::Traces, Payload::GrpcSpans),
             items: spans.len(),
@@ -343,8 +340,7 @@ impl Exporter for OtlpExporter {
         let url = self.config.metrics_endpoint.as_deref()?;
         let mut delta = self.delta.lock();
         let delta = (self.config.temporality == Temporality::Delta).then_some(&mut *delta);
-        let (request, points) =
-            metrics_request(batch, &self.resource, self.config.temporality, delta);
+        let (request, points) = metrics_request(batch, self.config.temporality, delta);
         Some(Encoded {
             payload: self.encode(request, url, Signal::Metrics, Payload::GrpcMetrics),
             items: points,

@@ -16,9 +16,13 @@
 //! ([`Temporality`]). Family names are kept (counters have no `_total`); units become
 //! UCUM ([`ucum_unit`]: `seconds` → `s`).
 //!
-//! [`OtlpConfig::from_env`] reads the standard `OTEL_EXPORTER_OTLP_*`, `OTEL_SERVICE_NAME`
-//! and `OTEL_RESOURCE_ATTRIBUTES` variables; [`OtlpConfig::from_lookup`] reads them from
-//! any map:
+//! Each span and each metrics batch names the process it came from
+//! ([`lookout_export::Resource`]); spans of several processes in one batch go out as one
+//! `ResourceSpans` each.
+//!
+//! [`OtlpConfig::from_env`] reads the standard `OTEL_EXPORTER_OTLP_*` variables;
+//! [`OtlpConfig::from_lookup`] reads them from any map, and [`OtlpSettings`] is the
+//! config file's `opentelemetry` block:
 //!
 //! ```
 //! use lookout_exporter_otlp::{OtlpConfig, Protocol};
@@ -38,7 +42,7 @@
 //! Encoding a batch needs no collector and no runtime:
 //!
 //! ```
-//! use lookout_export::{Exporter, FinishedSpan, SpanId, SpanKind, Status, TraceFlags, TraceId};
+//! use lookout_export::{Exporter, FinishedSpan, SpanId, TraceId};
 //! use lookout_exporter_otlp::{OtlpConfig, OtlpExporter, Payload, Protocol};
 //! use std::time::{Duration, UNIX_EPOCH};
 //!
@@ -48,14 +52,8 @@
 //!
 //! let exporter = OtlpExporter::new(config).unwrap();
 //! let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-//! let span = FinishedSpan {
-//!     trace_id: TraceId(7), span_id: SpanId(8), parent_span_id: SpanId::INVALID,
-//!     parent_is_remote: false, flags: TraceFlags::SAMPLED, trace_state: None,
-//!     name: "invoke_agent coder".into(), kind: SpanKind::Internal, start_time: start,
-//!     end_time: start + Duration::from_millis(5), attributes: vec![], events: vec![],
-//!     links: vec![], status: Status::Ok, dropped_attributes: 0, dropped_events: 0,
-//!     dropped_links: 0,
-//! };
+//! let mut span = FinishedSpan::new(TraceId(7), SpanId(8), "invoke_agent coder", start);
+//! span.end_time = start + Duration::from_millis(5);
 //! let encoded = exporter.encode_spans(&[span]).unwrap();
 //! assert_eq!(encoded.items, 1);
 //! assert!(matches!(encoded.payload, Payload::Http { ref url, .. } if url.ends_with("/v1/traces")));

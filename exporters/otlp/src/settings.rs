@@ -37,9 +37,10 @@ pub struct OtlpSettings {
     pub compression: Option<String>,
     /// `cumulative` or `delta`.
     pub temporality: Option<String>,
-    /// The process's `service.name`.
+    /// The process's `service.name`: not an OTLP setting, the engine reads it into the
+    /// resource every span and metric carries.
     pub service_name: Option<String>,
-    /// More resource attributes of the process.
+    /// More resource attributes of the process, read as `service_name` is.
     pub resource_attributes: Option<BTreeMap<String, String>>,
 }
 
@@ -89,12 +90,6 @@ impl OtlpSettings {
         }
         if let Some(value) = &self.temporality {
             otlp.temporality = temporality("opentelemetry.temporality", value)?;
-        }
-        for (key, value) in self.resource_attributes.clone().unwrap_or_default() {
-            otlp.set_resource(key, value);
-        }
-        if let Some(name) = &self.service_name {
-            otlp.set_resource("service.name".into(), name.clone());
         }
         // The endpoint is checked as the environment's would be.
         otlp.apply_lookup(&|_| None)

@@ -2,9 +2,8 @@
 //! values arrive exactly, failures are classified by the OTLP retry rule.
 
 use lookout_export::{
-    Event, ExportError, Exporter, FamilyInfo, FinishedSpan, HistogramValue, KeyValue, Link,
-    MetricKind, MetricSource, MetricVisitor, MetricsBatch, SpanId, SpanKind, Status, TraceFlags,
-    TraceId, Value,
+    ExportError, Exporter, FamilyInfo, FinishedSpan, HistogramValue, MetricKind, MetricSource,
+    MetricVisitor, MetricsBatch, Resource, Value,
 };
 use lookout_exporter_otlp::proto::common::v1::any_value::Value as Any;
 use lookout_exporter_otlp::proto::common::v1::KeyValue as ProtoKeyValue;
@@ -12,6 +11,7 @@ use lookout_exporter_otlp::proto::metrics::v1::{metric::Data, number_data_point,
 use lookout_exporter_otlp::receiver::{Answer, Receiver};
 use lookout_exporter_otlp::{Compression, OtlpConfig, OtlpExporter, Protocol, Temporality};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::HttpProtobuf, Protocol::Grpc];
@@ -36,12 +36,12 @@ const BOUNDS: [f64; 3] = [0.1, 0.5, 1.0];
 
 impl MetricSource for Source {
     fn collect(&self, visitor: &mut dyn MetricVisitor) {
-        visitor.visit_family(&FamilyInfo {
-            name: "agent_execution",
-            help: "Agent executions",
-            unit: "",
-            kind: MetricKind::Counter,
-        });
+        visitor.visit_family(&FamilyInfo::new(
+            "agent_execution",
+            "Agent executions",
+            "",
+            MetricKind::Counter,
+        ));
         let n = self.counter.load(Ordering::Relaxed);
         visitor.visit_series(
             &[("agent_type", "coder"), ("status", "success")],
@@ -51,34 +51,34 @@ impl MetricSource for Source {
             &[("agent_type", "tester"), ("status", "failure")],
             Value::Counter(2),
         );
-        visitor.visit_family(&FamilyInfo {
-            name: "no_series_yet",
-            help: "A family nothing was recorded in",
-            unit: "",
-            kind: MetricKind::Counter,
-        });
-        visitor.visit_family(&FamilyInfo {
-            name: "task_queue_size",
-            help: "Queue size",
-            unit: "",
-            kind: MetricKind::Gauge,
-        });
+        visitor.visit_family(&FamilyInfo::new(
+            "no_series_yet",
+            "A family nothing was recorded in",
+            "",
+            MetricKind::Counter,
+        ));
+        visitor.visit_family(&FamilyInfo::new(
+            "task_queue_size",
+            "Queue size",
+            "",
+            MetricKind::Gauge,
+        ));
         visitor.visit_series(&[("priority", "high")], Value::Gauge(3.5));
-        visitor.visit_family(&FamilyInfo {
-            name: "agent_execution_duration_seconds",
-            help: "Durations",
-            unit: "seconds",
-            kind: MetricKind::Histogram,
-        });
+        visitor.visit_family(&FamilyInfo::new(
+            "agent_execution_duration_seconds",
+            "Durations",
+            "seconds",
+            MetricKind::Histogram,
+        ));
         let counts = [1, 0, 2, n];
         visitor.visit_series(
             &[("agent_type", "coder")],
-            Value::Histogram(HistogramValue {
-                bounds: &BOUNDS,
-                counts: &counts,
-                sum: 2.25 + n as f64,
-                count: 3 + n,
-            }),
+            Value::Histogram(HistogramValue::new(
+                &BOUNDS,
+                &counts,
+                2.25 + n as f64,
+                3 + n,
+            )),
         );
     }
 }
@@ -89,12 +89,20 @@ fn exporter(receiver: &Receiver, protocol: Protocol) -> OtlpExporter {
     OtlpExporter::new(config).unwrap()
 }
 
+/// The process the test's metrics come from.
+static RESOURCE: LazyLock<Resource> = LazyLock::new(|| {
+    let mut resource = (*lookout_export::testing::resource()).clone();
+    resource.set("service.version", "1.2.3");
+    resource
+});
+
 fn batch(source: &Source, time: u64) -> MetricsBatch<'_> {
-    MetricsBatch {
+    MetricsBatch::new(
         source,
-        start_time: UNIX_EPOCH + Duration::from_secs(1_000),
-        time: UNIX_EPOCH + Duration::from_secs(time),
-    }
+        UNIX_EPOCH + Duration::from_secs(1_000),
+        UNIX_EPOCH + Duration::from_secs(time),
+        &RESOURCE,
+    )
 }
 
 fn send_metrics(
@@ -145,8 +153,6 @@ fn metrics_arrive_exactly() {
         let receiver = Receiver::start(protocol);
         let mut config = OtlpConfig::new(&receiver.endpoint(), protocol);
         config.compression = compression;
-        config.set_resource("service.version".into(), "1.2.3".into());
-        config.set_resource("host.name".into(), "build-7".into());
         let exporter = OtlpExporter::new(config).unwrap();
         let source = Source {
             counter: AtomicU64::new(5),
@@ -235,20 +241,13 @@ fn metrics_arrive_exactly() {
         assert_eq!(scope.name, "lookout");
         let resource = &request.resource_metrics[0];
         let resource = attributes(&resource.resource.as_ref().unwrap().attributes);
-        for expected in [
-            ("telemetry.sdk.name", "lookout"),
-            ("telemetry.sdk.language", "rust"),
-            ("service.version", "1.2.3"),
-            ("host.name", "build-7"),
-        ] {
-            assert!(
-                resource.contains(&(expected.0.into(), expected.1.into())),
-                "{expected:?} in {resource:?}"
-            );
-        }
-        assert!(resource
+        let sent: Vec<(String, String)> = RESOURCE
+            .attributes
             .iter()
-            .any(|(k, v)| k == "service.name" && v.starts_with("unknown_service:")));
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect();
+        assert_eq!(resource, sent, "the batch's resource, every attribute");
+        assert!(sent.contains(&("service.version".into(), "1.2.3".into())));
     }
 }
 
@@ -307,66 +306,7 @@ fn delta_temporality_sends_the_changes() {
 }
 
 fn spans() -> Vec<FinishedSpan> {
-    let start = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
-    let base = FinishedSpan {
-        trace_id: TraceId(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
-        span_id: SpanId(1),
-        parent_span_id: SpanId(0x00f0_67aa_0ba9_02b7),
-        parent_is_remote: true,
-        flags: TraceFlags::SAMPLED,
-        trace_state: Some("rojo=00f067aa0ba902b7".into()),
-        name: "invoke_agent coordinator".into(),
-        kind: SpanKind::Server,
-        start_time: start,
-        end_time: start + Duration::from_millis(900),
-        attributes: vec![
-            KeyValue::new("gen_ai.agent.name", "coordinator"),
-            KeyValue::new("gen_ai.usage.input_tokens", 1500i64),
-            KeyValue::new("ratio", 0.25),
-            KeyValue::new("cached", true),
-        ],
-        events: vec![],
-        links: vec![],
-        status: Status::Ok,
-        dropped_attributes: 2,
-        dropped_events: 0,
-        dropped_links: 0,
-    };
-    let child = FinishedSpan {
-        span_id: SpanId(2),
-        parent_span_id: SpanId(1),
-        parent_is_remote: false,
-        name: "execute_tool Bash".into(),
-        kind: SpanKind::Internal,
-        start_time: start + Duration::from_millis(100),
-        end_time: start + Duration::from_millis(300),
-        events: vec![Event {
-            name: "exception".into(),
-            time: start + Duration::from_millis(250),
-            attributes: vec![KeyValue::new("exception.message", "exit status 1")],
-        }],
-        status: Status::Error("exit status 1".into()),
-        dropped_events: 1,
-        dropped_links: 3,
-        ..base.clone()
-    };
-    let linked = FinishedSpan {
-        span_id: SpanId(3),
-        parent_span_id: SpanId(1),
-        parent_is_remote: false,
-        name: "chat claude".into(),
-        kind: SpanKind::Client,
-        links: vec![Link {
-            trace_id: TraceId(99),
-            span_id: SpanId(98),
-            flags: TraceFlags::SAMPLED,
-            trace_state: None,
-            attributes: vec![KeyValue::new("link.reason", "retry")],
-        }],
-        status: Status::Unset,
-        ..base.clone()
-    };
-    vec![base, child, linked]
+    lookout_export::testing::agent_trace()
 }
 
 #[test]
@@ -439,6 +379,17 @@ fn span_trees_arrive_exactly_with_gzip_and_headers() {
             .clone()
             .unwrap();
         assert_eq!(scope.name, "lookout");
+        assert_eq!(request.resource_spans.len(), 1, "one process, one resource");
+        let resource = request.resource_spans[0].resource.as_ref().unwrap();
+        assert_eq!(
+            attributes(&resource.attributes),
+            [
+                ("service.name".into(), "coordinator".into()),
+                ("service.instance.id".into(), "test-instance".into()),
+                ("process.pid".into(), "4242".into()),
+                ("host.name".into(), "test-host".into()),
+            ]
+        );
         assert_eq!(
             attributes(&got[2].links[0].attributes),
             [("link.reason".into(), "retry".into())]

@@ -11,7 +11,7 @@ use prometheus::proto;
 /// # struct Jobs;
 /// # impl MetricSource for Jobs {
 /// #     fn collect(&self, v: &mut dyn MetricVisitor) {
-/// #         v.visit_family(&FamilyInfo { name: "jobs", help: "Jobs", unit: "", kind: MetricKind::Counter });
+/// #         v.visit_family(&FamilyInfo::new("jobs", "Jobs", "", MetricKind::Counter));
 /// #         v.visit_series(&[], Value::Counter(2));
 /// #     }
 /// # }

@@ -11,12 +11,7 @@
 //! struct Jobs;
 //! impl MetricSource for Jobs {
 //!     fn collect(&self, visitor: &mut dyn MetricVisitor) {
-//!         visitor.visit_family(&FamilyInfo {
-//!             name: "jobs",
-//!             help: "Jobs run",
-//!             unit: "",
-//!             kind: MetricKind::Counter,
-//!         });
+//!         visitor.visit_family(&FamilyInfo::new("jobs", "Jobs run", "", MetricKind::Counter));
 //!         visitor.visit_series(&[("queue", "default")], Value::Counter(3));
 //!     }
 //! }

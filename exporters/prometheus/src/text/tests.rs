@@ -22,12 +22,7 @@ fn family(
     unit: &'static str,
     kind: MetricKind,
 ) -> FamilyInfo<'static> {
-    FamilyInfo {
-        name,
-        help,
-        unit,
-        kind,
-    }
+    FamilyInfo::new(name, help, unit, kind)
 }
 
 fn fixture() -> Fixture {
@@ -68,12 +63,7 @@ fn fixture() -> Fixture {
             ),
             vec![(
                 vec![("task_type", "build")],
-                Value::Histogram(HistogramValue {
-                    bounds: &[0.5, 1.0],
-                    counts: &[1, 0, 2],
-                    sum: 7.25,
-                    count: 3,
-                }),
+                Value::Histogram(HistogramValue::new(&[0.5, 1.0], &[1, 0, 2], 7.25, 3)),
             )],
         ),
     ])
@@ -133,12 +123,7 @@ fn histogram_without_labels_and_without_bounds() {
         family("h", "h", "", MetricKind::Histogram),
         vec![(
             vec![],
-            Value::Histogram(HistogramValue {
-                bounds: &[],
-                counts: &[4],
-                sum: 1e-7,
-                count: 4,
-            }),
+            Value::Histogram(HistogramValue::new(&[], &[4], 1e-7, 4)),
         )],
     )]);
     let text = encode_to_string(&source, Format::Text);
