@@ -132,6 +132,21 @@ impl TelemetryBuilder {
     }
 }
 
+impl TelemetryBuilder {
+    /// Builds; an error (a bad configuration, an exporter that cannot open) is reported
+    /// on stderr and leaves every setting at its default with no exporters: recording
+    /// never fails for it.
+    pub fn build_or_warn(self) -> Telemetry {
+        self.build().unwrap_or_else(|error| {
+            eprintln!("lookout: {error}; exporting nothing");
+            Telemetry::builder()
+                .without_env_exporters()
+                .build()
+                .expect("the agent families are constants, valid by construction (see tests)")
+        })
+    }
+}
+
 /// Exports what the tracer dropped or cut as `lookout_spans_dropped_total{reason}`,
 /// brought up to date at each collection.
 fn register_tracer_metrics(registry: &Registry, tracer: &Tracer) -> Result<(), MetricError> {
@@ -180,13 +195,7 @@ impl Telemetry {
     /// configures. A configuration error is reported on stderr and leaves the exporters
     /// off: recording never fails for it.
     pub fn new() -> Self {
-        Self::builder().build().unwrap_or_else(|error| {
-            eprintln!("lookout: {error}; exporting nothing");
-            Self::builder()
-                .without_env_exporters()
-                .build()
-                .expect("the agent families are constants, valid by construction (see tests)")
-        })
+        Self::builder().build_or_warn()
     }
 
     /// Settings to build a telemetry handle from.

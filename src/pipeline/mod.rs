@@ -130,6 +130,7 @@ type Launch = Box<dyn FnOnce(&Arc<Shared>) -> WorkerHandle + Send>;
 pub struct PipelineBuilder {
     settings: Settings,
     exporters: Vec<(String, Launch)>,
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for PipelineBuilder {
@@ -153,6 +154,7 @@ impl PipelineBuilder {
         PipelineBuilder {
             settings: Settings::default(),
             exporters: Vec::new(),
+            runtime: None,
         }
     }
 
@@ -219,27 +221,43 @@ impl PipelineBuilder {
         self
     }
 
-    /// Registers the self-metrics and starts the runtime, the dispatcher and one worker
-    /// per exporter.
+    /// Runs the exporters on `runtime` (an application's, or a command's) instead of a
+    /// two-thread runtime of the pipeline's own. Flushing and shutting down still block the
+    /// calling thread: from async code, call them through `spawn_blocking`, and shut down
+    /// before the last [`crate::Telemetry`] is dropped on an async thread.
+    pub fn runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Registers the self-metrics and starts the runtime (unless one was given), the
+    /// dispatcher and one worker per exporter.
     pub(crate) fn start(
         self,
         registry: &Registry,
         tracer: &Tracer,
     ) -> Result<Pipeline, StartError> {
         let metrics = PipelineMetrics::register(registry)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("lookout-export")
-            .enable_all()
-            .build()
-            .map_err(StartError::Runtime)?;
+        let (own, handle) = match self.runtime {
+            Some(handle) => (None, handle),
+            None => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("lookout-export")
+                    .enable_all()
+                    .build()
+                    .map_err(StartError::Runtime)?;
+                let handle = runtime.handle().clone();
+                (Some(runtime), handle)
+            }
+        };
         let shared = Arc::new(Shared {
             registry: registry.clone(),
             resource: Arc::clone(tracer.resource()),
             start_time: SystemTime::now(),
             settings: self.settings,
             metrics,
-            runtime: runtime.handle().clone(),
+            runtime: handle,
             shutdown_deadline: Mutex::new(None),
         });
         let workers: Arc<[WorkerHandle]> = self
@@ -249,13 +267,13 @@ impl PipelineBuilder {
             .collect();
         let dispatcher = Arc::new(Dispatcher::new(tracer.clone(), &shared.settings));
         let stopped = Arc::new(AtomicBool::new(false));
-        runtime.spawn(dispatcher::run(
+        shared.runtime.spawn(dispatcher::run(
             Arc::clone(&dispatcher),
             Arc::clone(&workers),
             Arc::clone(&stopped),
         ));
         Ok(Pipeline {
-            runtime: Mutex::new(Some(runtime)),
+            runtime: Mutex::new(own),
             shared,
             workers,
             dispatcher,
@@ -287,6 +305,7 @@ pub enum StartError {
 
 /// Running exporters. Dropping it shuts them down within the shutdown timeout.
 pub struct Pipeline {
+    /// The runtime the pipeline started for itself; `None` on a given one.
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     shared: Arc<Shared>,
     workers: Arc<[WorkerHandle]>,

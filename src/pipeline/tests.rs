@@ -20,6 +20,8 @@ struct Scripted {
     collections: Arc<AtomicUsize>,
     /// Every send, with its time.
     attempts: Arc<Mutex<Vec<Instant>>>,
+    /// The name of the thread each send ran on.
+    threads: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl Scripted {
@@ -71,6 +73,8 @@ impl Exporter for Scripted {
 
     async fn send(&self, payload: &Payload) -> Result<(), ExportError> {
         self.attempts.lock().push(Instant::now());
+        let thread = std::thread::current().name().map(str::to_owned);
+        self.threads.lock().push(thread);
         if self.stall {
             std::future::pending::<()>().await;
         }
@@ -128,6 +132,38 @@ fn end_spans(telemetry: &Telemetry, n: usize) {
     for i in 0..n {
         telemetry.tracer().span(format!("s{i}")).start().end();
     }
+}
+
+#[test]
+fn a_given_runtime_runs_the_exporters_on_its_threads() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("host-runtime")
+        .enable_all()
+        .build()
+        .unwrap();
+    let exporter = Scripted::named("scripted");
+    let telemetry = telemetry(
+        base()
+            .exporter(exporter.clone())
+            .runtime(runtime.handle().clone()),
+    );
+    end_spans(&telemetry, 10);
+    let report = runtime.block_on(async move {
+        tokio::task::spawn_blocking(move || telemetry.shutdown(Duration::from_secs(5)))
+            .await
+            .unwrap()
+    });
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(exporter.spans.lock().len(), 10);
+    let threads = exporter.threads.lock();
+    assert!(
+        !threads.is_empty()
+            && threads
+                .iter()
+                .all(|name| name.as_deref() == Some("host-runtime")),
+        "sent from {threads:?}"
+    );
 }
 
 #[test]

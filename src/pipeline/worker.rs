@@ -121,7 +121,7 @@ impl<E: Exporter> Worker<E> {
                 command = commands.recv() => {
                     let Some(command) = command else { break };
                     while let Ok(batch) = spans.try_recv() {
-                        self.recent_spans(&batch).await;
+                        self.export_spans(&batch).await;
                     }
                     self.export_metrics().await;
                     if let Err(error) = self.exporter.flush().await {
@@ -141,7 +141,7 @@ impl<E: Exporter> Worker<E> {
                         }
                     }
                 }
-                Some(batch) = spans.recv() => self.recent_spans(&batch).await,
+                Some(batch) = spans.recv() => self.export_spans(&batch).await,
                 _ = tick.tick() => self.export_metrics().await,
             }
         }
@@ -149,7 +149,7 @@ impl<E: Exporter> Worker<E> {
 
     /// Exports a batch; it counts as queued until its outcome is counted, so a shutdown
     /// that abandons it counts it as dropped.
-    async fn recent_spans(&mut self, batch: &[FinishedSpan]) {
+    async fn export_spans(&mut self, batch: &[FinishedSpan]) {
         if let Some(encoded) = self.exporter.encode_spans(batch) {
             self.deliver(Signal::Spans, encoded).await;
         }

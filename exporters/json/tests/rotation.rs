@@ -48,7 +48,7 @@ fn exporter(dir: &Path, interval: Duration, max_files: usize) -> JsonFileExporte
     JsonFileExporter::new(config).unwrap()
 }
 
-fn recent_spans(exporter: &JsonFileExporter, spans: std::ops::Range<u64>) {
+fn export_spans(exporter: &JsonFileExporter, spans: std::ops::Range<u64>) {
     let spans: Vec<_> = spans.map(span).collect();
     let encoded = exporter.encode_spans(&spans).unwrap();
     assert_eq!(encoded.items, spans.len());
@@ -80,7 +80,7 @@ fn records_add_up_across_rotations() {
     let dir = tempfile::tempdir().unwrap();
     let exporter = exporter(dir.path(), Duration::from_millis(30), 1000);
     for round in 0..40 {
-        recent_spans(&exporter, round * 25..(round + 1) * 25);
+        export_spans(&exporter, round * 25..(round + 1) * 25);
         std::thread::sleep(Duration::from_millis(5));
     }
     ready(exporter.flush()).unwrap();
@@ -113,7 +113,7 @@ fn only_the_newest_files_remain() {
     let dir = tempfile::tempdir().unwrap();
     let exporter = exporter(dir.path(), Duration::from_secs(3600), 3);
     for round in 0..7 {
-        recent_spans(&exporter, round * 10..(round + 1) * 10);
+        export_spans(&exporter, round * 10..(round + 1) * 10);
         ready(exporter.flush()).unwrap();
     }
     let files = published(dir.path());
@@ -132,7 +132,7 @@ fn size_rotates_too() {
     config.max_file_bytes = 4096;
     let exporter = JsonFileExporter::new(config).unwrap();
     for round in 0..20 {
-        recent_spans(&exporter, round * 5..(round + 1) * 5);
+        export_spans(&exporter, round * 5..(round + 1) * 5);
     }
     ready(exporter.flush()).unwrap();
     let files = published(dir.path());
@@ -212,7 +212,7 @@ fn readers_only_ever_see_whole_json() {
             assert!(reads > 10, "the reader saw {reads} files");
         });
         for round in 0..300 {
-            recent_spans(&exporter, round * 20..(round + 1) * 20);
+            export_spans(&exporter, round * 20..(round + 1) * 20);
         }
         std::thread::sleep(Duration::from_millis(50));
         done.store(true, Ordering::Relaxed);

@@ -6,6 +6,7 @@ use lookout::Telemetry;
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ExecArgs {
@@ -21,6 +22,9 @@ pub(crate) struct ExecArgs {
     command: Vec<OsString>,
 }
 
+/// How long `exec` waits for its exporters before it exits.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Signals passed on to the child; a terminal's Ctrl-C also reaches it directly.
 #[cfg(unix)]
 const FORWARDED: [libc::c_int; 6] = [
@@ -35,7 +39,9 @@ const FORWARDED: [libc::c_int; 6] = [
 /// Runs the command with `TRACEPARENT`, `TRACESTATE` and `TRACE_CONTEXT` naming its span;
 /// returns the child's exit code (128 + N when a signal N killed it).
 pub(super) async fn run(args: ExecArgs) -> Result<u8, CliError> {
-    let telemetry = Telemetry::new();
+    let telemetry = Telemetry::builder()
+        .exporters(super::exporters_on_this_runtime())
+        .build_or_warn();
     let program = args.command[0].clone();
     let name = args.name.unwrap_or_else(|| {
         Path::new(&program)
@@ -78,7 +84,7 @@ pub(super) async fn run(args: ExecArgs) -> Result<u8, CliError> {
                 span.record_error(&error);
             }
             execution.fail("spawn");
-            flush(&telemetry);
+            finish_exporting(telemetry).await;
             return Err(CliError::Spawn {
                 program: program.to_string_lossy().into_owned(),
                 source: error,
@@ -114,13 +120,17 @@ pub(super) async fn run(args: ExecArgs) -> Result<u8, CliError> {
         None => execution.succeed(),
         Some((error_type, _)) => execution.fail(error_type),
     }
-    flush(&telemetry);
+    finish_exporting(telemetry).await;
     Ok(code)
 }
 
-/// Delivers this process's spans and metrics before it exits; says what did not arrive.
-fn flush(telemetry: &Telemetry) {
-    for exporter in telemetry.flush().exporters.iter().filter(|e| !e.is_ok()) {
+/// Delivers this process's spans and metrics and stops its exporters before it exits
+/// (off the async threads, which the exporters run on); says what did not arrive.
+async fn finish_exporting(telemetry: Telemetry) {
+    let report = tokio::task::spawn_blocking(move || telemetry.shutdown(SHUTDOWN_TIMEOUT))
+        .await
+        .unwrap_or_default();
+    for exporter in report.exporters.iter().filter(|e| !e.is_ok()) {
         let why = match (&exporter.error, exporter.timed_out) {
             (_, true) => "timed out".to_owned(),
             (Some(error), _) => error.clone(),

@@ -10,6 +10,7 @@ pub(crate) mod serve;
 use crate::args::{Args, Command};
 use crate::error::CliError;
 use crate::settings::Settings;
+use lookout::pipeline::PipelineBuilder;
 
 /// Runs the parsed command line; returns the process exit code.
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -28,4 +29,10 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
             Command::Exec(args) => exec::run(args).await,
         }
     })
+}
+
+/// Exporter settings for a command's telemetry: its exporters run on the command's runtime
+/// instead of starting threads of their own.
+fn exporters_on_this_runtime() -> PipelineBuilder {
+    PipelineBuilder::new().runtime(tokio::runtime::Handle::current())
 }

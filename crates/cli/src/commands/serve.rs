@@ -36,7 +36,10 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         // No exposition: /health, /version and /export only.
         None => (args.listen.unwrap_or(DEFAULT_LISTEN), String::new()),
     };
-    let telemetry = Telemetry::builder().config(config).build()?;
+    let telemetry = Telemetry::builder()
+        .config(config)
+        .exporters(super::exporters_on_this_runtime())
+        .build()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| CliError::Bind {
