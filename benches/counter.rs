@@ -7,12 +7,12 @@
 #[path = "peers.rs"]
 mod peers;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use lookout::metrics::{Descriptor, Registry};
 use peers::{NAMES, VALUES};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 type ClientFamily = prometheus_client::metrics::family::Family<

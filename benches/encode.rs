@@ -7,9 +7,9 @@
 #[path = "peers.rs"]
 mod peers;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use lookout::metrics::{Descriptor, HistogramOptions, Registry};
-use lookout::prometheus::{encode, Format};
+use lookout::prometheus::{Format, encode};
 use peers::{BOUNDS, NAMES};
 use prometheus::Encoder as _;
 use std::hint::black_box;

@@ -14,10 +14,10 @@
 #[path = "peers.rs"]
 mod peers;
 
-use criterion::{criterion_group, Criterion};
+use criterion::{Criterion, criterion_group};
+use lookout::Telemetry;
 use lookout::metrics::{Counter, Descriptor, Family, Histogram, HistogramOptions};
 use lookout::pipeline::{PipelineBuilder, RetryPolicy};
-use lookout::Telemetry;
 use lookout_exporter_otlp::receiver::{Answer, Receiver};
 use lookout_exporter_otlp::{OtlpConfig, OtlpExporter, Protocol};
 use opentelemetry::metrics::MeterProvider as _;
@@ -69,7 +69,7 @@ impl Recorder {
 
 /// With no exporter nothing drains the span queue, so a thread drains it as the
 /// pipeline's dispatcher would: both sides then push into a queue with room.
-fn drain_in_background(telemetry: &Telemetry) -> impl Drop {
+fn drain_in_background(telemetry: &Telemetry) -> impl Drop + use<> {
     struct Stop(std::sync::Arc<std::sync::atomic::AtomicBool>);
     impl Drop for Stop {
         fn drop(&mut self) {

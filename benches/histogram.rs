@@ -7,7 +7,7 @@
 #[path = "peers.rs"]
 mod peers;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use lookout::metrics::{Descriptor, HistogramOptions, Registry};
 use peers::{BOUNDS, NAMES, VALUES};
 use std::hint::black_box;

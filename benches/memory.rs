@@ -203,7 +203,9 @@ fn main() {
             per_series(HISTOGRAMS, otel_histograms),
         ),
     ];
-    println!("| crate | bytes per counter series (100,000, 3 labels) | bytes per histogram series (1,000, 11 buckets) |");
+    println!(
+        "| crate | bytes per counter series (100,000, 3 labels) | bytes per histogram series (1,000, 11 buckets) |"
+    );
     println!("| --- | ---: | ---: |");
     for (name, counter, histogram) in rows {
         println!("| {name} | {counter:.0} | {histogram:.0} |");

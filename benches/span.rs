@@ -7,7 +7,7 @@
 #[path = "peers.rs"]
 mod peers;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use lookout::trace::{Sampler, SpanContext, SpanKind, Tracer};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Span as _, TraceContextExt, Tracer as _, TracerProvider as _};

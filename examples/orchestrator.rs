@@ -12,13 +12,13 @@
 //! bundled Grafana dashboards shows data.
 
 use clap::Parser;
+use lookout::Telemetry;
 use lookout::agent::{ContextUsage, ErrorEvent, Severity, TaskExecution, ToolCall};
 use lookout::config::DEFAULT_LISTEN;
 use lookout::server::serve;
-use lookout::Telemetry;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 

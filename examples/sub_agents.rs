@@ -9,9 +9,9 @@
 //! generation it is). Any program can be a sub-agent: `lookout exec -- CMD` wraps one in a
 //! span and hands it the same variables.
 
-use lookout::json::{SpanLog, SPAN_LOG_ENV};
-use lookout::trace::{CommandExt, FinishedSpan, SpanId};
 use lookout::Telemetry;
+use lookout::json::{SPAN_LOG_ENV, SpanLog};
+use lookout::trace::{CommandExt, FinishedSpan, SpanId};
 use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
@@ -32,7 +32,8 @@ fn main() {
     let log_dir = (depth == 0).then(tempfile_dir);
     if let Some(dir) = &log_dir {
         // Before building Telemetry: it reads LOOKOUT_SPAN_LOG, and so will every child.
-        std::env::set_var(SPAN_LOG_ENV, dir.join("spans.jsonl"));
+        // SAFETY: no other thread exists yet, so nothing reads the environment meanwhile.
+        unsafe { std::env::set_var(SPAN_LOG_ENV, dir.join("spans.jsonl")) };
     }
 
     let telemetry = Telemetry::new();

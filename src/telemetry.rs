@@ -1,8 +1,8 @@
 //! The handle an application holds: a registry with the agent families registered.
 
-use crate::agent::{semconv, AgentExecutionGuard, AgentMetrics, ToolCallGuard};
+use crate::agent::{AgentExecutionGuard, AgentMetrics, ToolCallGuard, semconv};
 use crate::config::{Config, ConfigError};
-use crate::metrics::{MetricError, Registry, DEFAULT_CARDINALITY_LIMIT};
+use crate::metrics::{DEFAULT_CARDINALITY_LIMIT, MetricError, Registry};
 use crate::pipeline::{FlushReport, Pipeline, PipelineBuilder, StartError};
 use crate::trace::{Tracer, TracerBuilder};
 use std::sync::Arc;

@@ -2,10 +2,10 @@
 //! files, and every panel's query answered with data by a real Prometheus scraping the
 //! orchestrator example's workload, run in a child process.
 
-use crate::util::{fill_every_family, get, require_tool, serve, Prometheus};
+use crate::util::{Prometheus, fill_every_family, get, require_tool, serve};
 use clap::Parser;
-use lookout::config::Config;
 use lookout::Telemetry;
+use lookout::config::Config;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{BufRead, BufReader};
@@ -389,14 +389,12 @@ fn every_dashboard_is_importable_and_provisionable() {
             bound.as_ref().is_ok_and(|input| inputs.contains(input)),
             "{name}: the datasource variable's default should be an input: {bound:?}"
         );
-        let resolvable = |at: &str, reference: &Value| {
-            match datasource_variable(reference) {
+        let resolvable = |at: &str, reference: &Value| match datasource_variable(reference) {
             Ok(var) => assert!(
                 datasources.iter().any(|d| d["name"] == var.as_str()) || inputs.contains(&var),
                 "{name} {at}: datasource ${var} is declared neither as a datasource variable nor in __inputs"
             ),
             Err(problem) => panic!("{name} {at}: {problem}"),
-        }
         };
         for variable in variables.iter().filter(|v| v["type"] == "query") {
             let var = variable["name"].as_str().unwrap();

@@ -1,7 +1,7 @@
 //! Random operations from several threads; the exposition equals a simple model exactly.
 
 use lookout::metrics::{Descriptor, HistogramOptions, Registry};
-use lookout::prometheus::{encode_to_string, parse, Format};
+use lookout::prometheus::{Format, encode_to_string, parse};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 

@@ -2,13 +2,13 @@
 //! (decoding with the official generated types), over both protocols; and the faults a
 //! backend can throw at it.
 
-use lookout::config::{env_map, Config};
+use lookout::Telemetry;
+use lookout::config::{Config, env_map};
 use lookout::pipeline::{PipelineBuilder, RetryPolicy};
 use lookout::trace::{KeyValue, SpanKind, Status};
-use lookout::Telemetry;
+use lookout_exporter_otlp::Protocol;
 use lookout_exporter_otlp::proto::metrics::v1::{metric::Data, number_data_point};
 use lookout_exporter_otlp::receiver::{Answer, Receiver};
-use lookout_exporter_otlp::Protocol;
 use std::time::{Duration, Instant};
 
 const PROTOCOLS: [(Protocol, &str); 2] = [

@@ -1,9 +1,9 @@
 //! A real Prometheus scrapes Lookout; what it stores is exactly what was recorded.
 
-use crate::util::{require_tool, serve, Prometheus, NASTY};
+use crate::util::{NASTY, Prometheus, require_tool, serve};
+use lookout::Telemetry;
 use lookout::agent::{AgentExecution, ToolCall};
 use lookout::metrics::HistogramOptions;
-use lookout::Telemetry;
 use std::time::Duration;
 
 #[test]

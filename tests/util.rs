@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 
-use lookout::server::{ServerConfig, ServerHandle};
 use lookout::Telemetry;
+use lookout::server::{ServerConfig, ServerHandle};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 use super::*;
-use crate::prometheus::{encode_to_string, Format};
+use crate::prometheus::{Format, encode_to_string};
 use std::time::Duration;
 
 fn setup() -> (Registry, AgentMetrics) {

@@ -94,9 +94,5 @@ pub struct TaskExecution<'a> {
 
 /// The `status` label value for an outcome.
 pub(crate) fn status(success: bool) -> &'static str {
-    if success {
-        "success"
-    } else {
-        "failure"
-    }
+    if success { "success" } else { "failure" }
 }

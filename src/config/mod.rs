@@ -363,7 +363,7 @@ fn json_block(block: file::JsonBlock) -> Result<Option<JsonFileConfig>, ConfigEr
 }
 
 /// A lookup over fixed variables, for tests and for `--config` checks.
-pub fn env_map(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+pub fn env_map(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
     let vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -167,16 +167,20 @@ fn the_opentelemetry_block_and_its_variables() {
 
     // With no file at all, the endpoint variable alone turns OTLP on.
     let env = env_map(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]);
-    assert!(Config::default()
-        .with_env(&env)
-        .unwrap()
-        .opentelemetry
-        .is_some());
-    assert!(Config::default()
-        .with_env(&env_map(&[]))
-        .unwrap()
-        .opentelemetry
-        .is_none());
+    assert!(
+        Config::default()
+            .with_env(&env)
+            .unwrap()
+            .opentelemetry
+            .is_some()
+    );
+    assert!(
+        Config::default()
+            .with_env(&env_map(&[]))
+            .unwrap()
+            .opentelemetry
+            .is_none()
+    );
 
     for (text, field) in [
         (

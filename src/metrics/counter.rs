@@ -1,6 +1,6 @@
 //! Counters: monotonic `u64` totals.
 
-use super::series::{sealed::Sealed, Metric, Series};
+use super::series::{Metric, Series, sealed::Sealed};
 use lookout_export::{MetricKind, Value};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -16,7 +16,9 @@ pub enum MetricError {
         reason: &'static str,
     },
     /// The unit is not lowercase `[a-z0-9_]`, or the metric name does not end with it.
-    #[error("invalid unit {unit:?} for {name:?}: the unit is [a-z0-9_]+ and the name must end with _{unit}")]
+    #[error(
+        "invalid unit {unit:?} for {name:?}: the unit is [a-z0-9_]+ and the name must end with _{unit}"
+    )]
     InvalidUnit {
         /// The metric name.
         name: String,

@@ -6,7 +6,7 @@
 //! incrementing one labelled series contend only on its counter. A miss takes the shard's
 //! read lock, and only a new series takes the write lock.
 
-use super::labels::{hash_values, LabelValues};
+use super::labels::{LabelValues, hash_values};
 use super::name::OVERFLOW_LABEL;
 use super::series::{Metric, Series};
 use super::{Counter, Gauge, Histogram, MetricError};

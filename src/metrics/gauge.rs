@@ -1,9 +1,9 @@
 //! Gauges: `f64` values that go up and down.
 
-use super::series::{sealed::Sealed, Metric, Series};
+use super::series::{Metric, Series, sealed::Sealed};
 use lookout_export::{MetricKind, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A handle on one gauge series. `set` is one atomic store; `add` a compare-and-swap loop.
 #[derive(Debug, Clone)]

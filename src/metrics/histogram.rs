@@ -1,11 +1,11 @@
 //! Histograms: exact Prometheus buckets, sum and count, plus an HDR histogram for quantiles.
 
-use super::series::{sealed::Sealed, Metric, Series};
 use super::MetricError;
+use super::series::{Metric, Series, sealed::Sealed};
 use lookout_export::{HistogramValue, MetricKind, Value};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Bucket boundaries and HDR range of a histogram family, in the family's unit.

@@ -31,6 +31,6 @@ pub use gauge::Gauge;
 pub use histogram::{Histogram, HistogramOptions, Percentiles};
 pub use name::OVERFLOW_LABEL;
 pub use registry::{
-    Registry, DEFAULT_CARDINALITY_LIMIT, DROPPED_METRIC, OVERFLOW_METRIC, SERIES_METRIC,
+    DEFAULT_CARDINALITY_LIMIT, DROPPED_METRIC, OVERFLOW_METRIC, Registry, SERIES_METRIC,
 };
 pub use series::Metric;

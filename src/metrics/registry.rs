@@ -8,8 +8,8 @@ use super::{Counter, Descriptor, Family, Gauge, Histogram, MetricError};
 use lookout_export::{FamilyInfo, MetricKind, MetricSource, MetricVisitor, Value};
 use parking_lot::RwLock;
 use std::any::Any;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Default per-family series limit, as in OpenTelemetry.
 pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;

@@ -1,13 +1,13 @@
 //! Takes finished spans off the tracer's queue and hands them to every worker in batches,
 //! by size or by delay.
 
-use super::worker::{SpanBatch, WorkerHandle};
 use super::Settings;
+use super::worker::{SpanBatch, WorkerHandle};
 use crate::trace::Tracer;
 use lookout_export::FinishedSpan;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The batch being filled.

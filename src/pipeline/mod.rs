@@ -67,8 +67,8 @@ use dispatcher::Dispatcher;
 use lookout_export::Exporter;
 use parking_lot::Mutex;
 use self_metrics::PipelineMetrics;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use worker::{Command, WorkerHandle};
 

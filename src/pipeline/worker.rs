@@ -1,12 +1,12 @@
 //! One exporter's task: takes span batches and metric ticks, sends them with retries,
 //! counts every outcome.
 
+use super::Shared;
 use super::report::ExporterReport;
 use super::self_metrics::{Signal, SignalMetrics};
-use super::Shared;
 use lookout_export::{Encoded, ExportError, Exporter, FinishedSpan, MetricsBatch};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 

@@ -1,7 +1,7 @@
 //! Request routing: which path answers what.
 
-use crate::metrics::{Descriptor, Family, Histogram};
 use crate::Telemetry;
+use crate::metrics::{Descriptor, Family, Histogram};
 use bytes::Bytes;
 use http::header::{ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use http::{HeaderValue, Method, Request, Response, StatusCode};

@@ -1,6 +1,6 @@
 use super::*;
 use crate::agent::ToolCall;
-use lookout_testkit::{request, Response};
+use lookout_testkit::{Response, request};
 use std::io::Read;
 
 fn fetch(server: &ServerHandle, path: &str, headers: &[(&str, &str)]) -> Response {
@@ -44,9 +44,11 @@ fn metrics_negotiates_format_and_compression() {
         "/metrics",
         &[("accept", "application/openmetrics-text;version=1.0.0")],
     );
-    assert!(header(&om, "content-type")
-        .unwrap()
-        .starts_with("application/openmetrics-text"));
+    assert!(
+        header(&om, "content-type")
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
     assert!(om.body.ends_with(b"# EOF\n"));
 
     let gz = fetch(&server, "/metrics", &[("accept-encoding", "gzip")]);

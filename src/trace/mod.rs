@@ -38,10 +38,10 @@ mod tracestate;
 mod tracing_layer;
 
 pub use context::SpanContext;
-pub use current::{current, Entered, InSpan};
+pub use current::{Entered, InSpan, current};
 pub use env::{
-    context_from, context_from_env, env_vars, CommandExt, TRACEPARENT_ENV, TRACESTATE_ENV,
-    TRACE_CONTEXT_ENV,
+    CommandExt, TRACE_CONTEXT_ENV, TRACEPARENT_ENV, TRACESTATE_ENV, context_from, context_from_env,
+    env_vars,
 };
 pub(crate) use id_generator::random_u64;
 pub use lookout_export::{
@@ -51,9 +51,9 @@ pub use lookout_export::{
 pub use resource::process_resource;
 pub use sampler::Sampler;
 pub use span::Span;
-pub use traceparent::{TraceParent, TRACEPARENT_LEN};
+pub use traceparent::{TRACEPARENT_LEN, TraceParent};
 pub use tracer::{SpanBuilder, SpanLimits, Tracer, TracerBuilder, TracerStats};
-pub use tracestate::{TraceState, TraceStateError, MAX_MEMBERS};
+pub use tracestate::{MAX_MEMBERS, TraceState, TraceStateError};
 #[cfg(feature = "tracing")]
 pub use tracing_layer::LookoutLayer;
 

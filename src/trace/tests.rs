@@ -234,9 +234,11 @@ fn unsampled_spans_propagate_but_record_nothing() {
         None,
     )
     .unwrap();
-    assert!(!Tracer::default()
-        .continue_trace(&remote, "x")
-        .is_recording());
+    assert!(
+        !Tracer::default()
+            .continue_trace(&remote, "x")
+            .is_recording()
+    );
 }
 
 #[test]

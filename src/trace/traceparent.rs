@@ -5,7 +5,7 @@
 //! when it is at least 55 characters long and any further data follows a `-`; ids are
 //! lowercase hex and never all zeros; spaces and tabs around the value are ignored.
 
-use lookout_export::{parse_lower_hex, write_lower_hex, SpanId, TraceFlags, TraceId};
+use lookout_export::{SpanId, TraceFlags, TraceId, parse_lower_hex, write_lower_hex};
 
 /// Length of a version-00 `traceparent`.
 pub const TRACEPARENT_LEN: usize = 55;

@@ -28,9 +28,9 @@ use std::borrow::Cow;
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::Layer;
 
 /// Sends `tracing` spans and events to a Lookout [`Tracer`].
 #[derive(Debug, Clone)]

@@ -23,9 +23,11 @@ fn serve_answers_metrics_then_stops_cleanly_on_sigterm() {
         .args(["metrics", "--raw", "--url", &url])
         .output()
         .unwrap();
-    assert!(String::from_utf8(raw.stdout)
-        .unwrap()
-        .contains("# TYPE lookout_registry_series gauge"));
+    assert!(
+        String::from_utf8(raw.stdout)
+            .unwrap()
+            .contains("# TYPE lookout_registry_series gauge")
+    );
 
     let exit = crate::util::terminate(&mut server);
     assert!(exit.success(), "{exit:?}");

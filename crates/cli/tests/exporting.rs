@@ -2,8 +2,8 @@
 //! short-lived `lookout exec`.
 
 use crate::util::{lookout_serve, terminate};
-use lookout_exporter_otlp::receiver::Receiver;
 use lookout_exporter_otlp::Protocol;
+use lookout_exporter_otlp::receiver::Receiver;
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::Path;

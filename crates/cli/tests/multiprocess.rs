@@ -6,9 +6,9 @@
 //! A test binary without the libtest harness: run with `LOOKOUT_SUBAGENT_DEPTH` set it is
 //! a sub-agent, otherwise it is the coordinator and the test.
 
-use lookout::json::{SpanLog, SPAN_LOG_ENV};
-use lookout::trace::{CommandExt, FinishedSpan, SpanId};
 use lookout::Telemetry;
+use lookout::json::{SPAN_LOG_ENV, SpanLog};
+use lookout::trace::{CommandExt, FinishedSpan, SpanId};
 use std::collections::HashMap;
 use std::process::{Command, ExitCode};
 
@@ -62,9 +62,13 @@ fn coordinator_test() -> ExitCode {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = SpanLog::new(dir.path().join("spans.jsonl"));
     // Every process below inherits the log; this one builds its Telemetry after this.
-    std::env::set_var(SPAN_LOG_ENV, log.path());
-    for name in ["TRACEPARENT", "TRACESTATE", "TRACE_CONTEXT"] {
-        std::env::remove_var(name);
+    // SAFETY: `main` calls this before any thread exists (no test harness), so nothing
+    // reads the environment while it changes.
+    unsafe {
+        std::env::set_var(SPAN_LOG_ENV, log.path());
+        for name in ["TRACEPARENT", "TRACESTATE", "TRACE_CONTEXT"] {
+            std::env::remove_var(name);
+        }
     }
     run_agent(0);
     let spans = log.read().expect("span log readable");

@@ -2,7 +2,7 @@
 //! through the environment.
 
 use crate::util::require_python_otel;
-use lookout::json::{SpanLog, SPAN_LOG_ENV};
+use lookout::json::{SPAN_LOG_ENV, SpanLog};
 use lookout::trace::{CommandExt, SpanContext};
 use std::process::Command;
 

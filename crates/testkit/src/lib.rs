@@ -13,7 +13,7 @@
 
 mod http;
 
-pub use http::{get, request, Response};
+pub use http::{Response, get, request};
 
 use std::path::PathBuf;
 

@@ -88,7 +88,7 @@ pub trait Exporter: Send + Sync + 'static {
 
     /// Sends one payload, once.
     fn send(&self, payload: &Self::Payload)
-        -> impl Future<Output = Result<(), ExportError>> + Send;
+    -> impl Future<Output = Result<(), ExportError>> + Send;
 
     /// Makes everything sent so far visible at the destination (a file exporter closes
     /// its current file). Called on a forced flush and at shutdown, after the last send.

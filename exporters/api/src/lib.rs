@@ -55,9 +55,9 @@ mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use exporter::{parse_retry_after, Encoded, ExportError, Exporter, MetricsBatch};
-pub use ids::{parse_lower_hex, write_lower_hex, SpanId, TraceFlags, TraceId};
-pub use key_values::{parse_key_values, KeyValueError};
+pub use exporter::{Encoded, ExportError, Exporter, MetricsBatch, parse_retry_after};
+pub use ids::{SpanId, TraceFlags, TraceId, parse_lower_hex, write_lower_hex};
+pub use key_values::{KeyValueError, parse_key_values};
 pub use metric::{FamilyInfo, HistogramValue, MetricKind, MetricSource, MetricVisitor, Value};
 pub use resource::{Resource, SERVICE_NAME};
 pub use span::{AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanKind, Status};

@@ -49,7 +49,7 @@ mod span_log;
 mod time;
 
 pub use metric::metrics_to_json;
-pub use rotating::{json_lines, JsonFileConfig, JsonFileExporter};
+pub use rotating::{JsonFileConfig, JsonFileExporter, json_lines};
 pub use span::{span_from_json, span_to_json};
-pub use span_log::{SpanLog, SPAN_LOG_ENV};
+pub use span_log::{SPAN_LOG_ENV, SpanLog};
 pub use time::rfc3339;

@@ -2,7 +2,7 @@
 
 use crate::time::rfc3339;
 use lookout_export::{FamilyInfo, MetricKind, MetricSource, MetricVisitor, Value as MetricValue};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::time::SystemTime;
 
 /// Every series of `source` as a record:

@@ -2,16 +2,16 @@
 //! classifies failures by the OTLP specification's retry rule.
 
 use crate::config::{Compression, OtlpConfig, Protocol, Temporality};
-use crate::encode::{metrics_request, spans_request, DeltaState};
+use crate::encode::{DeltaState, metrics_request, spans_request};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use lookout_export::{Encoded, ExportError, Exporter, FinishedSpan, MetricsBatch};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use parking_lot::Mutex;
 use prost::Message;
 use std::io::Write;

@@ -444,7 +444,7 @@ async fn handle_http(
             return response;
         }
         Answer::Grpc(_) | Answer::GrpcRetryAfter(..) => {
-            return error_response(500, "a gRPC answer to HTTP")
+            return error_response(500, "a gRPC answer to HTTP");
         }
         Answer::Stall => std::future::pending().await,
     }

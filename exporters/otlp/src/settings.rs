@@ -1,7 +1,7 @@
 //! Seed 003's `opentelemetry` block of the config file, read into an [`OtlpConfig`]:
 //! the one place besides the `OTEL_*` variables where OTLP settings are parsed.
 
-use crate::config::{compression, invalid, temporality, ConfigError, OtlpConfig, Protocol};
+use crate::config::{ConfigError, OtlpConfig, Protocol, compression, invalid, temporality};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -5,13 +5,13 @@ use lookout_export::{
     ExportError, Exporter, FamilyInfo, FinishedSpan, HistogramValue, MetricKind, MetricSource,
     MetricVisitor, MetricsBatch, Resource, Value,
 };
-use lookout_exporter_otlp::proto::common::v1::any_value::Value as Any;
 use lookout_exporter_otlp::proto::common::v1::KeyValue as ProtoKeyValue;
-use lookout_exporter_otlp::proto::metrics::v1::{metric::Data, number_data_point, Metric};
+use lookout_exporter_otlp::proto::common::v1::any_value::Value as Any;
+use lookout_exporter_otlp::proto::metrics::v1::{Metric, metric::Data, number_data_point};
 use lookout_exporter_otlp::receiver::{Answer, Receiver};
 use lookout_exporter_otlp::{Compression, OtlpConfig, OtlpExporter, Protocol, Temporality};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::HttpProtobuf, Protocol::Grpc];

@@ -35,8 +35,8 @@ mod text;
 
 #[cfg(feature = "prometheus-collector")]
 pub use collector::PrometheusCollector;
-pub use format::{accepts_gzip, Format};
-pub use parse::{parse, ParseError, ParsedFamily, Sample};
+pub use format::{Format, accepts_gzip};
+pub use parse::{ParseError, ParsedFamily, Sample, parse};
 pub use text::{encode, encode_to_string};
 
 use lookout_export::MetricSource;

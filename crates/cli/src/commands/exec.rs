@@ -1,8 +1,8 @@
 //! `lookout exec`: run any program as a sub-agent under a child span.
 
 use crate::error::CliError;
-use lookout::trace::{CommandExt, KeyValue};
 use lookout::Telemetry;
+use lookout::trace::{CommandExt, KeyValue};
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -146,7 +146,7 @@ async fn finish_exporting(telemetry: Telemetry) {
 /// A stream for each forwarded signal; while they exist the signals no longer kill us.
 #[cfg(unix)]
 fn forwarded_signals() -> std::io::Result<Vec<(libc::c_int, tokio::signal::unix::Signal)>> {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     FORWARDED
         .iter()
         .map(|&number| Ok((number, signal(SignalKind::from_raw(number))?)))

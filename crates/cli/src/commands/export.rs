@@ -3,7 +3,7 @@
 use crate::client;
 use crate::error::CliError;
 use crate::settings::Settings;
-use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use lookout::pipeline::FlushReport;
 use std::time::Duration;
 

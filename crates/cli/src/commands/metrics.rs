@@ -3,8 +3,8 @@
 use crate::client;
 use crate::error::CliError;
 use crate::settings::Settings;
-use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
-use lookout::prometheus::{parse, ParsedFamily, Sample};
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
+use lookout::prometheus::{ParsedFamily, Sample, parse};
 use std::time::Duration;
 
 /// `lookout metrics` flags, beside the global `--url`, `--json`, `--timeout`.

@@ -1,10 +1,10 @@
 //! `lookout serve`: the daemon's endpoint.
 
 use crate::error::CliError;
-use lookout::config::DEFAULT_LISTEN;
-use lookout::config::{process_env, Config};
-use lookout::server::serve;
 use lookout::Telemetry;
+use lookout::config::DEFAULT_LISTEN;
+use lookout::config::{Config, process_env};
+use lookout::server::serve;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -79,7 +79,7 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut terminate) => {
                 tokio::select! {
