@@ -141,14 +141,7 @@ fn the_opentelemetry_block_and_its_variables() {
     assert_eq!(otlp.compression, Compression::Gzip);
     assert_eq!(otlp.temporality, Temporality::Delta);
     assert_eq!(config.resource.service_name(), Some("orchestrator"));
-    assert_eq!(
-        config
-            .resource
-            .get("deployment.environment")
-            .map(ToString::to_string)
-            .as_deref(),
-        Some("dev")
-    );
+    assert_eq!(environment(&config).as_deref(), Some("dev"));
 
     // The standard variables win over the file.
     let env = env_map(&[
@@ -215,6 +208,14 @@ fn the_opentelemetry_block_and_its_variables() {
     );
 }
 
+/// The `deployment.environment` resource attribute.
+fn environment(config: &Config) -> Option<String> {
+    config
+        .resource
+        .get("deployment.environment")
+        .map(ToString::to_string)
+}
+
 #[test]
 fn resource_attributes_and_the_service_name_come_from_the_environment() {
     let config = Config::default()
@@ -227,14 +228,7 @@ fn resource_attributes_and_the_service_name_come_from_the_environment() {
         ]))
         .unwrap();
     assert_eq!(config.resource.service_name(), Some("coordinator"));
-    assert_eq!(
-        config
-            .resource
-            .get("deployment.environment")
-            .map(ToString::to_string)
-            .as_deref(),
-        Some("dev,1")
-    );
+    assert_eq!(environment(&config).as_deref(), Some("dev,1"));
     let error = Config::default()
         .with_env(&env_map(&[(RESOURCE_ATTRIBUTES_ENV, "novalue")]))
         .unwrap_err();

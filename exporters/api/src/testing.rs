@@ -61,12 +61,16 @@ pub fn agent_trace() -> Vec<FinishedSpan> {
     root.status = Status::Ok;
     root.dropped_attributes = 2;
 
-    let mut tool = root.clone();
-    tool.span_id = SpanId(2);
-    tool.parent_span_id = SpanId(1);
-    tool.parent_is_remote = false;
-    tool.name = "execute_tool Bash".into();
-    tool.kind = SpanKind::Internal;
+    let child = |span_id, name: &'static str, kind| {
+        let mut child = root.clone();
+        child.span_id = SpanId(span_id);
+        child.parent_span_id = root.span_id;
+        child.parent_is_remote = false;
+        child.name = name.into();
+        child.kind = kind;
+        child
+    };
+    let mut tool = child(2, "execute_tool Bash", SpanKind::Internal);
     tool.start_time = start + Duration::from_millis(100);
     tool.end_time = start + Duration::from_millis(300);
     tool.events = vec![Event::new(
@@ -78,12 +82,7 @@ pub fn agent_trace() -> Vec<FinishedSpan> {
     tool.dropped_events = 1;
     tool.dropped_links = 3;
 
-    let mut chat = root.clone();
-    chat.span_id = SpanId(3);
-    chat.parent_span_id = SpanId(1);
-    chat.parent_is_remote = false;
-    chat.name = "chat claude".into();
-    chat.kind = SpanKind::Client;
+    let mut chat = child(3, "chat claude", SpanKind::Client);
     let mut link = Link::new(TraceId(99), SpanId(98));
     link.attributes = vec![KeyValue::new("link.reason", "retry")];
     chat.links = vec![link];
