@@ -7,7 +7,8 @@
 //! registry ◀── collect every interval, per worker ──────────────────────────────┘
 //! ```
 //!
-//! The pipeline owns a small tokio runtime, so the host needs none. Every queue is bounded:
+//! The pipeline owns a small tokio runtime, so the host needs none (or runs on the host's,
+//! given with [`PipelineBuilder::runtime`]). Every queue is bounded:
 //! a full queue drops and counts (`lookout_exporter_dropped_total`), it never waits. A
 //! worker sends each batch once per attempt and retries only what
 //! [`ExportError::is_retryable`](lookout_export::ExportError::is_retryable), with

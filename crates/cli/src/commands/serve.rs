@@ -2,8 +2,7 @@
 
 use crate::error::CliError;
 use lookout::Telemetry;
-use lookout::config::DEFAULT_LISTEN;
-use lookout::config::{Config, process_env};
+use lookout::config::{Config, DEFAULT_LISTEN, process_env};
 use lookout::server::serve;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,10 +35,6 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         // No exposition: /health, /version and /export only.
         None => (args.listen.unwrap_or(DEFAULT_LISTEN), String::new()),
     };
-    let telemetry = Telemetry::builder()
-        .config(config)
-        .exporters(super::exporters_on_this_runtime())
-        .build()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| CliError::Bind {
@@ -47,6 +42,11 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
             source,
         })?;
     let addr = listener.local_addr().map_err(CliError::Runtime)?;
+    // From here on, every way out shuts the exporters down off the async threads.
+    let telemetry = Telemetry::builder()
+        .config(config)
+        .exporters(super::exporters_on_this_runtime())
+        .build()?;
     println!(
         "lookout {} serving http://{addr}{} (and /health, /version, POST /export)",
         lookout::VERSION,
@@ -57,9 +57,7 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
             println!("exporting to {name}: {destination}");
         }
     }
-    serve(telemetry.clone(), listener, path, shutdown_signal())
-        .await
-        .map_err(CliError::Runtime)?;
+    let served = serve(telemetry.clone(), listener, path, shutdown_signal()).await;
     let flushing = telemetry.clone();
     let report = tokio::task::spawn_blocking(move || flushing.shutdown(SHUTDOWN_TIMEOUT))
         .await
@@ -67,6 +65,7 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     if !report.exporters.is_empty() {
         print!("{}", super::export::render(&report));
     }
+    served.map_err(CliError::Runtime)?;
     println!("lookout stopped");
     Ok(())
 }
