@@ -18,9 +18,15 @@ pub(crate) struct Args {
 #[derive(Debug, clap::Args)]
 pub(crate) struct GlobalArgs {
     /// The running Lookout to talk to (`lookout serve`); a URL with a path is used as
-    /// given [default: http://127.0.0.1:9464].
-    #[arg(long, global = true, env = "LOOKOUT_URL", value_name = "URL")]
-    pub(crate) url: Option<String>,
+    /// given.
+    #[arg(
+        long,
+        global = true,
+        env = "LOOKOUT_URL",
+        value_name = "URL",
+        default_value_t = format!("http://{}", lookout::config::DEFAULT_LISTEN)
+    )]
+    pub(crate) url: String,
     /// Print results as JSON, for scripts.
     #[arg(long, global = true)]
     pub(crate) json: bool,

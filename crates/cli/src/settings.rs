@@ -15,13 +15,10 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// Resolves the global flags: the default address when no URL is given.
+    /// Resolves the global flags.
     pub(crate) fn resolve(args: GlobalArgs) -> Settings {
-        let url = args
-            .url
-            .unwrap_or_else(|| format!("http://{}", lookout::config::DEFAULT_LISTEN));
         Settings {
-            url: url.trim_end_matches('/').to_owned(),
+            url: args.url.trim_end_matches('/').to_owned(),
             json: args.json,
             timeout: args.timeout.map(Duration::from_secs),
         }
@@ -47,13 +44,16 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args::Args;
+    use clap::Parser;
 
     fn settings(url: Option<&str>) -> Settings {
-        Settings::resolve(GlobalArgs {
-            url: url.map(str::to_owned),
-            json: false,
-            timeout: None,
-        })
+        let mut argv = vec!["lookout"];
+        if let Some(url) = url {
+            argv.extend(["--url", url]);
+        }
+        argv.push("export");
+        Settings::resolve(Args::parse_from(argv).global)
     }
 
     #[test]

@@ -37,6 +37,43 @@ fn serve_answers_metrics_then_stops_cleanly_on_sigterm() {
 }
 
 #[test]
+fn global_flags_name_the_endpoint_once_and_json_is_for_scripts() {
+    let (mut server, _stdout, base) = crate::util::lookout_serve(&["--listen", "127.0.0.1:0"]);
+    // The base URL from the environment: `metrics` reads its /metrics.
+    let shown = Command::new(LOOKOUT)
+        .args(["metrics", "--json", "--timeout", "5"])
+        .env("LOOKOUT_URL", &base)
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{shown:?}");
+    let families: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let series = families
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "lookout_registry_series")
+        .expect("the registry's own family");
+    assert_eq!(series["kind"], "gauge");
+    assert!(
+        series["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["labels"]["family"] == "tool_calls" && s["value"].is_number()),
+        "{series}"
+    );
+    // A global flag goes before the command as well as after it.
+    let export = Command::new(LOOKOUT)
+        .args(["--url", &base, "--json", "export"])
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{export:?}");
+    let report: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert!(report["exporters"].as_array().unwrap().is_empty(), "{report}");
+    assert!(crate::util::terminate(&mut server).success());
+}
+
+#[test]
 fn errors_carry_a_code_and_an_exit_status() {
     let bad_url = Command::new(LOOKOUT)
         .args(["metrics", "--url", "ftp://nowhere"])
