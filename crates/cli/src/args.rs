@@ -1,8 +1,10 @@
 //! The raw command line, as clap parses it: global flags once, then one subcommand with
-//! its own flags (defined beside the command, in `commands/`).
+//! its own flags. Settings resolve the global ones; each command reads its own.
 
-use crate::commands::{exec, export, metrics, serve};
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Lookout: telemetry for AI-agent systems.
 #[derive(Debug, Parser)]
@@ -40,12 +42,51 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Command {
     /// Serve /metrics, /health, /version and POST /export, and run the configured
     /// exporters, until SIGINT or SIGTERM.
-    Serve(serve::ServeArgs),
+    Serve(ServeArgs),
     /// Print a running endpoint's metrics, readable (or raw with --raw).
-    Metrics(metrics::MetricsArgs),
+    Metrics(MetricsArgs),
     /// Make a running Lookout export now; print what went where.
-    Export(export::ExportArgs),
+    Export,
     /// Run a program as a sub-agent under a child span; exit with its exit code.
     #[cfg(unix)]
-    Exec(exec::ExecArgs),
+    Exec(ExecArgs),
+}
+
+/// `lookout serve` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on [default: the config's prometheus block, else 127.0.0.1:9464].
+    #[arg(long, env = "LOOKOUT_LISTEN")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// Path serving the Prometheus exposition [default: the config's, else /metrics].
+    #[arg(long)]
+    pub(crate) path: Option<String>,
+    /// Config file (seed 003 shape: prometheus, json, opentelemetry blocks); environment
+    /// variables override it.
+    #[arg(long, env = "LOOKOUT_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+/// `lookout metrics` flags, beside the global `--url`, `--json`, `--timeout`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct MetricsArgs {
+    /// Print the exposition text as received.
+    #[arg(long)]
+    pub(crate) raw: bool,
+}
+
+/// `lookout exec` flags.
+#[cfg(unix)]
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExecArgs {
+    /// The sub-agent's name: span `invoke_agent {name}`, label `agent_type`
+    /// (default: the program's file name).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// The orchestration phase label.
+    #[arg(long, default_value = "exec")]
+    pub(crate) phase: String,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub(crate) command: Vec<OsString>,
 }

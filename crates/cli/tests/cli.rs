@@ -69,7 +69,10 @@ fn global_flags_name_the_endpoint_once_and_json_is_for_scripts() {
         .unwrap();
     assert!(export.status.success(), "{export:?}");
     let report: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
-    assert!(report["exporters"].as_array().unwrap().is_empty(), "{report}");
+    assert!(
+        report["exporters"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
     assert!(crate::util::terminate(&mut server).success());
 }
 

@@ -1,26 +1,12 @@
 //! `lookout exec`: run any program as a sub-agent under a child span.
 
+use crate::args::ExecArgs;
 use crate::error::CliError;
 use lookout::Telemetry;
 use lookout::trace::{CommandExt, KeyValue};
-use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::Duration;
-
-#[derive(Debug, clap::Args)]
-pub(crate) struct ExecArgs {
-    /// The sub-agent's name: span `invoke_agent {name}`, label `agent_type`
-    /// (default: the program's file name).
-    #[arg(long)]
-    name: Option<String>,
-    /// The orchestration phase label.
-    #[arg(long, default_value = "exec")]
-    phase: String,
-    /// The program and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "CMD")]
-    command: Vec<OsString>,
-}
 
 /// How long `exec` waits for its exporters before it exits.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);

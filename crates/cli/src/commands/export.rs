@@ -7,14 +7,11 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use lookout::pipeline::FlushReport;
 use std::time::Duration;
 
-/// `lookout export` takes only the global flags: `--url`, `--json`, `--timeout`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct ExportArgs {}
-
 /// How long an export may take unless `--timeout` says otherwise.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(super) async fn run(_args: ExportArgs, settings: &Settings) -> Result<(), CliError> {
+/// Takes only the global flags: `--url`, `--json`, `--timeout`.
+pub(super) async fn run(settings: &Settings) -> Result<(), CliError> {
     let url = settings.endpoint(lookout::server::EXPORT_PATH);
     let fetched = client::post(&url, settings.timeout_or(TIMEOUT)).await?;
     if !fetched.status.is_success() {

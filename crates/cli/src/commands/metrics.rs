@@ -1,19 +1,12 @@
 //! `lookout metrics`: a running endpoint's exposition, for people.
 
+use crate::args::MetricsArgs;
 use crate::client;
 use crate::error::CliError;
 use crate::settings::Settings;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use lookout::prometheus::{ParsedFamily, Sample, parse};
 use std::time::Duration;
-
-/// `lookout metrics` flags, beside the global `--url`, `--json`, `--timeout`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct MetricsArgs {
-    /// Print the exposition text as received.
-    #[arg(long)]
-    raw: bool,
-}
 
 /// The path read unless `--url` names one.
 const METRICS_PATH: &str = "/metrics";

@@ -24,7 +24,7 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         match args.command {
             Command::Serve(args) => serve::run(args).await.map(|()| 0),
             Command::Metrics(args) => metrics::run(args, &settings).await.map(|()| 0),
-            Command::Export(args) => export::run(args, &settings).await.map(|()| 0),
+            Command::Export => export::run(&settings).await.map(|()| 0),
             #[cfg(unix)]
             Command::Exec(args) => exec::run(args).await,
         }

@@ -1,26 +1,11 @@
 //! `lookout serve`: the daemon's endpoint.
 
+use crate::args::ServeArgs;
 use crate::error::CliError;
 use lookout::Telemetry;
 use lookout::config::{Config, DEFAULT_LISTEN, process_env};
 use lookout::server::serve;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
-
-#[derive(Debug, clap::Args)]
-pub(crate) struct ServeArgs {
-    /// Address to listen on [default: the config's prometheus block, else 127.0.0.1:9464].
-    #[arg(long, env = "LOOKOUT_LISTEN")]
-    listen: Option<SocketAddr>,
-    /// Path serving the Prometheus exposition [default: the config's, else /metrics].
-    #[arg(long)]
-    path: Option<String>,
-    /// Config file (seed 003 shape: prometheus, json, opentelemetry blocks); environment
-    /// variables override it.
-    #[arg(long, env = "LOOKOUT_CONFIG")]
-    config: Option<PathBuf>,
-}
 
 pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let config = match &args.config {
