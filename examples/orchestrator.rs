@@ -192,7 +192,10 @@ async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) {
             });
         }
     }
-    if NEXT_QUEUE_DRAIN.fetch_add(1, Ordering::Relaxed) % 5 == 0 {
+    if NEXT_QUEUE_DRAIN
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(5)
+    {
         agents.set_task_queue_size(PRIORITIES[rng.below(PRIORITIES.len())], 0);
     }
     // A task fails with its agent, or on its own when its result does not validate.

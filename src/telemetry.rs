@@ -233,10 +233,10 @@ impl Telemetry {
         phase: &str,
     ) -> AgentExecutionGuard {
         let mut span = self.tracer().span(format!("invoke_agent {agent_type}"));
-        if crate::trace::current().is_none() {
-            if let Some(parent) = self.inner.parent.as_ref() {
-                span = span.parent(parent);
-            }
+        if crate::trace::current().is_none()
+            && let Some(parent) = self.inner.parent.as_ref()
+        {
+            span = span.parent(parent);
         }
         let span = span
             .attribute(semconv::OPERATION_NAME, "invoke_agent")

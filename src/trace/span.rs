@@ -156,10 +156,10 @@ impl Span {
 
     /// Sets the status (an `Ok` is never overwritten by a later `Error`, as in OpenTelemetry).
     pub fn set_status(&mut self, status: Status) {
-        if let Some(rec) = &mut self.recording {
-            if rec.data.status != Status::Ok {
-                rec.data.status = status;
-            }
+        if let Some(rec) = &mut self.recording
+            && rec.data.status != Status::Ok
+        {
+            rec.data.status = status;
         }
     }
 

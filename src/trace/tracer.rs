@@ -389,15 +389,15 @@ impl Tracer {
     /// Cuts a string value to the length limit at a character boundary, counting it.
     pub(crate) fn truncate(&self, value: &mut AttributeValue) {
         let max = self.inner.limits.max_value_len;
-        if let AttributeValue::String(text) = value {
-            if text.len() > max {
-                let mut cut = max;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                *text = Cow::Owned(text[..cut].to_owned());
-                self.inner.values_truncated.fetch_add(1, Ordering::Relaxed);
+        if let AttributeValue::String(text) = value
+            && text.len() > max
+        {
+            let mut cut = max;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
             }
+            *text = Cow::Owned(text[..cut].to_owned());
+            self.inner.values_truncated.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -144,10 +144,10 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if let Some(span_ref) = ctx.span(id) {
-            if span_ref.extensions().get::<Bridged>().is_some() {
-                current::pop();
-            }
+        if let Some(span_ref) = ctx.span(id)
+            && span_ref.extensions().get::<Bridged>().is_some()
+        {
+            current::pop();
         }
     }
 

@@ -50,6 +50,6 @@ mod time;
 
 pub use metric::metrics_to_json;
 pub use rotating::{JsonFileConfig, JsonFileExporter, json_lines};
-pub use span::{span_from_json, span_to_json};
+pub use span::{attributes_to_json, span_from_json, span_to_json};
 pub use span_log::{SPAN_LOG_ENV, SpanLog};
 pub use time::rfc3339;

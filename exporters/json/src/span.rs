@@ -14,7 +14,8 @@ fn nanos(time: SystemTime) -> String {
         .to_string()
 }
 
-fn attributes(list: &[KeyValue]) -> Value {
+/// Attributes as one JSON object: `{"gen_ai.agent.name": "coder", "files": 3}`.
+pub fn attributes_to_json(list: &[KeyValue]) -> Value {
     let mut map = Map::new();
     for kv in list {
         let value = match &kv.value {
@@ -49,7 +50,7 @@ pub fn span_to_json(span: &FinishedSpan) -> Value {
     let events: Vec<Value> = span
         .events
         .iter()
-        .map(|e| json!({ "name": e.name, "timeUnixNano": nanos(e.time), "attributes": attributes(&e.attributes) }))
+        .map(|e| json!({ "name": e.name, "timeUnixNano": nanos(e.time), "attributes": attributes_to_json(&e.attributes) }))
         .collect();
     let links: Vec<Value> = span
         .links
@@ -60,7 +61,7 @@ pub fn span_to_json(span: &FinishedSpan) -> Value {
                 "spanId": l.span_id.to_string(),
                 "traceFlags": l.flags.0,
                 "traceState": l.trace_state.as_deref(),
-                "attributes": attributes(&l.attributes),
+                "attributes": attributes_to_json(&l.attributes),
             })
         })
         .collect();
@@ -76,7 +77,7 @@ pub fn span_to_json(span: &FinishedSpan) -> Value {
         "startTimeUnixNano": nanos(span.start_time),
         "endTimeUnixNano": nanos(span.end_time),
         "durationSeconds": span.duration().as_secs_f64(),
-        "attributes": attributes(&span.attributes),
+        "attributes": attributes_to_json(&span.attributes),
         "events": events,
         "links": links,
         "status": status,
@@ -85,7 +86,7 @@ pub fn span_to_json(span: &FinishedSpan) -> Value {
             "events": span.dropped_events,
             "links": span.dropped_links,
         },
-        "resource": span.resource.as_ref().map(|r| attributes(&r.attributes)),
+        "resource": span.resource.as_ref().map(|r| attributes_to_json(&r.attributes)),
     })
 }
 

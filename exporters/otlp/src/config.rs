@@ -204,15 +204,15 @@ impl OtlpConfig {
         let metrics = base
             || self.metrics_endpoint.is_some()
             || get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_some();
-        if let Some(protocol) = protocol_from(&get, traces, metrics)? {
-            if protocol != self.protocol {
-                let base = get("OTEL_EXPORTER_OTLP_ENDPOINT")
-                    .unwrap_or_else(|| default_endpoint(protocol));
-                let moved = OtlpConfig::new(&base, protocol);
-                self.traces_endpoint = self.traces_endpoint.and(moved.traces_endpoint);
-                self.metrics_endpoint = self.metrics_endpoint.and(moved.metrics_endpoint);
-                self.protocol = protocol;
-            }
+        if let Some(protocol) = protocol_from(&get, traces, metrics)?
+            && protocol != self.protocol
+        {
+            let base =
+                get("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap_or_else(|| default_endpoint(protocol));
+            let moved = OtlpConfig::new(&base, protocol);
+            self.traces_endpoint = self.traces_endpoint.and(moved.traces_endpoint);
+            self.metrics_endpoint = self.metrics_endpoint.and(moved.metrics_endpoint);
+            self.protocol = protocol;
         }
         if let Some(base) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             let signals = OtlpConfig::new(&base, self.protocol);

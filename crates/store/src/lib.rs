@@ -1,0 +1,194 @@
+//! Lookout's durable local store: every record is appended to an NDJSON log (the truth)
+//! and indexed in SQLite (for queries), seed 002's layout:
+//!
+//! ```text
+//! {base}/raw/events_YYYYMMDD.ndjson    the log: one JSON line per record, any process appends
+//! {base}/raw/torn/                     torn last lines of writers that died, kept
+//! {base}/db/telemetry.sqlite           the index: tables and seed 003's views
+//! {base}/backups/                      `lookout backup`
+//! ```
+//!
+//! Recording enqueues and returns: it never waits on the disk and never fails the
+//! caller. One writer thread per handle appends batches to the log and inserts them in
+//! one transaction. [`Store::flush`] returns once everything recorded before it is in
+//! both, the log synced; so do dropping the last handle and process exit through it. On
+//! open, what the log holds and the index lacks is indexed (by `event_id`); a record
+//! written twice is stored once.
+//!
+//! ```
+//! use lookout_store::{Record, RecordKind, Store, StoreConfig};
+//! use std::time::Duration;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(StoreConfig::new(dir.path()));
+//! let run = Record::new(RecordKind::Run, serde_json::json!({"agent_name": "coder"}));
+//! store.record(run.clone());
+//! store.record(run); // the same id: stored once
+//! store.flush(Duration::from_secs(5)).unwrap();
+//!
+//! let db = rusqlite::Connection::open(dir.path().join("db/telemetry.sqlite")).unwrap();
+//! let runs: i64 = db
+//!     .query_row("SELECT COUNT(*) FROM telemetry_records WHERE kind = 'run'", [], |r| r.get(0))
+//!     .unwrap();
+//! assert_eq!(runs, 1);
+//! ```
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+
+mod config;
+mod exporter;
+mod housekeeping;
+mod index;
+mod log;
+pub mod query;
+mod record;
+mod stats;
+mod writer;
+
+pub use config::{
+    BASE_DIR_ENV, ConfigError, DB_PATH_ENV, JOURNAL_MODE_ENV, JournalMode, LOOKOUT_BASE_DIR_ENV,
+    Retention, SYNCHRONOUS_ENV, StoreConfig, Synchronous,
+};
+pub use exporter::StoreExporter;
+pub use housekeeping::Removed;
+pub use index::{SCHEMA_VERSION, open_reader};
+pub use record::{Record, RecordKind, new_event_id, span_event_id};
+pub use stats::{DropReason, StoreStats};
+pub use writer::FlushError;
+
+use crossbeam_channel::{Sender, TrySendError};
+use lookout_export::FinishedSpan;
+use record::Entry;
+use stats::Counters;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use writer::{Message, Writer};
+
+/// A handle on a store: cheap to clone; the writer stops when the last handle is dropped,
+/// after making everything recorded durable.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: StoreConfig,
+    sender: Option<Sender<Message>>,
+    counters: Arc<Counters>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Store {
+    /// Opens (creating what is missing) the store `config` names and starts its writer,
+    /// which first indexes what the log has and the index lacks. Never fails: a directory
+    /// that cannot be written or a database that cannot be used becomes one warning on
+    /// stderr and counted drops ([`Store::stats`]); a corrupt database is moved aside and
+    /// rebuilt from the log.
+    pub fn open(config: StoreConfig) -> Store {
+        let counters = Arc::new(Counters::default());
+        let (sender, messages) = crossbeam_channel::bounded(config.queue_capacity.max(1));
+        let writer = Writer::open(config.clone(), Arc::clone(&counters));
+        let thread = std::thread::Builder::new()
+            .name("lookout-store".into())
+            .spawn(move || writer.run(messages));
+        let (sender, writer) = match thread {
+            Ok(thread) => (Some(sender), Some(thread)),
+            Err(e) => {
+                eprintln!("lookout: store: cannot start its writer thread: {e}");
+                (None, None)
+            }
+        };
+        Store {
+            inner: Arc::new(Inner {
+                config,
+                sender,
+                counters,
+                writer,
+            }),
+        }
+    }
+
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// Enqueues `record` and returns; a full queue drops it (counted).
+    pub fn record(&self, record: Record) {
+        self.enqueue(Entry::Record(record));
+    }
+
+    /// Enqueues finished spans (with their events) and returns.
+    pub fn record_spans(&self, spans: impl IntoIterator<Item = FinishedSpan>) {
+        for span in spans {
+            self.enqueue(Entry::Span(Box::new(span)));
+        }
+    }
+
+    fn enqueue(&self, entry: Entry) {
+        let Some(sender) = &self.inner.sender else {
+            self.inner.counters.count_drop(DropReason::Closed, 1);
+            return;
+        };
+        match sender.try_send(Message::Entry(entry)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.inner.counters.count_drop(DropReason::QueueFull, 1),
+            Err(TrySendError::Disconnected(_)) => {
+                self.inner.counters.count_drop(DropReason::Closed, 1)
+            }
+        }
+    }
+
+    /// Waits until everything recorded before this call is in the log (synced to disk)
+    /// and in the index, at most `timeout`. An error says what is not durable: records
+    /// dropped since the last flush, or a writer that did not finish in time.
+    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let Some(sender) = &self.inner.sender else {
+            return Err(FlushError::Closed);
+        };
+        let deadline = Instant::now() + timeout;
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        sender
+            .send_timeout(Message::Flush(reply), timeout)
+            .map_err(|e| match e {
+                crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
+                crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
+            })?;
+        answer
+            .recv_deadline(deadline)
+            .map_err(|_| FlushError::Timeout(timeout))?
+    }
+
+    /// What it wrote and dropped since it opened.
+    pub fn stats(&self) -> StoreStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Runs retention now (rows and day files past their age), whether or not another
+    /// process ran it within the hour; returns what it removed.
+    pub fn apply_retention(&self) -> rusqlite::Result<Removed> {
+        let conn = index::open_writer(&self.inner.config, SCHEMA_VERSION)?;
+        let config = &self.inner.config;
+        housekeeping::retention(
+            &conn,
+            &config.raw_dir(),
+            &config.retention,
+            std::time::SystemTime::now(),
+            true,
+        )
+        .map(Option::unwrap_or_default)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The writer sees the queue disconnect once the sender is gone, writes what is
+        // left, syncs and exits.
+        self.sender.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! The one writer thread of a store handle: takes records off the queue in batches,
+//! appends them to the log, indexes them in one transaction, and answers flushes once
+//! what came before them is durable.
+
+use crate::config::StoreConfig;
+use crate::index::Index;
+use crate::log::{self, Log};
+use crate::record::Entry;
+use crate::stats::{Counters, DropReason};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Records per batch at most: one append, one transaction.
+const MAX_BATCH: usize = 4096;
+/// How often an idle writer checks free space and size.
+const SPACE_CHECK: Duration = Duration::from_secs(1);
+
+/// What the handle sends the writer.
+pub(crate) enum Message {
+    Entry(Entry),
+    /// Answer once everything sent before is in the log (synced) and the index.
+    Flush(Sender<Result<(), FlushError>>),
+}
+
+/// Why a flush could not say everything is durable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// Records were dropped since the last flush (see [`crate::StoreStats`]).
+    #[error("{count} records dropped since the last flush ({reason})")]
+    Dropped {
+        /// How many.
+        count: u64,
+        /// The reason of the last one.
+        reason: &'static str,
+    },
+    /// The writer did not answer in time.
+    #[error("the store did not finish writing within {0:?}")]
+    Timeout(Duration),
+    /// The store is closed.
+    #[error("the store is closed")]
+    Closed,
+}
+
+pub(crate) struct Writer {
+    config: StoreConfig,
+    log: Option<Log>,
+    index: Option<Index>,
+    counters: Arc<Counters>,
+    /// Reasons already warned about: one warning each.
+    warned: HashSet<&'static str>,
+    /// Records in the log that the index has not taken yet (it was busy).
+    unindexed: Vec<Entry>,
+    /// Per day file, the offset up to which every line is known to be indexed.
+    indexed_prefix: HashMap<String, u64>,
+    /// Drops since the last flush answer, and the last reason.
+    dropped_since_flush: (u64, &'static str),
+    /// Set while free space or size says no.
+    refusing: Option<DropReason>,
+    last_space_check: Option<Instant>,
+    last_housekeeping: Option<Instant>,
+}
+
+impl Writer {
+    /// Opens the log and the index, warning once about what cannot be opened.
+    pub(crate) fn open(config: StoreConfig, counters: Arc<Counters>) -> Writer {
+        let mut writer = Writer {
+            log: None,
+            index: None,
+            counters,
+            warned: HashSet::new(),
+            unindexed: Vec::new(),
+            indexed_prefix: HashMap::new(),
+            dropped_since_flush: (0, ""),
+            refusing: None,
+            last_space_check: None,
+            last_housekeeping: None,
+            config,
+        };
+        match Log::open(&writer.config.raw_dir()) {
+            Ok(log) => writer.log = Some(log),
+            Err(e) => {
+                let reason = DropReason::of(&e);
+                let dir = writer.config.raw_dir();
+                writer.warn(
+                    reason.as_str(),
+                    &format!("cannot open {}: {e}", dir.display()),
+                );
+            }
+        }
+        writer.index = writer.open_index();
+        writer
+    }
+
+    fn open_index(&mut self) -> Option<Index> {
+        match Index::open(&self.config) {
+            Ok(index) => Some(index),
+            Err(e) if is_corrupt(&e) => {
+                let aside = set_aside(&self.config.db_path);
+                self.warn(
+                    "index_corrupt",
+                    &format!(
+                        "{} is not a usable database ({e}); moved to {} and rebuilt from the log",
+                        self.config.db_path.display(),
+                        aside.display()
+                    ),
+                );
+                Index::open(&self.config).ok()
+            }
+            Err(e) => {
+                self.warn(
+                    DropReason::IndexUnavailable.as_str(),
+                    &format!("cannot open {}: {e}", self.config.db_path.display()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Says `message` on stderr the first time `key` comes up.
+    fn warn(&mut self, key: &'static str, message: &str) {
+        if self.warned.insert(key) {
+            eprintln!(
+                "lookout: store: {message} (further drops are counted in lookout_store_dropped_total)"
+            );
+        }
+    }
+
+    fn dropped(&mut self, reason: DropReason, n: u64) {
+        if n > 0 {
+            self.counters.count_drop(reason, n);
+            self.dropped_since_flush.0 += n;
+            self.dropped_since_flush.1 = reason.as_str();
+        }
+    }
+
+    /// Indexes what the log holds and the index lacks: every day file from its
+    /// checkpoint on. Torn last lines are set aside; other unreadable lines are counted.
+    pub(crate) fn replay(&mut self) {
+        let (Some(log), Some(index)) = (&self.log, &mut self.index) else {
+            return;
+        };
+        let Ok(files) = log.day_files() else { return };
+        for path in files {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            let Ok(from) = index.checkpoint(&name) else {
+                continue;
+            };
+            let mut entries = Vec::new();
+            let mut invalid = 0;
+            let scanned = log::scan(&path, from, |line| match Entry::from_line(line) {
+                Some(entry) => entries.push(entry),
+                None => invalid += 1,
+            });
+            let Ok((end, repaired)) = scanned else {
+                continue;
+            };
+            Counters::add(&self.counters.torn, repaired.torn_lines);
+            Counters::add(&self.counters.invalid, invalid);
+            let count = entries.len() as u64;
+            if index.replay(&name, &entries, end).is_ok() {
+                Counters::add(&self.counters.replayed, count);
+                self.indexed_prefix.insert(name, end);
+            }
+        }
+    }
+
+    /// Runs until every handle is gone, then makes what it wrote durable.
+    pub(crate) fn run(mut self, messages: Receiver<Message>) {
+        self.replay();
+        self.housekeep();
+        loop {
+            let first = match messages.recv_timeout(SPACE_CHECK) {
+                Ok(message) => message,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.retry_unindexed();
+                    self.housekeep();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut batch = Vec::new();
+            let mut waiters = Vec::new();
+            let mut next = Some(first);
+            while let Some(message) = next {
+                match message {
+                    Message::Entry(entry) => batch.push(entry),
+                    Message::Flush(reply) => waiters.push(reply),
+                }
+                next = (batch.len() < MAX_BATCH)
+                    .then(|| messages.try_recv().ok())
+                    .flatten();
+            }
+            self.write(batch);
+            if !waiters.is_empty() {
+                let answer = self.make_durable();
+                for waiter in waiters {
+                    let _ = waiter.send(answer.clone());
+                }
+            }
+        }
+        let _ = self.make_durable();
+    }
+
+    /// Runs retention when it is due here (hourly) and no other process ran it within
+    /// the hour.
+    fn housekeep(&mut self) {
+        if self
+            .last_housekeeping
+            .is_some_and(|t| t.elapsed() < crate::housekeeping::EVERY)
+        {
+            return;
+        }
+        self.last_housekeeping = Some(Instant::now());
+        let raw = self.config.raw_dir();
+        let retention = self.config.retention;
+        if let Some(index) = &mut self.index {
+            let _ = crate::housekeeping::retention(
+                index.connection(),
+                &raw,
+                &retention,
+                SystemTime::now(),
+                false,
+            );
+        }
+    }
+
+    /// Syncs the log and checks the index has everything; the answer to a flush.
+    fn make_durable(&mut self) -> Result<(), FlushError> {
+        if let Some(log) = &mut self.log
+            && let Err(e) = log.sync()
+        {
+            let reason = DropReason::of(&e);
+            self.warn(reason.as_str(), &format!("cannot sync the log: {e}"));
+            self.dropped_since_flush = (self.dropped_since_flush.0.max(1), reason.as_str());
+        }
+        self.retry_unindexed();
+        if !self.unindexed.is_empty() {
+            // The index stayed busy: the records are in the log, not yet in SQLite.
+            return Err(FlushError::Timeout(crate::index::BUSY_TIMEOUT));
+        }
+        let (count, reason) = std::mem::take(&mut self.dropped_since_flush);
+        if count > 0 {
+            return Err(FlushError::Dropped { count, reason });
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, batch: Vec<Entry>) {
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len() as u64;
+        if let Some(reason) = self.space_check() {
+            self.dropped(reason, n);
+            return;
+        }
+        let Some(log) = &mut self.log else {
+            self.dropped(DropReason::Unwritable, n);
+            return;
+        };
+        let mut lines = Vec::with_capacity(batch.len() * 512);
+        for entry in &batch {
+            entry.write_line(&mut lines);
+        }
+        let now = SystemTime::now();
+        let appended = log.append(now, &lines);
+        let appended = match appended {
+            Ok(appended) => appended,
+            Err(e) => {
+                let reason = DropReason::of(&e);
+                let file = self.config.raw_dir().join(log::day_file_name(now));
+                self.warn(
+                    reason.as_str(),
+                    &format!("cannot append to {}: {e}", file.display()),
+                );
+                self.dropped(reason, n);
+                return;
+            }
+        };
+        Counters::add(&self.counters.torn, appended.repaired.torn_lines);
+        Counters::add(&self.counters.logged, n);
+        // The index checkpoint may move past this batch when nothing of another
+        // process's lies between what is known indexed and it.
+        let name = log::day_file_name(now);
+        let contiguous = match self.indexed_prefix.get(&name) {
+            Some(&known) => known == appended.start,
+            None => appended.start == 0,
+        };
+        let checkpoint = contiguous.then_some((name, appended.end));
+        self.unindexed.extend(batch);
+        self.index_unindexed(checkpoint);
+    }
+
+    fn retry_unindexed(&mut self) {
+        if !self.unindexed.is_empty() {
+            self.index_unindexed(None);
+        }
+    }
+
+    /// Inserts what the log has and the index lacks; on success moves `checkpoint`.
+    fn index_unindexed(&mut self, checkpoint: Option<(String, u64)>) {
+        let n = self.unindexed.len() as u64;
+        let Some(index) = &mut self.index else {
+            self.unindexed.clear();
+            self.dropped(DropReason::IndexUnavailable, n);
+            return;
+        };
+        let result = match &checkpoint {
+            Some((file, offset)) => index.replay(file, &self.unindexed, *offset),
+            None => index.insert(&self.unindexed),
+        };
+        match result {
+            Ok(()) => {
+                Counters::add(&self.counters.indexed, n);
+                self.unindexed.clear();
+                if let Some((file, offset)) = checkpoint {
+                    self.indexed_prefix.insert(file, offset);
+                }
+            }
+            Err(e) if is_busy(&e) => {
+                // Another process holds the write lock: keep the batch, try again.
+            }
+            Err(e) => {
+                let path = self.config.db_path.display().to_string();
+                self.warn(
+                    DropReason::IndexUnavailable.as_str(),
+                    &format!("cannot write {path}: {e}; records stay in the log"),
+                );
+                self.index = None;
+                self.unindexed.clear();
+                self.dropped(DropReason::IndexUnavailable, n);
+            }
+        }
+    }
+
+    /// `Some(reason)` while new records must be refused: less free space than the
+    /// reserve, or the data directory at its configured size. Checked at most once a
+    /// second.
+    fn space_check(&mut self) -> Option<DropReason> {
+        let due = self
+            .last_space_check
+            .is_none_or(|t| t.elapsed() >= SPACE_CHECK);
+        if !due {
+            return self.refusing;
+        }
+        self.last_space_check = Some(Instant::now());
+        let base = &self.config.base_dir;
+        let refusing = if free_bytes(base).is_some_and(|free| free < self.config.min_free_bytes) {
+            Some(DropReason::DiskFull)
+        } else if self
+            .config
+            .max_bytes
+            .is_some_and(|max| crate::housekeeping::directory_bytes(base) >= max)
+        {
+            Some(DropReason::SizeLimit)
+        } else {
+            None
+        };
+        if let Some(reason) = refusing {
+            let message = match reason {
+                DropReason::DiskFull => format!(
+                    "less than {} bytes free under {}; refusing new records",
+                    self.config.min_free_bytes,
+                    base.display()
+                ),
+                _ => format!(
+                    "{} holds {} bytes or more; refusing new records",
+                    base.display(),
+                    self.config.max_bytes.unwrap_or(0)
+                ),
+            };
+            self.warn(reason.as_str(), &message);
+        }
+        self.refusing = refusing;
+        refusing
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+fn is_corrupt(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// Renames a database that cannot be used (and its `-wal`, `-shm`) beside itself, kept
+/// for inspection; returns the new name.
+fn set_aside(db: &Path) -> std::path::PathBuf {
+    let stamp = crate::record::nanos(SystemTime::now());
+    let aside = db.with_extension(format!("sqlite.corrupt-{stamp}"));
+    let _ = std::fs::rename(db, &aside);
+    for suffix in ["-wal", "-shm"] {
+        let mut from = db.as_os_str().to_owned();
+        from.push(suffix);
+        let mut to = aside.as_os_str().to_owned();
+        to.push(suffix);
+        let _ = std::fs::rename(&from, &to);
+    }
+    aside
+}
+
+/// Free bytes for unprivileged users on the file system holding `path`.
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a zeroed statvfs the call fills.
+    let ok = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } == 0;
+    ok.then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
+}
