@@ -38,8 +38,16 @@ impl Dispatcher {
     /// Moves finished spans into the batch and hands out every full batch, and the
     /// partial one when its first span has waited the delay. A worker whose queue is full
     /// loses the batch (counted).
+    ///
+    /// The batch lock is held until the batches are handed over, so a flush that pumps
+    /// at the same time waits for them: none reaches a worker after the flush asked it.
+    /// While a flush holds it, this pump (an async task) skips its turn instead of
+    /// blocking its thread: the flush hands everything out.
     pub(crate) fn pump(&self, workers: &[WorkerHandle]) {
-        for batch in self.due_batches(false) {
+        let Some(mut pending) = self.pending.try_lock() else {
+            return;
+        };
+        for batch in self.due_batches(&mut pending, false) {
             for worker in workers {
                 worker.offer(&batch);
             }
@@ -49,17 +57,17 @@ impl Dispatcher {
     /// Hands out every finished span now. A worker whose queue is full is waited for
     /// until `deadline`, so a flush loses nothing that a working exporter can take.
     pub(crate) fn pump_all(&self, workers: &[WorkerHandle], deadline: Instant) {
-        for batch in self.due_batches(true) {
+        let mut pending = self.pending.lock();
+        for batch in self.due_batches(&mut pending, true) {
             for worker in workers {
                 worker.offer_until(&batch, deadline);
             }
         }
     }
 
-    /// Takes finished spans off the tracer; returns the batches due.
-    fn due_batches(&self, force: bool) -> Vec<SpanBatch> {
+    /// Takes finished spans off the tracer into `pending`; returns the batches due.
+    fn due_batches(&self, pending: &mut Pending, force: bool) -> Vec<SpanBatch> {
         let mut due = Vec::new();
-        let mut pending = self.pending.lock();
         loop {
             let room = self.max_batch - pending.spans.len();
             let taken = self.tracer.take_finished(room);

@@ -183,7 +183,7 @@ fn every_span_arrives_by_shutdown_from_many_threads() {
     let report = telemetry.shutdown(Duration::from_secs(10));
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(exporter.spans.lock().len(), 10_000);
-    assert_eq!(report.spans(), 10_000);
+    assert_eq!(report.spans(), 10_000, "{report:?}");
     let labels = r#"{exporter="scripted",signal="spans"}"#;
     assert_eq!(
         sample(
