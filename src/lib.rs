@@ -39,7 +39,8 @@
 //! (your tokio runtime); `lookout serve` does the same from the command line.
 //!
 //! Features (all default): `prometheus` (the exposition), `server` (the HTTP endpoint),
-//! `otlp` (OTLP export); `tracing` adds a `tracing-subscriber` layer. The `lookout`
+//! `otlp` (OTLP export); `store` adds the durable local store (NDJSON log + SQLite),
+//! `tracing` a `tracing-subscriber` layer. The `lookout`
 //! command is the `lookout-cli` package: an agent embedding this crate compiles none of it.
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
@@ -57,6 +58,10 @@ pub use telemetry::{BuildError, Telemetry, TelemetryBuilder};
 
 /// This build's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The durable local store (the `lookout-store` crate, feature `store`).
+#[cfg(feature = "store")]
+pub use lookout_store as store;
 
 /// JSON exports: rotating files and the span log (the `lookout-exporter-json` crate).
 pub use lookout_exporter_json as json;

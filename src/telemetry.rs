@@ -22,8 +22,11 @@ struct Inner {
     tracer: Tracer,
     parent: Option<crate::trace::SpanContext>,
     started: Instant,
-    /// Declared last: dropped last, so its shutdown still sees everything else.
+    /// Declared before the pipeline, whose shutdown flushes into it.
     pipeline: Option<Pipeline>,
+    /// Declared last: dropped last, after the pipeline sent it everything.
+    #[cfg(feature = "store")]
+    store: Option<lookout_store::Store>,
 }
 
 /// Settings for a [`Telemetry`].
@@ -109,10 +112,21 @@ impl TelemetryBuilder {
         let agents = AgentMetrics::register(&registry)?;
         let tracer = self.tracer.resource(resource).build();
         register_tracer_metrics(&registry, &tracer)?;
-        let exporters = match &config {
+        #[allow(unused_mut)]
+        let mut exporters = match &config {
             Some(config) => self.exporters.configured(config)?,
             None => self.exporters,
         };
+        #[cfg(feature = "store")]
+        let store = config
+            .as_ref()
+            .and_then(|c| c.store.clone())
+            .map(lookout_store::Store::open);
+        #[cfg(feature = "store")]
+        if let Some(store) = &store {
+            register_store_metrics(&registry, store)?;
+            exporters = exporters.exporter(lookout_store::StoreExporter::new(store.clone()));
+        }
         let pipeline = if exporters.is_empty() {
             None
         } else {
@@ -127,6 +141,8 @@ impl TelemetryBuilder {
                 parent: crate::trace::context_from_env(),
                 started: Instant::now(),
                 pipeline,
+                #[cfg(feature = "store")]
+                store,
             }),
         })
     }
@@ -178,6 +194,52 @@ fn register_tracer_metrics(registry: &Registry, tracer: &Tracer) -> Result<(), M
             ),
         ] {
             dropped.add(&[reason], now.saturating_sub(before));
+        }
+        *last = now;
+    });
+    Ok(())
+}
+
+/// Exports what the store wrote and dropped: `lookout_store_records_total{outcome}`
+/// (`logged`, `indexed`, `replayed`) and `lookout_store_dropped_total{reason}`.
+#[cfg(feature = "store")]
+fn register_store_metrics(
+    registry: &Registry,
+    store: &lookout_store::Store,
+) -> Result<(), MetricError> {
+    use crate::metrics::Descriptor;
+    let records = registry.counter(
+        Descriptor::new(
+            "lookout_store_records_total",
+            "Records the durable store appended to its log, indexed, and replayed from the log.",
+        )
+        .labels(["outcome"]),
+    )?;
+    let dropped = registry.counter(
+        Descriptor::new(
+            "lookout_store_dropped_total",
+            "Records the durable store could not keep, by reason.",
+        )
+        .labels(["reason"]),
+    )?;
+    for reason in lookout_store::DropReason::ALL {
+        dropped.add(&[reason.as_str()], 0);
+    }
+    let store = store.clone();
+    let last = parking_lot::Mutex::new(lookout_store::StoreStats::default());
+    registry.on_collect(move || {
+        let now = store.stats();
+        let mut last = last.lock();
+        for (outcome, now, before) in [
+            ("logged", now.logged, last.logged),
+            ("indexed", now.indexed, last.indexed),
+            ("replayed", now.replayed, last.replayed),
+        ] {
+            records.add(&[outcome], now.saturating_sub(before));
+        }
+        for reason in lookout_store::DropReason::ALL {
+            let delta = now.dropped(reason).saturating_sub(last.dropped(reason));
+            dropped.add(&[reason.as_str()], delta);
         }
         *last = now;
     });
@@ -264,6 +326,12 @@ impl Telemetry {
     /// `TRACE_CONTEXT`), if any.
     pub fn parent(&self) -> Option<&crate::trace::SpanContext> {
         self.inner.parent.as_ref()
+    }
+
+    /// The durable store, if one is configured (feature `store`).
+    #[cfg(feature = "store")]
+    pub fn store(&self) -> Option<&lookout_store::Store> {
+        self.inner.store.as_ref()
     }
 
     /// The running exporters, if any are configured.

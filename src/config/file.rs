@@ -13,6 +13,20 @@ pub(super) struct FileConfig {
     pub(super) export_interval: Option<u64>,
     /// A JSON-lines file every finished span is appended to.
     pub(super) span_log: Option<String>,
+    /// The durable store.
+    pub(super) store: Option<StoreBlock>,
+}
+
+/// The `store` block: its settings are the store crate's to read.
+#[cfg(feature = "store")]
+pub(super) type StoreBlock = lookout_store::StoreBlock;
+
+/// The `store` block in a build without the store: only whether it is on matters.
+#[cfg(not(feature = "store"))]
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StoreBlock {
+    pub(super) enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -41,6 +41,8 @@ pub const JSON_DIR_ENV: &str = "LOOKOUT_JSON_DIR";
 pub const CONFIG_ENV: &str = "LOOKOUT_CONFIG";
 /// Milliseconds between metric exports (OpenTelemetry's variable).
 pub const METRIC_INTERVAL_ENV: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// `off` turns the store off whatever else names it (`on`: the default place).
+pub const STORE_ENV: &str = "LOOKOUT_STORE";
 /// `key=value,...` resource attributes of this process (OpenTelemetry's variable).
 pub const RESOURCE_ATTRIBUTES_ENV: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// This process's `service.name` (OpenTelemetry's variable); wins over
@@ -63,6 +65,12 @@ pub struct Config {
     pub opentelemetry: Option<lookout_exporter_otlp::OtlpConfig>,
     /// Time between metric exports.
     pub metric_interval: Duration,
+    /// The durable store, if on.
+    #[cfg(feature = "store")]
+    pub store: Option<lookout_store::StoreConfig>,
+    /// Whether the file (`"store": {"enabled": false}`) or `LOOKOUT_STORE=off` turned
+    /// the store off, so that [`Config::with_default_store`] leaves it off.
+    store_disabled: bool,
     /// Resource attributes that name this process, over those it detects
     /// ([`crate::trace::process_resource`]): the file's `opentelemetry.serviceName` and
     /// `resourceAttributes`, then `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
@@ -90,6 +98,9 @@ impl Default for Config {
             #[cfg(feature = "otlp")]
             opentelemetry: None,
             metric_interval: Duration::from_secs(60),
+            #[cfg(feature = "store")]
+            store: None,
+            store_disabled: false,
             resource: Resource::default(),
         }
     }
@@ -190,6 +201,9 @@ impl Config {
             config.metric_interval = interval("exportInterval", ms)?;
         }
         config.span_log = file.span_log.map(SpanLog::new);
+        if let Some(block) = file.store {
+            config.set_store(&block)?;
+        }
         if let Some(block) = file.opentelemetry {
             for (key, value) in block.resource_attributes.clone().unwrap_or_default() {
                 config.resource.set(key, value);
@@ -231,6 +245,26 @@ impl Config {
         if let Some(name) = env(SERVICE_NAME_ENV) {
             self.resource.set(SERVICE_NAME, name);
         }
+        match env(STORE_ENV).as_deref().map(str::trim) {
+            None | Some("on") => {}
+            Some("off") => self.store_disabled = true,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    STORE_ENV,
+                    format!("{other:?} is not on or off"),
+                    "set it to off to record nothing to disk, or on",
+                ));
+            }
+        }
+        #[cfg(feature = "store")]
+        {
+            use lookout_store::StoreConfig;
+            self.store = match self.store.take() {
+                _ if self.store_disabled => None,
+                Some(store) => Some(store.with_lookup(env).map_err(store_error)?),
+                None => StoreConfig::from_lookup(env).map_err(store_error)?,
+            };
+        }
         if let Some(path) = env(lookout_exporter_json::SPAN_LOG_ENV) {
             self.span_log = Some(SpanLog::new(path));
         }
@@ -245,6 +279,38 @@ impl Config {
             self.metric_interval = interval(METRIC_INTERVAL_ENV, ms)?;
         }
         Ok(self)
+    }
+
+    /// The store in the per-user data directory, unless one is named already or the file
+    /// turned it off: what `lookout exec` and `lookout serve` record into by default.
+    #[cfg(feature = "store")]
+    pub fn with_default_store(mut self) -> Config {
+        if self.store.is_none() && !self.store_disabled {
+            self.store =
+                lookout_store::StoreConfig::default_base_dir().map(lookout_store::StoreConfig::new);
+        }
+        self
+    }
+
+    /// Reads the `store` block (the store crate parses its own settings).
+    #[cfg(feature = "store")]
+    fn set_store(&mut self, block: &file::StoreBlock) -> Result<(), ConfigError> {
+        self.store_disabled = block.enabled == Some(false);
+        self.store = lookout_store::StoreConfig::from_block(block).map_err(store_error)?;
+        Ok(())
+    }
+
+    #[cfg(not(feature = "store"))]
+    fn set_store(&mut self, block: &file::StoreBlock) -> Result<(), ConfigError> {
+        self.store_disabled = block.enabled == Some(false);
+        if self.store_disabled {
+            return Ok(());
+        }
+        Err(ConfigError::invalid(
+            "store",
+            "this build has no store",
+            "build lookout with the `store` feature, or set \"enabled\": false",
+        ))
     }
 
     #[cfg(not(feature = "otlp"))]
@@ -273,6 +339,15 @@ fn otlp_error(error: lookout_exporter_otlp::ConfigError) -> ConfigError {
         field: error.variable,
         problem: error.problem,
         fix: error.fix,
+    }
+}
+
+#[cfg(feature = "store")]
+fn store_error(error: lookout_store::ConfigError) -> ConfigError {
+    ConfigError::Invalid {
+        field: error.variable.to_owned(),
+        problem: error.problem,
+        fix: error.fix.to_owned(),
     }
 }
 

@@ -50,6 +50,8 @@ pub(crate) enum Command {
     /// Run a program as a sub-agent under a child span; exit with its exit code.
     #[cfg(unix)]
     Exec(ExecArgs),
+    /// List recent traces from the store, or show one as a tree with a waterfall.
+    Traces(TracesArgs),
 }
 
 /// `lookout serve` flags.
@@ -89,4 +91,60 @@ pub(crate) struct ExecArgs {
     /// The program and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub(crate) command: Vec<OsString>,
+}
+
+/// `lookout traces` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TracesArgs {
+    /// A trace id (or its first 8+ hex digits): show that trace as a tree.
+    pub(crate) id: Option<String>,
+    /// Only traces that started within this long (`30s`, `15m`, `2h`, `7d`).
+    #[arg(long, value_parser = parse_age, value_name = "AGE")]
+    pub(crate) since: Option<std::time::Duration>,
+    /// Only traces whose root span's name contains this.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Only traces with (`error`) or without (`ok`) a failed span.
+    #[arg(long, value_parser = ["ok", "error"])]
+    pub(crate) status: Option<String>,
+    /// At most this many traces, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: usize,
+}
+
+/// `30s`, `15m`, `2h`, `7d`: a number and a unit.
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit: write 30s, 15m, 2h or 7d"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{unit:?} is not a unit: use s, m, h or d")),
+    };
+    Ok(std::time::Duration::from_secs(
+        number.saturating_mul(seconds),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_age;
+    use std::time::Duration;
+
+    #[test]
+    fn ages_have_a_unit() {
+        assert_eq!(parse_age("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_age("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_age("15").is_err());
+        assert!(parse_age("m").is_err());
+        assert!(parse_age("3w").is_err());
+    }
 }

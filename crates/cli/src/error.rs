@@ -57,6 +57,12 @@ pub(crate) enum CliError {
     /// The exporters could not start.
     #[error("{0}")]
     Telemetry(#[from] lookout::BuildError),
+    /// There is no store to read, or it cannot be read.
+    #[error("{0}")]
+    Store(String),
+    /// No trace has this id.
+    #[error("no trace {0} in the store")]
+    NotFound(String),
     /// The async runtime or the server failed.
     #[error("runtime error: {0}")]
     Runtime(std::io::Error),
@@ -79,6 +85,8 @@ impl CliError {
                 "E_EXPORTER"
             }
             CliError::Telemetry(_) => "E_TELEMETRY",
+            CliError::Store(_) => "E_STORE",
+            CliError::NotFound(_) => "E_NOT_FOUND",
             CliError::Runtime(_) => "E_RUNTIME",
         }
     }

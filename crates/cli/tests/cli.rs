@@ -3,14 +3,12 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-const LOOKOUT: &str = env!("CARGO_BIN_EXE_lookout");
-
 #[test]
 fn serve_answers_metrics_then_stops_cleanly_on_sigterm() {
     let (mut server, mut stdout, base) = crate::util::lookout_serve(&["--listen", "127.0.0.1:0"]);
     let url = format!("{base}/metrics");
 
-    let shown = Command::new(LOOKOUT)
+    let shown = crate::util::lookout()
         .args(["metrics", "--url", &url])
         .output()
         .unwrap();
@@ -19,7 +17,7 @@ fn serve_answers_metrics_then_stops_cleanly_on_sigterm() {
     assert!(shown.contains("lookout_registry_series (gauge)"), "{shown}");
     assert!(shown.contains("family=\"tool_calls\""), "{shown}");
 
-    let raw = Command::new(LOOKOUT)
+    let raw = crate::util::lookout()
         .args(["metrics", "--raw", "--url", &url])
         .output()
         .unwrap();
@@ -40,7 +38,7 @@ fn serve_answers_metrics_then_stops_cleanly_on_sigterm() {
 fn global_flags_name_the_endpoint_once_and_json_is_for_scripts() {
     let (mut server, _stdout, base) = crate::util::lookout_serve(&["--listen", "127.0.0.1:0"]);
     // The base URL from the environment: `metrics` reads its /metrics.
-    let shown = Command::new(LOOKOUT)
+    let shown = crate::util::lookout()
         .args(["metrics", "--json", "--timeout", "5"])
         .env("LOOKOUT_URL", &base)
         .output()
@@ -63,7 +61,7 @@ fn global_flags_name_the_endpoint_once_and_json_is_for_scripts() {
         "{series}"
     );
     // A global flag goes before the command as well as after it.
-    let export = Command::new(LOOKOUT)
+    let export = crate::util::lookout()
         .args(["--url", &base, "--json", "export"])
         .output()
         .unwrap();
@@ -78,7 +76,7 @@ fn global_flags_name_the_endpoint_once_and_json_is_for_scripts() {
 
 #[test]
 fn errors_carry_a_code_and_an_exit_status() {
-    let bad_url = Command::new(LOOKOUT)
+    let bad_url = crate::util::lookout()
         .args(["metrics", "--url", "ftp://nowhere"])
         .output()
         .unwrap();
@@ -86,7 +84,7 @@ fn errors_carry_a_code_and_an_exit_status() {
     assert!(String::from_utf8_lossy(&bad_url.stderr).starts_with("error[E_URL]"));
 
     let port = crate::util::free_port();
-    let refused = Command::new(LOOKOUT)
+    let refused = crate::util::lookout()
         .args([
             "metrics",
             "--url",
@@ -99,7 +97,7 @@ fn errors_carry_a_code_and_an_exit_status() {
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let busy = Command::new(LOOKOUT)
+    let busy = crate::util::lookout()
         .args(["serve", "--listen", &addr])
         .output()
         .unwrap();
@@ -111,7 +109,7 @@ fn errors_carry_a_code_and_an_exit_status() {
 fn exec(args: &[&str]) -> (Option<i32>, lookout::trace::FinishedSpan) {
     let dir = tempfile::tempdir().unwrap();
     let log = lookout::json::SpanLog::new(dir.path().join("spans.jsonl"));
-    let status = Command::new(LOOKOUT)
+    let status = crate::util::lookout()
         .arg("exec")
         .args(args)
         .env(lookout::json::SPAN_LOG_ENV, log.path())
@@ -171,7 +169,7 @@ fn exec_forwards_termination_signals_to_the_child() {
         }
     }
     let script = "trap 'exit 42' TERM; echo ready $$; while :; do sleep 0.05; done";
-    let mut exec = Command::new(LOOKOUT)
+    let mut exec = crate::util::lookout()
         .args(["exec", "--", "sh", "-c", script])
         .stdout(Stdio::piped())
         .spawn()

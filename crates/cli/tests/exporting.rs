@@ -7,9 +7,6 @@ use lookout_exporter_otlp::receiver::Receiver;
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::Path;
-use std::process::Command;
-
-const LOOKOUT: &str = env!("CARGO_BIN_EXE_lookout");
 
 /// Every record of every published JSON file in `dir`.
 fn records(dir: &Path) -> Vec<Value> {
@@ -51,7 +48,7 @@ fn serve_with_a_config_file_exports_on_demand_and_at_exit() {
         body.contains("lookout_exporter_exported_total{exporter=\"json\",signal=\"metrics\"} 0")
     );
 
-    let export = Command::new(LOOKOUT)
+    let export = crate::util::lookout()
         .args(["export", "--url", &url])
         .output()
         .unwrap();
@@ -68,7 +65,7 @@ fn serve_with_a_config_file_exports_on_demand_and_at_exit() {
         .expect("a metric record for every series");
     assert_eq!(series["type"], "metric");
 
-    let json = Command::new(LOOKOUT)
+    let json = crate::util::lookout()
         .args(["export", "--json", "--url", &url])
         .output()
         .unwrap();
@@ -93,7 +90,7 @@ fn a_bad_config_names_the_field_and_the_fix() {
         r#"{ "json": { "outputDir": "x", "maxFiles": 0 } }"#,
     )
     .unwrap();
-    let run = Command::new(LOOKOUT)
+    let run = crate::util::lookout()
         .args(["serve", "--config", config.to_str().unwrap()])
         .output()
         .unwrap();
@@ -106,7 +103,7 @@ fn a_bad_config_names_the_field_and_the_fix() {
     assert!(stderr.contains("keep at least 1"), "{stderr}");
 
     std::fs::write(&config, r#"{ "json": { "outputdir": "x" } }"#).unwrap();
-    let run = Command::new(LOOKOUT)
+    let run = crate::util::lookout()
         .args(["serve", "--config", config.to_str().unwrap()])
         .output()
         .unwrap();
@@ -118,7 +115,7 @@ fn a_bad_config_names_the_field_and_the_fix() {
 #[test]
 fn export_without_exporters_says_how_to_add_one() {
     let (mut server, _stdout, url) = lookout_serve(&["--listen", "127.0.0.1:0"]);
-    let export = Command::new(LOOKOUT)
+    let export = crate::util::lookout()
         .args(["export", "--url", &url])
         .output()
         .unwrap();
@@ -131,7 +128,7 @@ fn export_without_exporters_says_how_to_add_one() {
 #[test]
 fn a_short_lived_exec_flushes_before_it_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let run = Command::new(LOOKOUT)
+    let run = crate::util::lookout()
         .args(["exec", "--name", "quick", "--", "sleep", "0.01"])
         .env("LOOKOUT_JSON_DIR", dir.path())
         .env_remove("TRACEPARENT")
@@ -159,7 +156,7 @@ fn a_short_lived_exec_exports_over_otlp_with_only_the_endpoint_set() {
         (Protocol::Grpc, "grpc"),
     ] {
         let receiver = Receiver::start(protocol);
-        let run = Command::new(LOOKOUT)
+        let run = crate::util::lookout()
             .args(["exec", "--name", "quick", "--", "sleep", "0.01"])
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", name)

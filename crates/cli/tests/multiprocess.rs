@@ -1,7 +1,8 @@
 //! Three generations of processes (coordinator, sub-agents, sub-sub-agents; three per
 //! parent) end in one trace with every parent link right. Children start alternately
 //! through the `Command` helper and through `lookout exec`; every process appends its
-//! spans to one span log, which the coordinator then checks.
+//! spans to one span log and stores them in one store, and the coordinator checks both:
+//! the log's tree, and that `lookout traces ID` shows the same tree from the store.
 //!
 //! A test binary without the libtest harness: run with `LOOKOUT_SUBAGENT_DEPTH` set it is
 //! a sub-agent, otherwise it is the coordinator and the test.
@@ -62,17 +63,21 @@ fn coordinator_test() -> ExitCode {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = SpanLog::new(dir.path().join("spans.jsonl"));
     // Every process below inherits the log; this one builds its Telemetry after this.
+    let store = dir.path().join("store");
     // SAFETY: `main` calls this before any thread exists (no test harness), so nothing
     // reads the environment while it changes.
     unsafe {
         std::env::set_var(SPAN_LOG_ENV, log.path());
+        std::env::set_var(lookout::store::BASE_DIR_ENV, &store);
         for name in ["TRACEPARENT", "TRACESTATE", "TRACE_CONTEXT"] {
             std::env::remove_var(name);
         }
     }
     run_agent(0);
     let spans = log.read().expect("span log readable");
-    match check(&spans) {
+    match check(&spans)
+        .and_then(|summary| stored_as_logged(&spans).map(|s| format!("{summary}; {s}")))
+    {
         Ok(summary) => {
             println!("multiprocess: {summary}");
             ExitCode::SUCCESS
@@ -189,5 +194,54 @@ fn check(spans: &[FinishedSpan]) -> Result<String, String> {
         spans.len(),
         spans.len(),
         root.trace_id
+    ))
+}
+
+/// `lookout traces ID --json` shows every span of the log, each under the same parent.
+fn stored_as_logged(spans: &[FinishedSpan]) -> Result<String, String> {
+    let trace_id = spans[0].trace_id.to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .args(["traces", &trace_id, "--json"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(format!(
+            "lookout traces: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let shown: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+    let stored: HashMap<String, Option<String>> = shown["spans"]
+        .as_array()
+        .ok_or("no spans in the answer")?
+        .iter()
+        .map(|s| {
+            (
+                s["span_id"].as_str().unwrap_or_default().to_owned(),
+                s["parent_span_id"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    let logged: HashMap<String, Option<String>> = spans
+        .iter()
+        .map(|s| {
+            let parent = s
+                .parent_span_id
+                .is_valid()
+                .then(|| s.parent_span_id.to_string());
+            (s.span_id.to_string(), parent)
+        })
+        .collect();
+    if stored != logged {
+        return Err(format!(
+            "the store's tree ({} spans) differs from the log's ({})",
+            stored.len(),
+            logged.len()
+        ));
+    }
+    Ok(format!(
+        "the store shows the same {} spans and parents",
+        stored.len()
     ))
 }

@@ -67,6 +67,7 @@ fn lookout_continues_a_trace_python_started() {
             "true",
         ])
         .env(SPAN_LOG_ENV, log.path())
+        .env(lookout::store::BASE_DIR_ENV, crate::util::store_dir())
         .env_remove("TRACEPARENT")
         .env_remove("TRACE_CONTEXT")
         .output()

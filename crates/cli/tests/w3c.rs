@@ -6,7 +6,6 @@
 //! the child seeing the continued or the restarted trace.
 
 use lookout::trace::{SpanContext, TraceParent};
-use std::process::Command;
 
 const TRACE_ID: &str = "12345678901234567890123456789012";
 const PARENT_ID: &str = "1234567890123456";
@@ -516,7 +515,7 @@ fn every_w3c_case_through_the_api() {
 
 /// The child's view of its environment, as `lookout exec` set it.
 fn child_sees(var: &str, case: &Case) -> Option<(String, String)> {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lookout"));
+    let mut command = crate::util::lookout();
     command
         .args([
             "exec",

@@ -26,6 +26,17 @@ pub enum JournalMode {
     Delete,
 }
 
+impl JournalMode {
+    /// Reads `WAL` or `DELETE`, in any case.
+    pub fn parse(value: &str) -> Option<JournalMode> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "WAL" => Some(JournalMode::Wal),
+            "DELETE" => Some(JournalMode::Delete),
+            _ => None,
+        }
+    }
+}
+
 /// How often SQLite waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Synchronous {
@@ -35,6 +46,17 @@ pub enum Synchronous {
     Normal,
     /// At every commit, as seed 002 does.
     Full,
+}
+
+impl Synchronous {
+    /// Reads `NORMAL` or `FULL`, in any case.
+    pub fn parse(value: &str) -> Option<Synchronous> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "NORMAL" => Some(Synchronous::Normal),
+            "FULL" => Some(Synchronous::Full),
+            _ => None,
+        }
+    }
 }
 
 /// How long each kind of data is kept (seed 003's retention defaults).
@@ -161,32 +183,45 @@ impl StoreConfig {
             self.db_path = PathBuf::from(db);
         }
         if let Some(mode) = get(JOURNAL_MODE_ENV) {
-            self.journal_mode = match mode.trim().to_ascii_uppercase().as_str() {
-                "WAL" => JournalMode::Wal,
-                "DELETE" => JournalMode::Delete,
-                _ => {
-                    return Err(ConfigError {
-                        variable: JOURNAL_MODE_ENV,
-                        problem: format!("{mode:?} is not a journal mode"),
-                        fix: "use WAL (the default) or DELETE",
-                    });
-                }
-            };
+            self.journal_mode = journal_mode(JOURNAL_MODE_ENV, &mode)?;
         }
         if let Some(level) = get(SYNCHRONOUS_ENV) {
-            self.synchronous = match level.trim().to_ascii_uppercase().as_str() {
-                "NORMAL" => Synchronous::Normal,
-                "FULL" => Synchronous::Full,
-                _ => {
-                    return Err(ConfigError {
-                        variable: SYNCHRONOUS_ENV,
-                        problem: format!("{level:?} is not a synchronous level"),
-                        fix: "use NORMAL (the default) or FULL",
-                    });
-                }
-            };
+            self.synchronous = synchronous(SYNCHRONOUS_ENV, &level)?;
         }
         Ok(self)
+    }
+
+    /// The `store` block of a config file; field names (`store.journalMode`) in errors.
+    pub fn from_block(block: &StoreBlock) -> Result<Option<StoreConfig>, ConfigError> {
+        if block.enabled == Some(false) {
+            return Ok(None);
+        }
+        let base = match (&block.base_dir, Self::default_base_dir()) {
+            (Some(dir), _) => PathBuf::from(dir),
+            (None, Some(dir)) => dir,
+            (None, None) => {
+                return Err(ConfigError {
+                    variable: "store.baseDir",
+                    problem: "there is no per-user data directory here".into(),
+                    fix: "name the directory",
+                });
+            }
+        };
+        let mut config = StoreConfig::new(base);
+        if let Some(db) = &block.db_path {
+            config.db_path = PathBuf::from(db);
+        }
+        if let Some(mode) = &block.journal_mode {
+            config.journal_mode = journal_mode("store.journalMode", mode)?;
+        }
+        if let Some(level) = &block.synchronous {
+            config.synchronous = synchronous("store.synchronous", level)?;
+        }
+        config.max_bytes = block.max_bytes;
+        if let Some(free) = block.min_free_bytes {
+            config.min_free_bytes = free;
+        }
+        Ok(Some(config))
     }
 
     /// `{base}/raw`: the NDJSON day files.
@@ -198,6 +233,43 @@ impl StoreConfig {
     pub fn backups_dir(&self) -> PathBuf {
         self.base_dir.join("backups")
     }
+}
+
+/// The `store` block of Lookout's config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct StoreBlock {
+    /// `false` turns the store off.
+    pub enabled: Option<bool>,
+    /// The base directory (default: the per-user data directory).
+    pub base_dir: Option<String>,
+    /// The database file.
+    pub db_path: Option<String>,
+    /// `WAL` or `DELETE`.
+    pub journal_mode: Option<String>,
+    /// `NORMAL` or `FULL`.
+    pub synchronous: Option<String>,
+    /// Refuse new records past this many bytes.
+    pub max_bytes: Option<u64>,
+    /// Refuse new records below this much free space.
+    pub min_free_bytes: Option<u64>,
+}
+
+fn journal_mode(variable: &'static str, value: &str) -> Result<JournalMode, ConfigError> {
+    JournalMode::parse(value).ok_or_else(|| ConfigError {
+        variable,
+        problem: format!("{value:?} is not a journal mode"),
+        fix: "use WAL (the default) or DELETE",
+    })
+}
+
+fn synchronous(variable: &'static str, value: &str) -> Result<Synchronous, ConfigError> {
+    Synchronous::parse(value).ok_or_else(|| ConfigError {
+        variable,
+        problem: format!("{value:?} is not a synchronous level"),
+        fix: "use NORMAL (the default) or FULL",
+    })
 }
 
 #[cfg(test)]

@@ -47,12 +47,14 @@ mod writer;
 
 pub use config::{
     BASE_DIR_ENV, ConfigError, DB_PATH_ENV, JOURNAL_MODE_ENV, JournalMode, LOOKOUT_BASE_DIR_ENV,
-    Retention, SYNCHRONOUS_ENV, StoreConfig, Synchronous,
+    Retention, SYNCHRONOUS_ENV, StoreBlock, StoreConfig, Synchronous,
 };
 pub use exporter::StoreExporter;
 pub use housekeeping::Removed;
 pub use index::{SCHEMA_VERSION, open_reader};
 pub use record::{Record, RecordKind, new_event_id, span_event_id};
+/// The SQLite bindings the index is read with (its connections and errors).
+pub use rusqlite;
 pub use stats::{DropReason, StoreStats};
 pub use writer::FlushError;
 

@@ -90,6 +90,33 @@ pub struct StoredSpan {
     pub events: Vec<(String, SystemTime, Value)>,
 }
 
+impl StoredSpan {
+    /// A span with only its tree and times set, for tests of what reads the store.
+    #[doc(hidden)]
+    pub fn for_tests(
+        span_id: &str,
+        parent_span_id: Option<&str>,
+        name: &str,
+        start: SystemTime,
+        end: SystemTime,
+    ) -> StoredSpan {
+        StoredSpan {
+            span_id: span_id.to_owned(),
+            parent_span_id: parent_span_id.map(str::to_owned),
+            parent_is_remote: false,
+            name: name.to_owned(),
+            kind: "internal".into(),
+            start,
+            end,
+            status_code: "unset".into(),
+            status_message: None,
+            service_name: None,
+            attributes: Value::Null,
+            events: Vec::new(),
+        }
+    }
+}
+
 fn time(nanos: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(nanos.max(0) as u64)
 }

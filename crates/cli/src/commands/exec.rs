@@ -25,9 +25,7 @@ const FORWARDED: [libc::c_int; 6] = [
 /// Runs the command with `TRACEPARENT`, `TRACESTATE` and `TRACE_CONTEXT` naming its span;
 /// returns the child's exit code (128 + N when a signal N killed it).
 pub(super) async fn run(args: ExecArgs) -> Result<u8, CliError> {
-    let telemetry = Telemetry::builder()
-        .exporters(super::exporters_on_this_runtime())
-        .build_or_warn();
+    let telemetry = super::recording_telemetry();
     let program = args.command[0].clone();
     let name = args.name.unwrap_or_else(|| {
         Path::new(&program)

@@ -6,6 +6,7 @@ pub(crate) mod exec;
 pub(crate) mod export;
 pub(crate) mod metrics;
 pub(crate) mod serve;
+pub(crate) mod traces;
 
 use crate::args::{Args, Command};
 use crate::error::CliError;
@@ -27,8 +28,23 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
             Command::Export => export::run(&settings).await.map(|()| 0),
             #[cfg(unix)]
             Command::Exec(args) => exec::run(args).await,
+            Command::Traces(args) => traces::run(args, &settings).map(|()| 0),
         }
     })
+}
+
+/// The telemetry of a command that records (`exec`): the configured exporters and the
+/// store (the per-user data directory unless `TELEMETRY_BASE_DIR` names one), on the
+/// command's runtime. A bad configuration is one warning: the command runs anyway.
+fn recording_telemetry() -> lookout::Telemetry {
+    let builder = lookout::Telemetry::builder().exporters(exporters_on_this_runtime());
+    match lookout::config::Config::from_env() {
+        Ok(config) => builder.config(config.with_default_store()).build_or_warn(),
+        Err(error) => {
+            eprintln!("lookout: {error}; exporting nothing");
+            builder.without_env_exporters().build_or_warn()
+        }
+    }
 }
 
 /// Exporter settings for a command's telemetry: its exporters run on the command's runtime

@@ -11,7 +11,8 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let config = match &args.config {
         Some(path) => Config::load(path, &process_env)?,
         None => Config::default().with_env(&process_env)?,
-    };
+    }
+    .with_default_store();
     let (listen, path) = match &config.prometheus {
         Some(p) => (
             args.listen.unwrap_or(p.listen),
