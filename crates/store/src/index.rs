@@ -81,14 +81,29 @@ fn migrate(conn: &Connection, up_to: u32) -> rusqlite::Result<()> {
     }
 }
 
-/// Opens `path` read-only, for queries; a missing file is an error.
+/// Opens `path` read-only, for queries; a missing file is an error. A file whose schema
+/// is older than this build's (a writer just created it, or an older Lookout wrote it)
+/// is migrated first, so the tables and views queries read exist.
 pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    Ok(conn)
+    let open = || -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(conn)
+    };
+    let conn = open()?;
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(conn);
+    }
+    drop(conn);
+    let writer = Connection::open(path)?;
+    writer.busy_timeout(BUSY_TIMEOUT)?;
+    migrate(&writer, SCHEMA_VERSION)?;
+    drop(writer);
+    open()
 }
 
 impl Index {
