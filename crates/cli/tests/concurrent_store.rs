@@ -56,11 +56,11 @@ fn writer(n: u64, base: &Path) -> ExitCode {
         span.start_time = now;
         span.end_time = now + Duration::from_millis(1);
         store.record_spans([span]);
-        if (i + 1) % 1000 == 0 {
-            if let Err(e) = store.flush(Duration::from_secs(60)) {
-                eprintln!("writer {n}: flush: {e}");
-                return ExitCode::FAILURE;
-            }
+        if (i + 1) % 1000 == 0
+            && let Err(e) = store.flush(Duration::from_secs(60))
+        {
+            eprintln!("writer {n}: flush: {e}");
+            return ExitCode::FAILURE;
         }
     }
     let dropped = store.stats().dropped_total();
