@@ -62,6 +62,8 @@ pub(crate) struct Writer {
     refusing: Option<DropReason>,
     last_space_check: Option<Instant>,
     last_housekeeping: Option<Instant>,
+    /// Why the log could not be opened, the reason its records are dropped.
+    log_unavailable: DropReason,
 }
 
 impl Writer {
@@ -78,20 +80,25 @@ impl Writer {
             refusing: None,
             last_space_check: None,
             last_housekeeping: None,
+            log_unavailable: DropReason::Unwritable,
             config,
         };
         match Log::open(&writer.config.raw_dir()) {
-            Ok(log) => writer.log = Some(log),
+            Ok(log) => {
+                writer.log = Some(log);
+                writer.index = writer.open_index();
+            }
             Err(e) => {
+                // Without the log nothing is durable: records are dropped, not indexed.
                 let reason = DropReason::of(&e);
                 let dir = writer.config.raw_dir();
                 writer.warn(
                     reason.as_str(),
                     &format!("cannot open {}: {e}", dir.display()),
                 );
+                writer.log_unavailable = reason;
             }
         }
-        writer.index = writer.open_index();
         writer
     }
 
@@ -256,12 +263,15 @@ impl Writer {
             return;
         }
         let n = batch.len() as u64;
+        if self.log.is_none() {
+            self.dropped(self.log_unavailable, n);
+            return;
+        }
         if let Some(reason) = self.space_check() {
             self.dropped(reason, n);
             return;
         }
         let Some(log) = &mut self.log else {
-            self.dropped(DropReason::Unwritable, n);
             return;
         };
         let mut lines = Vec::with_capacity(batch.len() * 512);
@@ -326,6 +336,17 @@ impl Writer {
             Err(e) if is_busy(&e) => {
                 // Another process holds the write lock: keep the batch, try again.
             }
+            Err(e) if is_full(&e) => {
+                // The records are in the log; the next open indexes them. The index stays
+                // open for when space comes back.
+                let path = self.config.db_path.display().to_string();
+                self.warn(
+                    DropReason::DiskFull.as_str(),
+                    &format!("cannot write {path}: {e}; records stay in the log"),
+                );
+                self.unindexed.clear();
+                self.dropped(DropReason::DiskFull, n);
+            }
             Err(e) => {
                 let path = self.config.db_path.display().to_string();
                 self.warn(
@@ -387,6 +408,10 @@ fn is_busy(error: &rusqlite::Error) -> bool {
         error.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
+}
+
+fn is_full(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
 }
 
 fn is_corrupt(error: &rusqlite::Error) -> bool {

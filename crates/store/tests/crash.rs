@@ -83,6 +83,18 @@ fn parent() -> Result<String, String> {
     let rounds = env_number("LOOKOUT_CRASH_ROUNDS", 10);
     let records = env_number("LOOKOUT_CRASH_RECORDS", 10_000);
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // LOOKOUT_CRASH_KEEP: leave the directory for inspection.
+    let dir = if std::env::var_os("LOOKOUT_CRASH_KEEP").is_some() {
+        let kept = dir.keep();
+        eprintln!("crash: keeping {}", kept.display());
+        Err(kept)
+    } else {
+        Ok(dir)
+    };
+    let dir_path = match &dir {
+        Ok(d) => d.path().to_owned(),
+        Err(p) => p.clone(),
+    };
     let seed = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
@@ -96,7 +108,7 @@ fn parent() -> Result<String, String> {
     let mut torn = 0;
     for round in 0..rounds {
         let mut child = Command::new(&me)
-            .env(CHILD_ENV, dir.path())
+            .env(CHILD_ENV, &dir_path)
             .env("LOOKOUT_CRASH_RECORDS", records.to_string())
             .stdout(Stdio::piped())
             .spawn()
@@ -133,7 +145,7 @@ fn parent() -> Result<String, String> {
         }
         let acked = reader.join().map_err(|_| "reader panicked")?;
         acknowledged.extend(acked);
-        torn += verify(dir.path(), &acknowledged)
+        torn += verify(&dir_path, &acknowledged)
             .map_err(|e| format!("round {round} (seed {seed}): {e}"))?;
     }
     Ok(format!(
