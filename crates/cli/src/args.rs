@@ -52,6 +52,10 @@ pub(crate) enum Command {
     Exec(ExecArgs),
     /// List recent traces from the store, or show one as a tree with a waterfall.
     Traces(TracesArgs),
+    /// Copy the store's database, consistently while agents write to it.
+    Backup(BackupArgs),
+    /// Replace the store's database with a backup that passes integrity_check.
+    Restore(RestoreArgs),
 }
 
 /// `lookout serve` flags.
@@ -110,6 +114,21 @@ pub(crate) struct TracesArgs {
     /// At most this many traces, newest first.
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
+}
+
+/// `lookout backup` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BackupArgs {
+    /// Where to write the copy [default: {base}/backups/telemetry-{UTC time}.sqlite].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) to: Option<PathBuf>,
+}
+
+/// `lookout restore` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RestoreArgs {
+    /// The backup to restore.
+    pub(crate) from: PathBuf,
 }
 
 /// `30s`, `15m`, `2h`, `7d`: a number and a unit.

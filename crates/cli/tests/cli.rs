@@ -191,3 +191,57 @@ fn exec_forwards_termination_signals_to_the_child() {
     assert_eq!(exec.wait().unwrap().code(), Some(42));
     child.0 = None;
 }
+
+#[test]
+fn backup_and_restore_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_dir = |args: &[&str]| {
+        crate::util::lookout()
+            .args(args)
+            .env(lookout::store::BASE_DIR_ENV, dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(
+        in_dir(&["exec", "--name", "saved", "--", "true"])
+            .status
+            .success()
+    );
+    let backup = in_dir(&["backup", "--json"]);
+    assert!(backup.status.success(), "{backup:?}");
+    let copy: serde_json::Value = serde_json::from_slice(&backup.stdout).unwrap();
+    let path = copy["path"].as_str().unwrap().to_owned();
+    assert!(
+        path.starts_with(&dir.path().join("backups").display().to_string()),
+        "{path}"
+    );
+    assert!(copy["pages"].as_u64().unwrap() > 0);
+
+    assert!(
+        in_dir(&["exec", "--name", "after-backup", "--", "true"])
+            .status
+            .success()
+    );
+    let restore = in_dir(&["restore", &path]);
+    assert!(restore.status.success(), "{restore:?}");
+    let said = String::from_utf8(restore.stdout).unwrap();
+    assert!(said.starts_with("restored "), "{said}");
+    assert!(said.contains("before-restore"), "{said}");
+    // The span recorded after the backup comes back from the log.
+    let traces = in_dir(&["traces", "--json"]);
+    let traces: serde_json::Value = serde_json::from_slice(&traces.stdout).unwrap();
+    let names: Vec<&str> = traces
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["root_name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"invoke_agent saved"), "{names:?}");
+    assert!(names.contains(&"invoke_agent after-backup"), "{names:?}");
+
+    let bad = dir.path().join("bad.sqlite");
+    std::fs::write(&bad, "no database here, not one byte of it, none at all").unwrap();
+    let refused = in_dir(&["restore", bad.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).starts_with("error[E_STORE]"));
+}

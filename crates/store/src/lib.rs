@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+mod backup;
 mod config;
 mod exporter;
 mod housekeeping;
@@ -45,6 +46,7 @@ mod record;
 mod stats;
 mod writer;
 
+pub use backup::{BackupError, Copied, Restored, backup, default_backup_path, restore};
 pub use config::{
     BASE_DIR_ENV, ConfigError, DB_PATH_ENV, JOURNAL_MODE_ENV, JournalMode, LOOKOUT_BASE_DIR_ENV,
     Retention, SYNCHRONOUS_ENV, StoreBlock, StoreConfig, Synchronous,

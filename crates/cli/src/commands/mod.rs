@@ -1,6 +1,7 @@
 //! One file per command; [`run`] resolves the settings and runs the one asked for on one
 //! tokio runtime, which the command's exporters and server share.
 
+pub(crate) mod backup;
 #[cfg(unix)]
 pub(crate) mod exec;
 pub(crate) mod export;
@@ -29,6 +30,8 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
             #[cfg(unix)]
             Command::Exec(args) => exec::run(args).await,
             Command::Traces(args) => traces::run(args, &settings).map(|()| 0),
+            Command::Backup(args) => backup::backup(args, &settings).map(|()| 0),
+            Command::Restore(args) => backup::restore(args, &settings).map(|()| 0),
         }
     })
 }
@@ -45,6 +48,20 @@ fn recording_telemetry() -> lookout::Telemetry {
             builder.without_env_exporters().build_or_warn()
         }
     }
+}
+
+/// The store the commands that read it (`traces`, `backup`, `restore`) open: the one
+/// the environment names, else the per-user data directory.
+fn store_config() -> Result<lookout::store::StoreConfig, CliError> {
+    lookout::config::Config::from_env()?
+        .with_default_store()
+        .store
+        .ok_or_else(|| {
+            CliError::Store(
+                "no store: set TELEMETRY_BASE_DIR (there is no per-user data directory here)"
+                    .into(),
+            )
+        })
 }
 
 /// Exporter settings for a command's telemetry: its exporters run on the command's runtime

@@ -5,7 +5,6 @@ use crate::args::TracesArgs;
 use crate::error::CliError;
 use crate::settings::Settings;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
-use lookout::config::Config;
 use lookout::store::query::{self, StoredSpan, TraceFilter, TraceStatus, TraceSummary};
 use lookout::store::rusqlite;
 use serde_json::json;
@@ -17,12 +16,7 @@ use std::time::{Duration, SystemTime};
 const BAR_WIDTH: usize = 40;
 
 pub(super) fn run(args: TracesArgs, settings: &Settings) -> Result<(), CliError> {
-    let config = Config::from_env()?.with_default_store();
-    let Some(store) = config.store else {
-        return Err(CliError::Store(
-            "no store: set TELEMETRY_BASE_DIR (there is no per-user data directory here)".into(),
-        ));
-    };
+    let store = super::store_config()?;
     let db = &store.db_path;
     if !db.exists() {
         return Err(CliError::Store(format!(
