@@ -193,21 +193,38 @@ impl Writer {
             };
             let mut batch = Vec::new();
             let mut waiters = Vec::new();
+            // Entries after the last flush of the batch: the next flush answers for them.
+            let mut after_last_flush = 0;
             let mut next = Some(first);
             while let Some(message) = next {
                 match message {
-                    Message::Entry(entry) => batch.push(entry),
-                    Message::Flush(reply) => waiters.push(reply),
+                    Message::Entry(entry) => {
+                        batch.push(entry);
+                        after_last_flush += 1;
+                    }
+                    Message::Flush(reply) => {
+                        waiters.push(reply);
+                        after_last_flush = 0;
+                    }
                 }
                 next = (batch.len() < MAX_BATCH)
                     .then(|| messages.try_recv().ok())
                     .flatten();
             }
+            let dropped_before = self.dropped_since_flush.0;
             self.write(batch);
             if !waiters.is_empty() {
+                let dropped_here = self.dropped_since_flush.0 - dropped_before;
+                let reason = self.dropped_since_flush.1;
                 let answer = self.make_durable();
                 for waiter in waiters {
                     let _ = waiter.send(answer.clone());
+                }
+                // A batch fails whole: what it dropped after its last flush is still to
+                // be reported to the next one.
+                let carried = dropped_here.min(after_last_flush);
+                if carried > 0 {
+                    self.dropped_since_flush = (carried, reason);
                 }
             }
         }
