@@ -63,6 +63,14 @@ pub(crate) enum CliError {
     /// No trace has this id.
     #[error("no trace {0} in the store")]
     NotFound(String),
+    /// More than one trace starts with this.
+    #[error("{prefix} names more than one trace ({examples}, ...): give more digits")]
+    Ambiguous {
+        /// What was given.
+        prefix: String,
+        /// Two of the traces it names.
+        examples: String,
+    },
     /// The async runtime or the server failed.
     #[error("runtime error: {0}")]
     Runtime(std::io::Error),
@@ -87,6 +95,7 @@ impl CliError {
             CliError::Telemetry(_) => "E_TELEMETRY",
             CliError::Store(_) => "E_STORE",
             CliError::NotFound(_) => "E_NOT_FOUND",
+            CliError::Ambiguous { .. } => "E_AMBIGUOUS",
             CliError::Runtime(_) => "E_RUNTIME",
         }
     }
@@ -99,6 +108,7 @@ impl CliError {
             CliError::Config(_) | CliError::Telemetry(lookout::BuildError::Config(_)) => 2,
             CliError::Telemetry(lookout::BuildError::Pipeline(StartError::Exporter { .. })) => 2,
             CliError::Spawn { code, .. } => *code,
+            CliError::Ambiguous { .. } => 2,
             _ => 1,
         }
     }

@@ -125,30 +125,32 @@ fn nanos(time: SystemTime) -> i64 {
     crate::record::nanos(time)
 }
 
-/// The traces `filter` selects, newest first.
+/// The traces `filter` selects, newest first. Walks spans from the newest (the start-time
+/// index) and summarises each trace met once, until `limit` traces pass the filter: the
+/// cost follows the traces shown, not the traces stored.
 pub fn traces(conn: &Connection, filter: &TraceFilter) -> rusqlite::Result<Vec<TraceSummary>> {
-    let mut statement = conn.prepare_cached(
+    let mut newest = conn.prepare_cached(
+        "SELECT trace_id FROM telemetry_spans WHERE start_time_unix_nano >= ?1
+         ORDER BY start_time_unix_nano DESC",
+    )?;
+    let mut summary = conn.prepare_cached(
         "SELECT trace_id, root_name, service_name, start_time_unix_nano, duration_ns, spans,
                 errors, services
-         FROM v_trace_summary
-         WHERE start_time_unix_nano >= ?1
-           AND (?2 IS NULL OR instr(root_name, ?2) > 0)
-           AND (?3 IS NULL OR (?3 = 'error') = (errors > 0))
-         ORDER BY start_time_unix_nano DESC
-         LIMIT ?4",
+         FROM v_trace_summary WHERE trace_id = ?1",
     )?;
-    let status = filter.status.map(|s| match s {
-        TraceStatus::Ok => "ok",
-        TraceStatus::Error => "error",
-    });
-    let rows = statement.query_map(
-        params![
-            filter.since.map_or(0, nanos),
-            filter.name,
-            status,
-            filter.limit as i64
-        ],
-        |row| {
+    let since = filter.since.map_or(0, nanos);
+    let mut seen = std::collections::HashSet::new();
+    let mut found = Vec::new();
+    let mut ids = newest.query([since])?;
+    while let Some(row) = ids.next()? {
+        if found.len() >= filter.limit {
+            break;
+        }
+        let trace_id: String = row.get(0)?;
+        if !seen.insert(trace_id.clone()) {
+            continue;
+        }
+        let trace = summary.query_row([&trace_id], |row| {
             Ok(TraceSummary {
                 trace_id: row.get(0)?,
                 root_name: row.get(1)?,
@@ -159,27 +161,55 @@ pub fn traces(conn: &Connection, filter: &TraceFilter) -> rusqlite::Result<Vec<T
                 errors: row.get::<_, i64>(6)? as u64,
                 services: row.get::<_, i64>(7)? as u64,
             })
-        },
-    )?;
-    rows.collect()
+        })?;
+        let named = filter
+            .name
+            .as_deref()
+            .is_none_or(|name| trace.root_name.contains(name));
+        let status = match filter.status {
+            None => true,
+            Some(TraceStatus::Error) => trace.errors > 0,
+            Some(TraceStatus::Ok) => trace.errors == 0,
+        };
+        if named && status && trace.start >= filter.since.unwrap_or(UNIX_EPOCH) {
+            found.push(trace);
+        }
+    }
+    found.sort_by_key(|t| std::cmp::Reverse(t.start));
+    Ok(found)
 }
 
-/// The spans of `trace_id` (any prefix of at least 8 hex digits that names one trace),
-/// by start time; empty when there is none.
-pub fn trace(conn: &Connection, trace_id: &str) -> rusqlite::Result<(String, Vec<StoredSpan>)> {
-    let full: Option<String> = conn
-        .query_row(
-            "SELECT DISTINCT trace_id FROM telemetry_spans
-             WHERE trace_id >= ?1 AND trace_id < ?1 || 'g' LIMIT 2",
-            [trace_id.to_ascii_lowercase()],
-            |r| r.get(0),
-        )
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
-    let Some(full) = full else {
-        return Ok((trace_id.to_owned(), Vec::new()));
+/// What a trace id, or a prefix of one, names.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Lookup {
+    /// One trace: its full id and its spans by start time.
+    Found {
+        /// 32 hex digits.
+        trace_id: String,
+        /// Its spans.
+        spans: Vec<StoredSpan>,
+    },
+    /// No stored trace starts so.
+    NotFound,
+    /// More than one does (two of them given).
+    Ambiguous(Vec<String>),
+}
+
+/// The trace `id` (or a prefix of its hex digits) names, with its spans.
+pub fn trace(conn: &Connection, id: &str) -> rusqlite::Result<Lookup> {
+    let prefix = id.to_ascii_lowercase();
+    let mut matching = conn.prepare_cached(
+        "SELECT DISTINCT trace_id FROM telemetry_spans
+         WHERE trace_id >= ?1 AND trace_id < ?1 || 'g' LIMIT 2",
+    )?;
+    let ids: Vec<String> = matching
+        .query_map([&prefix], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let full = match ids.as_slice() {
+        [] => return Ok(Lookup::NotFound),
+        [one] => one.clone(),
+        _ => return Ok(Lookup::Ambiguous(ids)),
     };
     let mut spans = conn.prepare_cached(
         "SELECT span_id, parent_span_id, parent_is_remote, name, kind, start_time_unix_nano,
@@ -219,5 +249,8 @@ pub fn trace(conn: &Connection, trace_id: &str) -> rusqlite::Result<(String, Vec
             })?
             .collect::<rusqlite::Result<_>>()?;
     }
-    Ok((full, out))
+    Ok(Lookup::Found {
+        trace_id: full,
+        spans: out,
+    })
 }

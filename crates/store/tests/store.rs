@@ -420,3 +420,79 @@ fn a_backup_taken_while_writers_run_is_consistent_and_restores() {
         written as i64
     );
 }
+
+#[test]
+fn traces_are_listed_newest_first_and_filtered() {
+    use lookout_store::query::{self, TraceFilter, TraceStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    let now = SystemTime::now();
+    // Trace t (t = 1..=6) started t minutes ago; even ones failed; names alternate.
+    for t in 1..=6u64 {
+        let mut root = lookout_export::testing::span(u128::from(t), t * 10, "");
+        root.name = if t % 3 == 0 {
+            "invoke_agent planner"
+        } else {
+            "invoke_agent coder"
+        }
+        .into();
+        root.start_time = now - Duration::from_secs(60 * t);
+        root.end_time = root.start_time + Duration::from_millis(100 * t);
+        let mut child =
+            lookout_export::testing::span(u128::from(t), t * 10 + 1, "execute_tool Bash");
+        child.parent_span_id = root.span_id;
+        child.start_time = root.start_time + Duration::from_millis(10);
+        child.end_time = child.start_time + Duration::from_millis(5);
+        if t % 2 == 0 {
+            child.status = lookout_export::Status::Error("exit status 1".into());
+        }
+        store.record_spans([root, child]);
+    }
+    store.flush(FLUSH).unwrap();
+    let conn = lookout_store::open_reader(&config.db_path).unwrap();
+    let ids = |filter: TraceFilter| -> Vec<String> {
+        query::traces(&conn, &filter)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.trace_id[31..].to_owned())
+            .collect()
+    };
+    assert_eq!(ids(TraceFilter::default()), ["1", "2", "3", "4", "5", "6"]);
+    let mut filter = TraceFilter::default();
+    filter.limit = 2;
+    assert_eq!(ids(filter), ["1", "2"]);
+    let mut filter = TraceFilter::default();
+    filter.status = Some(TraceStatus::Error);
+    assert_eq!(ids(filter), ["2", "4", "6"]);
+    let mut filter = TraceFilter::default();
+    filter.name = Some("planner".into());
+    assert_eq!(ids(filter), ["3", "6"]);
+    let mut filter = TraceFilter::default();
+    filter.since = Some(now - Duration::from_secs(150));
+    assert_eq!(ids(filter), ["1", "2"]);
+
+    let all = query::traces(&conn, &TraceFilter::default()).unwrap();
+    let third = &all[2];
+    assert_eq!(third.root_name, "invoke_agent planner");
+    assert_eq!((third.spans, third.errors), (2, 0));
+    assert_eq!(third.duration, Duration::from_millis(300));
+    let query::Lookup::Found { trace_id, spans } = query::trace(&conn, &third.trace_id).unwrap()
+    else {
+        panic!("the full id names one trace");
+    };
+    assert_eq!(trace_id, third.trace_id);
+    assert_eq!(spans.len(), 2);
+    assert_eq!(
+        spans[1].parent_span_id.as_deref(),
+        Some(spans[0].span_id.as_str())
+    );
+    assert!(matches!(
+        query::trace(&conn, &third.trace_id[..20]).unwrap(),
+        query::Lookup::Ambiguous(ids) if ids.len() == 2
+    ));
+    assert_eq!(
+        query::trace(&conn, "ffffffffffff").unwrap(),
+        query::Lookup::NotFound
+    );
+}

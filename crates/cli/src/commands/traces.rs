@@ -5,7 +5,7 @@ use crate::args::TracesArgs;
 use crate::error::CliError;
 use crate::settings::Settings;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
-use lookout::store::query::{self, StoredSpan, TraceFilter, TraceStatus, TraceSummary};
+use lookout::store::query::{self, Lookup, StoredSpan, TraceFilter, TraceStatus, TraceSummary};
 use lookout::store::rusqlite;
 use serde_json::json;
 use std::collections::HashMap;
@@ -29,17 +29,19 @@ pub(super) fn run(args: TracesArgs, settings: &Settings) -> Result<(), CliError>
         .map_err(|e| CliError::Store(format!("cannot read {}: {e}", db.display())))?;
     let read = |e: rusqlite::Error| CliError::Store(format!("cannot read {}: {e}", db.display()));
     match &args.id {
-        Some(id) => {
-            let (trace_id, spans) = query::trace(&conn, id).map_err(read)?;
-            if spans.is_empty() {
-                return Err(CliError::NotFound(id.clone()));
-            }
-            if settings.json {
+        Some(id) => match query::trace(&conn, id).map_err(read)? {
+            Lookup::Found { trace_id, spans } if settings.json => {
                 println!("{}", trace_json(&trace_id, &spans));
-            } else {
-                print!("{}", waterfall(&trace_id, &spans));
             }
-        }
+            Lookup::Found { trace_id, spans } => print!("{}", waterfall(&trace_id, &spans)),
+            Lookup::Ambiguous(ids) => {
+                return Err(CliError::Ambiguous {
+                    prefix: id.clone(),
+                    examples: ids.join(", "),
+                });
+            }
+            _ => return Err(CliError::NotFound(id.clone())),
+        },
         None => {
             let mut filter = TraceFilter::default();
             filter.since = args.since.map(|age| SystemTime::now() - age);
