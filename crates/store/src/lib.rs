@@ -65,6 +65,7 @@ use lookout_export::FinishedSpan;
 use record::Entry;
 use stats::Counters;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use writer::{Message, Writer};
@@ -81,6 +82,8 @@ struct Inner {
     config: StoreConfig,
     sender: Option<Sender<Message>>,
     counters: Arc<Counters>,
+    /// Records the queue refused since the last flush answered.
+    queue_drops: AtomicU64,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -109,6 +112,7 @@ impl Store {
                 config,
                 sender,
                 counters,
+                queue_drops: AtomicU64::new(0),
                 writer,
             }),
         }
@@ -138,7 +142,10 @@ impl Store {
         };
         match sender.try_send(Message::Entry(entry)) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.inner.counters.count_drop(DropReason::QueueFull, 1),
+            Err(TrySendError::Full(_)) => {
+                self.inner.counters.count_drop(DropReason::QueueFull, 1);
+                self.inner.queue_drops.fetch_add(1, Ordering::Relaxed);
+            }
             Err(TrySendError::Disconnected(_)) => {
                 self.inner.counters.count_drop(DropReason::Closed, 1)
             }
@@ -160,9 +167,17 @@ impl Store {
                 crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
                 crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
             })?;
-        answer
+        let answer = answer
             .recv_deadline(deadline)
-            .map_err(|_| FlushError::Timeout(timeout))?
+            .map_err(|_| FlushError::Timeout(timeout))?;
+        // What the queue refused never reached the writer: it is reported here.
+        match self.inner.queue_drops.swap(0, Ordering::Relaxed) {
+            0 => answer,
+            count => Err(FlushError::Dropped {
+                count,
+                reason: DropReason::QueueFull.as_str(),
+            }),
+        }
     }
 
     /// What it wrote and dropped since it opened.

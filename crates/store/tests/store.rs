@@ -318,9 +318,15 @@ fn a_full_queue_drops_and_counts_and_flush_says_so() {
     let dropped = stats.dropped(DropReason::QueueFull);
     assert!(dropped > 0, "{stats:?}");
     let flushed = store.flush(FLUSH);
-    // Queue drops happen before the writer sees the records: counted, not reported here.
-    assert!(flushed.is_ok(), "{flushed:?}");
+    assert_eq!(
+        flushed,
+        Err(lookout_store::FlushError::Dropped {
+            count: dropped,
+            reason: "queue_full"
+        })
+    );
     assert_eq!(store.stats().logged + dropped, 10_000);
+    assert_eq!(store.flush(FLUSH), Ok(()), "reported once");
 }
 
 fn unix_nanos(time: SystemTime) -> i64 {
