@@ -11,6 +11,8 @@ mod promtool;
 /// The third-party exporter example, run as a test.
 #[path = "../examples/statsd_exporter.rs"]
 mod statsd_exporter;
+#[cfg(feature = "store")]
+mod store;
 mod util;
 
 #[test]
