@@ -28,7 +28,8 @@ fn run(n: u64) -> Record {
     )
 }
 
-/// Seed 002's write path: every record is one NDJSON append and one SQLite transaction.
+/// Seed 002's write path: every record is one NDJSON append (not synced) and one SQLite
+/// transaction (journal DELETE, synchronous FULL: SQLite syncs at every commit).
 struct SeedWriter {
     ndjson: std::fs::File,
     db: Connection,
@@ -54,7 +55,6 @@ impl SeedWriter {
     fn write(&mut self, record: &Record) {
         let line = json!({"event_id": record.event_id, "body": record.body}).to_string();
         writeln!(self.ndjson, "{line}").unwrap();
-        self.ndjson.sync_data().unwrap();
         let tx = self.db.transaction().unwrap();
         tx.execute(
             "INSERT OR IGNORE INTO agent_runs (event_id, body) VALUES (?1, ?2)",

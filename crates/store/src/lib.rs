@@ -167,6 +167,10 @@ impl Store {
                 crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
                 crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
             })?;
+        // A busy writer polls; a flush need not wait for its next turn.
+        if let Some(writer) = &self.inner.writer {
+            writer.thread().unpark();
+        }
         let answer = answer
             .recv_deadline(deadline)
             .map_err(|_| FlushError::Timeout(timeout))?;

@@ -7,7 +7,7 @@ use crate::index::Index;
 use crate::log::{self, Log};
 use crate::record::Entry;
 use crate::stats::{Counters, DropReason};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +17,10 @@ use std::time::{Duration, Instant, SystemTime};
 const MAX_BATCH: usize = 4096;
 /// How often an idle writer checks free space and size.
 const SPACE_CHECK: Duration = Duration::from_secs(1);
+/// How often a busy writer takes what was recorded: the group-commit window.
+const POLL: Duration = Duration::from_millis(1);
+/// Empty polls before a busy writer goes back to waiting on the queue.
+const IDLE_POLLS: u32 = 50;
 
 /// What the handle sends the writer.
 pub(crate) enum Message {
@@ -181,15 +185,40 @@ impl Writer {
     pub(crate) fn run(mut self, messages: Receiver<Message>) {
         self.replay();
         self.housekeep();
+        // While records keep coming, the writer takes them every POLL without waiting on
+        // the queue, so that recording never pays for waking it; idle for IDLE_POLLS
+        // polls, it blocks on the queue again (and the next record wakes it once).
+        let mut idle_polls = 0;
+        let mut polling = false;
         loop {
-            let first = match messages.recv_timeout(SPACE_CHECK) {
-                Ok(message) => message,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.retry_unindexed();
-                    self.housekeep();
-                    continue;
+            let first = if polling {
+                // A flush unparks it at once.
+                std::thread::park_timeout(POLL);
+                match messages.try_recv() {
+                    Ok(message) => {
+                        idle_polls = 0;
+                        message
+                    }
+                    Err(TryRecvError::Empty) => {
+                        idle_polls += 1;
+                        polling = idle_polls < IDLE_POLLS;
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => break,
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
+            } else {
+                match messages.recv_timeout(SPACE_CHECK) {
+                    Ok(message) => {
+                        (polling, idle_polls) = (true, 0);
+                        message
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.retry_unindexed();
+                        self.housekeep();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
             };
             let mut batch = Vec::new();
             let mut waiters = Vec::new();
