@@ -116,10 +116,14 @@ fn parent() -> Result<String, String> {
         let stdout = child.stdout.take().expect("piped");
         let reader = std::thread::spawn(move || {
             let mut ids = Vec::new();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("ack ") {
+            let mut stdout = BufReader::new(stdout);
+            let mut line = String::new();
+            // Only whole lines: the kill can cut the last one mid-id.
+            while stdout.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if let Some(rest) = line.strip_prefix("ack ").and_then(|l| l.strip_suffix('\n')) {
                     ids.extend(rest.split(' ').map(str::to_owned));
                 }
+                line.clear();
             }
             ids
         });
@@ -215,9 +219,12 @@ fn verify(dir: &Path, acknowledged: &HashSet<String>) -> Result<u64, String> {
         .filter(|id| !indexed.contains(*id))
         .collect();
     if !missing_index.is_empty() {
+        let id = missing_index[0];
+        let in_log = logged.contains_key(id.as_str());
         return Err(format!(
-            "{} acknowledged ids missing from SQLite",
-            missing_index.len()
+            "{} acknowledged ids missing from SQLite, {id} among them ({} the log)",
+            missing_index.len(),
+            if in_log { "in" } else { "not in" }
         ));
     }
     let missing_log = acknowledged
