@@ -275,15 +275,7 @@ fn synchronous(variable: &'static str, value: &str) -> Result<Synchronous, Confi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| vars.get(name).cloned()
-    }
+    use lookout_testkit::env_map as lookup;
 
     #[test]
     fn seed_002_variables() {

@@ -2,7 +2,7 @@
 
 use crate::config::{JournalMode, StoreConfig, Synchronous};
 use crate::record::{Entry, nanos};
-use lookout_export::{FinishedSpan, SpanKind, Status};
+use lookout_export::{FinishedSpan, Status};
 use lookout_exporter_json::attributes_to_json as attributes;
 use rusqlite::{Connection, OpenFlags, Transaction, params};
 use serde_json::{Value, json};
@@ -191,7 +191,7 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
                         .then(|| s.parent_span_id.to_string()),
                     s.parent_is_remote,
                     s.name.as_ref(),
-                    kind_name(s.kind),
+                    s.kind.as_str(),
                     nanos(s.start_time),
                     nanos(s.end_time),
                     i64::try_from(s.duration().as_nanos()).unwrap_or(i64::MAX),
@@ -235,16 +235,6 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
         }
     }
     Ok(())
-}
-
-fn kind_name(kind: SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Internal => "internal",
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-    }
 }
 
 fn status_code(status: &Status) -> &'static str {

@@ -68,6 +68,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A variable lookup over fixed pairs, for configuration read "from the environment"
+/// without touching the process's.
+pub fn env_map(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let vars: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| vars.get(name).cloned()
+}
+
 /// Percent-encodes a query parameter.
 pub fn urlencode(text: &str) -> String {
     text.bytes()

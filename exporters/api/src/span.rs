@@ -86,6 +86,33 @@ pub enum SpanKind {
     Consumer,
 }
 
+impl SpanKind {
+    /// Every kind.
+    pub const ALL: [SpanKind; 5] = [
+        SpanKind::Internal,
+        SpanKind::Server,
+        SpanKind::Client,
+        SpanKind::Producer,
+        SpanKind::Consumer,
+    ];
+
+    /// The lowercase name: `internal`, `server`, `client`, `producer`, `consumer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanKind::Internal => "internal",
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+        }
+    }
+
+    /// The kind named `name` (as [`SpanKind::as_str`] spells it).
+    pub fn parse(name: &str) -> Option<SpanKind> {
+        SpanKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// How a span ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Status {

@@ -30,16 +30,6 @@ pub fn attributes_to_json(list: &[KeyValue]) -> Value {
     Value::Object(map)
 }
 
-fn kind_name(kind: SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Internal => "internal",
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-    }
-}
-
 /// One span as a JSON object (see the crate docs for the shape).
 pub fn span_to_json(span: &FinishedSpan) -> Value {
     let status = match &span.status {
@@ -71,7 +61,7 @@ pub fn span_to_json(span: &FinishedSpan) -> Value {
         "parentSpanId": span.parent_span_id.is_valid().then(|| span.parent_span_id.to_string()),
         "parentIsRemote": span.parent_is_remote,
         "name": span.name,
-        "kind": kind_name(span.kind),
+        "kind": span.kind.as_str(),
         "traceFlags": span.flags.0,
         "traceState": span.trace_state.as_deref(),
         "startTimeUnixNano": nanos(span.start_time),
@@ -118,13 +108,7 @@ fn attributes_from(value: &Value) -> Vec<KeyValue> {
 /// Reads back what [`span_to_json`] wrote; `None` when a required field is missing.
 /// Attribute order follows the JSON object's key order.
 pub fn span_from_json(value: &Value) -> Option<FinishedSpan> {
-    let kind = match value["kind"].as_str()? {
-        "server" => SpanKind::Server,
-        "client" => SpanKind::Client,
-        "producer" => SpanKind::Producer,
-        "consumer" => SpanKind::Consumer,
-        _ => SpanKind::Internal,
-    };
+    let kind = SpanKind::parse(value["kind"].as_str()?).unwrap_or_default();
     let status = match value["status"]["code"].as_str()? {
         "ok" => Status::Ok,
         "error" => Status::Error(

@@ -379,15 +379,7 @@ fn parse_pairs(variable: &str, text: &str) -> Result<Vec<(String, String)>, Conf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| vars.get(name).cloned()
-    }
+    use lookout_testkit::env_map as env;
 
     #[test]
     fn nothing_without_an_endpoint() {
