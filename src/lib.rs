@@ -49,6 +49,8 @@ pub mod agent;
 pub mod config;
 pub mod metrics;
 pub mod pipeline;
+#[cfg(feature = "store")]
+pub mod runs;
 #[cfg(feature = "server")]
 pub mod server;
 mod telemetry;

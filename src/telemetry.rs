@@ -24,6 +24,9 @@ struct Inner {
     started: Instant,
     /// Declared before the pipeline, whose shutdown flushes into it.
     pipeline: Option<Pipeline>,
+    /// Runs (seed 002), recorded in the store.
+    #[cfg(feature = "store")]
+    runs: crate::runs::Runs,
     /// Declared last: dropped last, after the pipeline sent it everything.
     #[cfg(feature = "store")]
     store: Option<lookout_store::Store>,
@@ -123,6 +126,8 @@ impl TelemetryBuilder {
             .and_then(|c| c.store.clone())
             .map(lookout_store::Store::open);
         #[cfg(feature = "store")]
+        let runs = crate::runs::Runs::new(&registry, tracer.clone(), store.clone())?;
+        #[cfg(feature = "store")]
         if let Some(store) = &store {
             register_store_metrics(&registry, store)?;
             exporters = exporters.exporter(lookout_store::StoreExporter::new(store.clone()));
@@ -141,6 +146,8 @@ impl TelemetryBuilder {
                 parent: crate::trace::context_from_env(),
                 started: Instant::now(),
                 pipeline,
+                #[cfg(feature = "store")]
+                runs,
                 #[cfg(feature = "store")]
                 store,
             }),
@@ -326,6 +333,13 @@ impl Telemetry {
     /// `TRACE_CONTEXT`), if any.
     pub fn parent(&self) -> Option<&crate::trace::SpanContext> {
         self.inner.parent.as_ref()
+    }
+
+    /// Runs (seed 002's `track_run`, `start_run`, `end_run`), feature `store`; their
+    /// records need a configured store.
+    #[cfg(feature = "store")]
+    pub fn runs(&self) -> &crate::runs::Runs {
+        &self.inner.runs
     }
 
     /// The durable store, if one is configured (feature `store`).

@@ -8,6 +8,8 @@ mod model;
 mod otlp;
 mod prometheus_e2e;
 mod promtool;
+#[cfg(feature = "store")]
+mod runs;
 /// The third-party exporter example, run as a test.
 #[path = "../examples/statsd_exporter.rs"]
 mod statsd_exporter;

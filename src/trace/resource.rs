@@ -27,7 +27,7 @@ pub fn process_resource() -> Resource {
     );
     resource.set("service.instance.id", instance_id());
     resource.set("process.pid", i64::from(std::process::id()));
-    if let Some(host) = host_name() {
+    if let Some(host) = lookout_export::host_name() {
         resource.set("host.name", host);
     }
     resource.set("telemetry.sdk.name", "lookout");
@@ -52,14 +52,6 @@ fn instance_id() -> String {
         &hex[16..20],
         &hex[20..]
     )
-}
-
-fn host_name() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
 }
 
 #[cfg(test)]

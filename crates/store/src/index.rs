@@ -9,10 +9,14 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
 
+/// A step of the schema.
+type Migration = fn(&Connection) -> rusqlite::Result<()>;
+
 /// The migrations, in order: migration `i` takes `user_version` from `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[
-    include_str!("schema/001_tables.sql"),
-    include_str!("schema/002_views.sql"),
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    |conn| conn.execute_batch(include_str!("schema/001_tables.sql")),
+    |conn| conn.execute_batch(include_str!("schema/002_views.sql")),
+    crate::runs::migrate,
 ];
 
 /// The schema version this build writes.
@@ -68,8 +72,7 @@ fn migrate(conn: &Connection, up_to: u32) -> rusqlite::Result<()> {
             conn.execute_batch("COMMIT")?;
             return Ok(());
         }
-        let applied = conn
-            .execute_batch(MIGRATIONS[version as usize])
+        let applied = MIGRATIONS[version as usize](conn)
             .and_then(|()| conn.execute_batch(&format!("PRAGMA user_version = {}", version + 1)));
         match applied {
             Ok(()) => conn.execute_batch("COMMIT")?,
@@ -225,12 +228,15 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
                 }
             }
             Entry::Record(r) => {
-                record.execute(params![
+                let inserted = record.execute(params![
                     r.event_id,
                     r.kind.as_str(),
                     nanos(r.time),
                     r.body.to_string()
                 ])?;
+                if inserted > 0 {
+                    crate::runs::index(tx, r)?;
+                }
             }
         }
     }

@@ -59,5 +59,5 @@ pub use exporter::{Encoded, ExportError, Exporter, MetricsBatch, parse_retry_aft
 pub use ids::{SpanId, TraceFlags, TraceId, parse_lower_hex, write_lower_hex};
 pub use key_values::{KeyValueError, parse_key_values};
 pub use metric::{FamilyInfo, HistogramValue, MetricKind, MetricSource, MetricVisitor, Value};
-pub use resource::{Resource, SERVICE_NAME};
+pub use resource::{Resource, SERVICE_NAME, host_name};
 pub use span::{AttributeValue, Event, FinishedSpan, KeyValue, Link, SpanKind, Status};

@@ -69,3 +69,12 @@ impl Resource {
         }
     }
 }
+
+/// This machine's name: the kernel's hostname, else `$HOSTNAME`.
+pub fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+}

@@ -1,0 +1,41 @@
+//! Which process wrote a record, told apart from a later one with the same pid: the
+//! host, the pid, and the process's start time (in clock ticks since boot, from
+//! `/proc/PID/stat`).
+
+/// This process's start time, if the system says.
+pub fn process_start() -> Option<u64> {
+    start_of(std::process::id())
+}
+
+/// The start time of process `pid`, if it is running.
+pub fn start_of(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after = &stat[stat.rfind(')')? + 1..];
+    // Field 22 overall; the 20th after the name.
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process that started at `start` with `pid` is still running here.
+pub fn is_alive(pid: u32, start: Option<u64>) -> bool {
+    match (start_of(pid), start) {
+        (Some(now), Some(then)) => now == then,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn this_process_is_alive_and_a_dead_one_is_not() {
+        let start = super::process_start();
+        assert!(start.is_some());
+        assert!(super::is_alive(std::process::id(), start));
+        assert!(!super::is_alive(std::process::id(), start.map(|s| s + 1)));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!super::is_alive(pid, None));
+    }
+}

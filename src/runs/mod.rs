@@ -1,0 +1,356 @@
+//! Runs (seed 002): a batch agent's unit of work with its status, items, summaries and
+//! the git commit it produced. A run is a root span (`run {job_type}`, its events the
+//! run's events), `run` records in the store (every state change carries the run's whole
+//! state; the store's `agent_runs` table keeps the newest), and the run families on
+//! `/metrics`, all ended together.
+//!
+//! ```
+//! use lookout::runs::{RunFields, RunStatus};
+//! use lookout::Telemetry;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let config = lookout::config::Config::default()
+//!     .with_env(&lookout::config::env_map(&[("TELEMETRY_BASE_DIR", dir.path().to_str().unwrap())]))
+//!     .unwrap();
+//! let telemetry = Telemetry::builder().config(config).build().unwrap();
+//!
+//! // A guard: ends `success` with succeed(), `failed` when dropped unfinished or on panic.
+//! let mut run = telemetry.runs().track_run("my_agent", "process_files");
+//! run.log_event("start", serde_json::json!({"input": "data.csv"}));
+//! run.set_fields(RunFields::default().items(10, 9, 1));
+//! run.finish(RunStatus::Partial);
+//!
+//! // A closure: an `Err` (an early `?`) ends the run `failed` with the error as summary.
+//! let result: Result<(), std::io::Error> = telemetry.runs().run("my_agent", "sync", |_run| {
+//!     Err(std::io::Error::other("remote said no"))?;
+//!     Ok(())
+//! });
+//! assert!(result.is_err());
+//! telemetry.flush();
+//!
+//! let db = lookout::store::rusqlite::Connection::open(dir.path().join("db/telemetry.sqlite")).unwrap();
+//! let (status, error): (String, String) = db
+//!     .query_row("SELECT status, error_summary FROM agent_runs WHERE job_type = 'sync'", [], |r| {
+//!         Ok((r.get(0)?, r.get(1)?))
+//!     })
+//!     .unwrap();
+//! assert_eq!((status.as_str(), error.as_str()), ("failed", "remote said no"));
+//! ```
+
+mod metrics;
+mod status;
+
+pub use status::{RunFields, RunStatus};
+
+use crate::trace::{KeyValue, Span, SpanContext, SpanKind, Status, Tracer};
+use lookout_store::{Record, RecordKind, Store};
+use metrics::RunFamilies;
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// Starts and ends runs. Cloning is cheap and shares the open runs.
+#[derive(Debug, Clone)]
+pub struct Runs {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tracer: Tracer,
+    store: Option<Store>,
+    families: RunFamilies,
+    host: Option<String>,
+    process_start: Option<u64>,
+    /// Runs started with [`Runs::start_run`], by id, until [`Runs::end_run`].
+    open: Mutex<HashMap<String, Run>>,
+}
+
+/// A run in progress: its state and its span.
+#[derive(Debug)]
+struct Run {
+    id: String,
+    agent_name: String,
+    job_type: String,
+    status: RunStatus,
+    start_time: SystemTime,
+    started: Instant,
+    end_time: Option<SystemTime>,
+    fields: RunFields,
+    span: Option<Span>,
+}
+
+impl Runs {
+    pub(crate) fn new(
+        registry: &crate::metrics::Registry,
+        tracer: Tracer,
+        store: Option<Store>,
+    ) -> Result<Runs, crate::metrics::MetricError> {
+        Ok(Runs {
+            inner: Arc::new(Inner {
+                tracer,
+                store,
+                families: RunFamilies::register(registry)?,
+                host: lookout_export::host_name(),
+                process_start: lookout_store::process::process_start(),
+                open: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Starts a run of `agent_name` doing `job_type`, as a guard: it ends `success` with
+    /// [`RunGuard::succeed`], another status with [`RunGuard::finish`], and `failed` when
+    /// it is dropped unfinished (an early return) or during a panic.
+    pub fn track_run(&self, agent_name: &str, job_type: &str) -> RunGuard {
+        RunGuard {
+            runs: self.clone(),
+            run: Some(self.begin(agent_name, job_type)),
+        }
+    }
+
+    /// Runs `work` as a run: `Ok` ends it `success` (unless `work` finished it with
+    /// another status), `Err(e)` ends it `failed` with `e` as its error summary, and a
+    /// panic ends it `failed` with the panic's message before the panic goes on.
+    pub fn run<T, E: std::fmt::Display>(
+        &self,
+        agent_name: &str,
+        job_type: &str,
+        work: impl FnOnce(&mut RunGuard) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut guard = self.track_run(agent_name, job_type);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut guard))) {
+            Ok(Ok(value)) => {
+                guard.succeed();
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                guard.fail(error.to_string());
+                Err(error)
+            }
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_owned());
+                guard.fail(format!("panicked: {message}"));
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
+    /// Starts a run and returns its id, for [`log_event`](Self::log_event) and
+    /// [`end_run`](Self::end_run) (seed 002's explicit form).
+    pub fn start_run(&self, agent_name: &str, job_type: &str) -> String {
+        let run = self.begin(agent_name, job_type);
+        let id = run.id.clone();
+        self.inner.open.lock().insert(id.clone(), run);
+        id
+    }
+
+    /// Records an event of the run `run_id` started; `false` if no such run is open here.
+    pub fn log_event(&self, run_id: &str, name: &str, payload: Value) -> bool {
+        let mut open = self.inner.open.lock();
+        let Some(run) = open.get_mut(run_id) else {
+            return false;
+        };
+        self.event(run, name, payload);
+        true
+    }
+
+    /// Ends the run `run_id` with `status` and `fields`; `false` if no such run is open.
+    pub fn end_run(&self, run_id: &str, status: RunStatus, fields: RunFields) -> bool {
+        let Some(mut run) = self.inner.open.lock().remove(run_id) else {
+            return false;
+        };
+        run.fields.merge(fields);
+        self.end(run, status);
+        true
+    }
+
+    fn begin(&self, agent_name: &str, job_type: &str) -> Run {
+        let span = self
+            .inner
+            .tracer
+            .span(format!("run {job_type}"))
+            .kind(SpanKind::Internal)
+            .attribute("run.agent_name", agent_name.to_owned())
+            .attribute("run.job_type", job_type.to_owned())
+            .start();
+        let run = Run {
+            id: lookout_store::new_event_id(),
+            agent_name: agent_name.to_owned(),
+            job_type: job_type.to_owned(),
+            status: RunStatus::Running,
+            start_time: SystemTime::now(),
+            started: Instant::now(),
+            end_time: None,
+            fields: RunFields::default(),
+            span: Some(span),
+        };
+        self.save(&run);
+        run
+    }
+
+    fn event(&self, run: &mut Run, name: &str, payload: Value) {
+        if let Some(span) = &mut run.span {
+            span.add_event(
+                name.to_owned(),
+                [KeyValue::new("payload", payload.to_string())],
+            );
+        }
+        if let Some(store) = &self.inner.store {
+            store.record(Record::new(
+                RecordKind::RunEvent,
+                json!({"run_id": run.id, "name": name, "payload": payload}),
+            ));
+        }
+    }
+
+    fn end(&self, mut run: Run, status: RunStatus) {
+        let duration = run.started.elapsed();
+        run.status = status;
+        run.end_time = Some(run.start_time + duration);
+        let families = &self.inner.families;
+        let labels = [run.agent_name.as_str(), run.job_type.as_str()];
+        families.runs.inc(&[labels[0], labels[1], status.as_str()]);
+        families.duration.observe_duration(&labels, duration);
+        for (outcome, count) in [
+            ("discovered", run.fields.items_discovered),
+            ("succeeded", run.fields.items_succeeded),
+            ("failed", run.fields.items_failed),
+        ] {
+            if let Some(count) = count {
+                families.items.add(&[labels[0], labels[1], outcome], count);
+            }
+        }
+        self.save(&run);
+        if let Some(mut span) = run.span.take() {
+            span.set_attribute("run.status", status.as_str());
+            let span_status = match (status, &run.fields.error_summary) {
+                (RunStatus::Success, _) => Status::Ok,
+                (RunStatus::Failed | RunStatus::Abandoned, summary) => Status::Error(
+                    summary
+                        .clone()
+                        .unwrap_or_else(|| status.as_str().into())
+                        .into(),
+                ),
+                _ => Status::Unset,
+            };
+            span.end_with_status(span_status);
+        }
+    }
+
+    /// Records the run's whole state as a `run` record.
+    fn save(&self, run: &Run) {
+        let Some(store) = &self.inner.store else {
+            return;
+        };
+        let mut body = Map::new();
+        body.insert("run_id".into(), run.id.clone().into());
+        body.insert("agent_name".into(), run.agent_name.clone().into());
+        body.insert("job_type".into(), run.job_type.clone().into());
+        body.insert("status".into(), run.status.as_str().into());
+        body.insert(
+            "start_time".into(),
+            lookout_exporter_json::rfc3339(run.start_time).into(),
+        );
+        if let Some(end) = run.end_time {
+            body.insert(
+                "end_time".into(),
+                lookout_exporter_json::rfc3339(end).into(),
+            );
+            let ms = end
+                .duration_since(run.start_time)
+                .unwrap_or_default()
+                .as_millis();
+            body.insert("duration_ms".into(), json!(ms as u64));
+        }
+        run.fields.write_json(&mut body);
+        if let Some(host) = &self.inner.host {
+            body.insert("host".into(), host.clone().into());
+        }
+        body.insert("pid".into(), std::process::id().into());
+        if let Some(start) = self.inner.process_start {
+            body.insert("process_start".into(), start.into());
+        }
+        if let Some(span) = &run.span {
+            body.insert(
+                "trace_id".into(),
+                span.context().trace_id.to_string().into(),
+            );
+        }
+        store.record(Record::new(RecordKind::Run, Value::Object(body)));
+    }
+}
+
+/// A run in progress; see [`Runs::track_run`].
+#[derive(Debug)]
+#[must_use = "dropping the guard ends the run as failed"]
+pub struct RunGuard {
+    runs: Runs,
+    run: Option<Run>,
+}
+
+impl RunGuard {
+    /// The run's id (`run_id`).
+    pub fn id(&self) -> &str {
+        self.run.as_ref().map_or("", |r| r.id.as_str())
+    }
+
+    /// The run's span context, to parent work or hand to a sub-agent process.
+    pub fn context(&self) -> Option<&SpanContext> {
+        self.run.as_ref()?.span.as_ref().map(Span::context)
+    }
+
+    /// Records an event of the run (seed 002's `ctx.log_event`).
+    pub fn log_event(&mut self, name: &str, payload: Value) {
+        if let Some(run) = &mut self.run {
+            self.runs.event(run, name, payload);
+        }
+    }
+
+    /// Sets fields of the run (seed 002's `ctx.set_metrics`); later values win.
+    pub fn set_fields(&mut self, fields: RunFields) {
+        if let Some(run) = &mut self.run {
+            run.fields.merge(fields);
+        }
+    }
+
+    /// Ends the run `success`.
+    pub fn succeed(self) {
+        self.finish(RunStatus::Success);
+    }
+
+    /// Ends the run `failed` with `error_summary`.
+    pub fn fail(mut self, error_summary: impl Into<String>) {
+        self.set_fields(RunFields::default().error(error_summary));
+        self.finish(RunStatus::Failed);
+    }
+
+    /// Ends the run with `status`.
+    pub fn finish(mut self, status: RunStatus) {
+        if let Some(run) = self.run.take() {
+            self.runs.end(run, status);
+        }
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        let Some(mut run) = self.run.take() else {
+            return;
+        };
+        if run.fields.error_summary.is_none() {
+            let summary = if std::thread::panicking() {
+                "panicked"
+            } else {
+                "ended before it finished (an early return?)"
+            };
+            run.fields.error_summary = Some(summary.to_owned());
+        }
+        self.runs.end(run, RunStatus::Failed);
+    }
+}

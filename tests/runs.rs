@@ -1,0 +1,185 @@
+//! Runs (seed 002): every way a run can end, its record and metrics, and seed 002's SQL
+//! recipes run by the `sqlite3` shell against the store.
+
+use lookout::Telemetry;
+use lookout::config::{Config, env_map};
+use lookout::runs::{RunFields, RunStatus};
+use lookout::store::rusqlite::Connection;
+use std::path::Path;
+
+fn telemetry(base: &Path) -> Telemetry {
+    let config = Config::default()
+        .with_env(&env_map(&[(
+            lookout::store::BASE_DIR_ENV,
+            base.to_str().unwrap(),
+        )]))
+        .unwrap();
+    Telemetry::builder().config(config).build().unwrap()
+}
+
+/// (status, error_summary) of the newest run of `job_type`.
+fn ended(db: &Path, job_type: &str) -> (String, Option<String>) {
+    Connection::open(db)
+        .unwrap()
+        .query_row(
+            "SELECT status, error_summary FROM agent_runs WHERE job_type = ?1",
+            [job_type],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
+#[derive(Debug)]
+struct Boom;
+
+impl std::fmt::Display for Boom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the remote end hung up")
+    }
+}
+
+fn fetch(fail: bool) -> Result<u32, Boom> {
+    if fail { Err(Boom) } else { Ok(3) }
+}
+
+#[test]
+fn every_ending_is_recorded_with_its_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = telemetry(dir.path());
+    let runs = telemetry.runs();
+
+    // An early `?` return inside the closure form.
+    let early: Result<u32, Boom> = runs.run("coder", "early", |run| {
+        run.log_event("fetching", serde_json::json!({"attempt": 1}));
+        let n = fetch(true)?;
+        Ok(n)
+    });
+    assert!(early.is_err());
+
+    // A panic inside the closure form.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runs.run("coder", "panics", |_run| -> Result<(), Boom> {
+            panic!("index out of range");
+        })
+    }));
+    assert!(panicked.is_err());
+
+    // An explicit failure, and the guard dropped unfinished.
+    runs.track_run("coder", "explicit")
+        .fail("3 of 10 items failed validation");
+    drop(runs.track_run("coder", "dropped"));
+
+    // The explicit form, partial, with items.
+    let id = runs.start_run("reviewer", "review_batch");
+    assert!(runs.log_event(&id, "checkpoint", serde_json::json!({"step": 1})));
+    assert!(runs.end_run(
+        &id,
+        RunStatus::Partial,
+        RunFields::default().items(10, 8, 2)
+    ));
+    assert!(
+        !runs.end_run(&id, RunStatus::Success, RunFields::default()),
+        "ended once"
+    );
+    let ok: Result<u32, Boom> = runs.run("coder", "fine", |_| fetch(false));
+    assert_eq!(ok.unwrap(), 3);
+    assert!(telemetry.flush().is_ok());
+
+    let db = dir.path().join("db/telemetry.sqlite");
+    assert_eq!(
+        ended(&db, "early"),
+        ("failed".into(), Some("the remote end hung up".into()))
+    );
+    assert_eq!(
+        ended(&db, "panics"),
+        ("failed".into(), Some("panicked: index out of range".into()))
+    );
+    assert_eq!(
+        ended(&db, "explicit"),
+        (
+            "failed".into(),
+            Some("3 of 10 items failed validation".into())
+        )
+    );
+    assert_eq!(ended(&db, "dropped").0, "failed");
+    assert!(
+        ended(&db, "dropped")
+            .1
+            .unwrap()
+            .contains("before it finished")
+    );
+    assert_eq!(ended(&db, "fine"), ("success".into(), None));
+
+    let conn = Connection::open(&db).unwrap();
+    let (items, duration, events, trace): (i64, i64, i64, String) = conn
+        .query_row(
+            "SELECT items_failed, duration_ms,
+                    (SELECT COUNT(*) FROM agent_run_events e WHERE e.run_id = r.run_id), trace_id
+             FROM agent_runs r WHERE job_type = 'review_batch'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!((items, events), (2, 1));
+    assert!(duration >= 0);
+    // The run is a root span named after its job, with its event, in the same trace.
+    let (name, span_events): (String, i64) = conn
+        .query_row(
+            "SELECT name, (SELECT COUNT(*) FROM telemetry_span_events e
+                           WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id)
+             FROM telemetry_spans s WHERE trace_id = ?1 AND parent_span_id IS NULL",
+            [&trace],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((name.as_str(), span_events), ("run review_batch", 1));
+
+    let text = telemetry.prometheus_text();
+    for series in [
+        "agent_runs_total{agent_name=\"coder\",job_type=\"early\",status=\"failed\"} 1",
+        "agent_runs_total{agent_name=\"reviewer\",job_type=\"review_batch\",status=\"partial\"} 1",
+        "agent_run_items_total{agent_name=\"reviewer\",job_type=\"review_batch\",outcome=\"failed\"} 2",
+        "agent_run_duration_seconds_count{agent_name=\"coder\",job_type=\"fine\"} 1",
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
+}
+
+#[test]
+fn seed_002s_sql_recipes_work_in_the_sqlite3_shell() {
+    let Some(sqlite3) = lookout_testkit::require_tool("sqlite3", "Debian package sqlite3") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = telemetry(dir.path());
+    for (agent, status) in [
+        ("coder", RunStatus::Success),
+        ("coder", RunStatus::Failed),
+        ("tester", RunStatus::Success),
+    ] {
+        telemetry.runs().track_run(agent, "job").finish(status);
+    }
+    assert!(telemetry.flush().is_ok());
+    let db = dir.path().join("db/telemetry.sqlite");
+    let shell = |sql: &str| {
+        let out = std::process::Command::new(&sqlite3)
+            .arg(&db)
+            .arg(sql)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let recent = shell(
+        "SELECT run_id, status, duration_ms FROM agent_runs ORDER BY start_time DESC LIMIT 10;",
+    );
+    assert_eq!(recent.lines().count(), 3, "{recent}");
+    assert!(
+        recent.lines().all(|l| l.split('|').count() == 3),
+        "{recent}"
+    );
+    let by_agent = shell(
+        "SELECT agent_name, COUNT(*) as runs, SUM(CASE WHEN status='success' THEN 1 ELSE 0 END) as successes FROM agent_runs GROUP BY agent_name;",
+    );
+    assert_eq!(by_agent, "coder|2|1\ntester|1|1\n");
+}
