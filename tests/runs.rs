@@ -6,6 +6,7 @@ use lookout::config::{Config, env_map};
 use lookout::runs::{RunFields, RunStatus};
 use lookout::store::rusqlite::Connection;
 use std::path::Path;
+use std::time::Duration;
 
 fn telemetry(base: &Path) -> Telemetry {
     let config = Config::default()
@@ -182,4 +183,74 @@ fn seed_002s_sql_recipes_work_in_the_sqlite3_shell() {
         "SELECT agent_name, COUNT(*) as runs, SUM(CASE WHEN status='success' THEN 1 ELSE 0 END) as successes FROM agent_runs GROUP BY agent_name;",
     );
     assert_eq!(by_agent, "coder|2|1\ntester|1|1\n");
+}
+
+#[test]
+fn commits_are_associated_with_ended_runs_and_detected_for_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = telemetry(dir.path());
+    let runs = telemetry.runs();
+    // The tests run in this workspace's checkout: its HEAD is the detected commit.
+    let context = runs
+        .git_context(Duration::from_secs(5))
+        .expect("the workspace is a git repository")
+        .clone();
+    let mut run = runs.track_run("coder", "commit");
+    let id = run.id().to_owned();
+    run.set_fields(RunFields::default().items(1, 1, 0));
+    run.succeed();
+    let hash = "0123456789abcdef0123456789abcdef01234567";
+    runs.associate_commit(&id, hash, "llm", Some("Claude <noreply@anthropic.com>"))
+        .unwrap();
+    assert!(telemetry.flush().is_ok());
+    let db = dir.path().join("db/telemetry.sqlite");
+    let row: (String, String, String, String, Option<String>, i64) = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT status, git_commit_hash, git_commit_source, git_commit_author, git_branch,
+                    items_succeeded FROM agent_runs WHERE run_id = ?1",
+            [&id],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(row.0, "success", "associating keeps the rest of the state");
+    assert_eq!((row.1.as_str(), row.2.as_str()), (hash, "llm"));
+    assert_eq!(row.3, "Claude <noreply@anthropic.com>");
+    assert_eq!(row.4, context.branch);
+    assert_eq!(row.5, 1);
+
+    use lookout::runs::CommitError;
+    assert!(matches!(
+        runs.associate_commit(&id, "zzz", "llm", None),
+        Err(CommitError::Hash(_))
+    ));
+    assert!(matches!(
+        runs.associate_commit(&id, hash, "robot", None),
+        Err(CommitError::Source(_))
+    ));
+    assert!(matches!(
+        runs.associate_commit("no-such-run", hash, "ci", None),
+        Err(CommitError::UnknownRun(_))
+    ));
+    // The next run starts with the detected commit.
+    runs.track_run("coder", "detected").succeed();
+    assert!(telemetry.flush().is_ok());
+    let detected: Option<String> = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT git_commit_hash FROM agent_runs WHERE job_type = 'detected'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(detected, context.commit);
 }

@@ -37,9 +37,11 @@
 //! assert_eq!((status.as_str(), error.as_str()), ("failed", "remote said no"));
 //! ```
 
+pub mod git;
 mod metrics;
 mod status;
 
+pub use git::{CommitError, GitContext};
 pub use status::{RunFields, RunStatus};
 
 use crate::trace::{KeyValue, Span, SpanContext, SpanKind, Status, Tracer};
@@ -48,8 +50,8 @@ use metrics::RunFamilies;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Starts and ends runs. Cloning is cheap and shares the open runs.
 #[derive(Debug, Clone)]
@@ -66,6 +68,8 @@ struct Inner {
     process_start: Option<u64>,
     /// Runs started with [`Runs::start_run`], by id, until [`Runs::end_run`].
     open: Mutex<HashMap<String, Run>>,
+    /// The working directory's git context, found once on a thread of its own.
+    git: Arc<OnceLock<Option<GitContext>>>,
 }
 
 /// A run in progress: its state and its span.
@@ -88,6 +92,20 @@ impl Runs {
         tracer: Tracer,
         store: Option<Store>,
     ) -> Result<Runs, crate::metrics::MetricError> {
+        let git = Arc::new(OnceLock::new());
+        let found = Arc::clone(&git);
+        // Git answers in milliseconds: never on a caller's thread.
+        let detecting = std::thread::Builder::new()
+            .name("lookout-git".into())
+            .spawn(move || {
+                let context = std::env::current_dir()
+                    .ok()
+                    .and_then(|dir| git::detect(&dir, git::DETECT_TIMEOUT));
+                let _ = found.set(context);
+            });
+        if detecting.is_err() {
+            let _ = git.set(None);
+        }
         Ok(Runs {
             inner: Arc::new(Inner {
                 tracer,
@@ -96,8 +114,81 @@ impl Runs {
                 host: lookout_export::host_name(),
                 process_start: lookout_store::process::process_start(),
                 open: Mutex::new(HashMap::new()),
+                git,
             }),
         })
+    }
+
+    /// Associates commit `hash` (7 to 40 hex digits) with run `run_id`, as seed 002's
+    /// `associate_commit`: `source` is `manual`, `llm` or `ci`. The run may be open here
+    /// or ended, in this process or another: its newest state is read from the store.
+    pub fn associate_commit(
+        &self,
+        run_id: &str,
+        hash: &str,
+        source: &str,
+        author: Option<&str>,
+    ) -> Result<(), CommitError> {
+        let hash = git::validate_commit(hash, source)?;
+        let commit = |fields: &mut RunFields| {
+            fields.git_commit_hash = Some(hash.clone());
+            fields.git_commit_source = Some(source.to_owned());
+            fields.git_commit_author = author.map(str::to_owned);
+        };
+        if let Some(run) = self.inner.open.lock().get_mut(run_id) {
+            commit(&mut run.fields);
+            self.save(run);
+            return Ok(());
+        }
+        let store = self.inner.store.as_ref().ok_or_else(|| {
+            CommitError::Store("runs are found in the store, and none is configured".into())
+        })?;
+        let _ = store.flush(Duration::from_secs(10));
+        let db = &store.config().db_path;
+        let state = lookout_store::open_reader(db)
+            .and_then(|conn| lookout_store::runs::load_state(&conn, run_id))
+            .map_err(|e| CommitError::Store(format!("{}: {e}", db.display())))?
+            .ok_or_else(|| CommitError::UnknownRun(run_id.to_owned()))?;
+        let mut body = state;
+        body.insert("git_commit_hash".into(), hash.clone().into());
+        body.insert("git_commit_source".into(), source.into());
+        match author {
+            Some(author) => body.insert("git_commit_author".into(), author.into()),
+            None => body.remove("git_commit_author"),
+        };
+        store.record(Record::new(RecordKind::Run, Value::Object(body)));
+        Ok(())
+    }
+
+    /// The git context of this process's working directory, waiting up to `timeout` for
+    /// its detection; `None` outside a repository or without git.
+    pub fn git_context(&self, timeout: Duration) -> Option<&GitContext> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(found) = self.inner.git.get() {
+                return found.as_ref();
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Fills the git fields a run has not set from the detected context, once known.
+    fn add_git(&self, fields: &mut RunFields) {
+        let Some(Some(context)) = self.inner.git.get() else {
+            return;
+        };
+        if fields.git_repo.is_none() {
+            fields.git_repo = context.repo.clone();
+        }
+        if fields.git_branch.is_none() {
+            fields.git_branch = context.branch.clone();
+        }
+        if fields.git_commit_hash.is_none() {
+            fields.git_commit_hash = context.commit.clone();
+        }
     }
 
     /// Starts a run of `agent_name` doing `job_type`, as a guard: it ends `success` with
@@ -179,7 +270,7 @@ impl Runs {
             .attribute("run.agent_name", agent_name.to_owned())
             .attribute("run.job_type", job_type.to_owned())
             .start();
-        let run = Run {
+        let mut run = Run {
             id: lookout_store::new_event_id(),
             agent_name: agent_name.to_owned(),
             job_type: job_type.to_owned(),
@@ -190,6 +281,7 @@ impl Runs {
             fields: RunFields::default(),
             span: Some(span),
         };
+        self.add_git(&mut run.fields);
         self.save(&run);
         run
     }
@@ -211,6 +303,7 @@ impl Runs {
 
     fn end(&self, mut run: Run, status: RunStatus) {
         let duration = run.started.elapsed();
+        self.add_git(&mut run.fields);
         run.status = status;
         run.end_time = Some(run.start_time + duration);
         let families = &self.inner.families;
@@ -310,6 +403,23 @@ impl RunGuard {
         if let Some(run) = &mut self.run {
             self.runs.event(run, name, payload);
         }
+    }
+
+    /// Associates commit `hash` with this run (see [`Runs::associate_commit`]).
+    pub fn associate_commit(
+        &mut self,
+        hash: &str,
+        source: &str,
+        author: Option<&str>,
+    ) -> Result<(), CommitError> {
+        let hash = git::validate_commit(hash, source)?;
+        self.set_fields(RunFields {
+            git_commit_hash: Some(hash),
+            git_commit_source: Some(source.to_owned()),
+            git_commit_author: author.map(str::to_owned),
+            ..RunFields::default()
+        });
+        Ok(())
     }
 
     /// Sets fields of the run (seed 002's `ctx.set_metrics`); later values win.

@@ -44,7 +44,7 @@ mod log;
 pub mod process;
 pub mod query;
 mod record;
-mod runs;
+pub mod runs;
 mod stats;
 mod writer;
 
@@ -57,7 +57,6 @@ pub use exporter::StoreExporter;
 pub use housekeeping::Removed;
 pub use index::{SCHEMA_VERSION, open_reader};
 pub use record::{Record, RecordKind, new_event_id, span_event_id};
-pub use runs::RUN_FIELDS;
 /// The SQLite bindings the index is read with (its connections and errors).
 pub use rusqlite;
 pub use stats::{DropReason, StoreStats};

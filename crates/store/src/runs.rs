@@ -108,3 +108,33 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+/// The newest state of run `run_id` as the body of a `run` record (the columns that are
+/// set, under their names), to build the next state from; `None` if there is no such run.
+pub fn load_state(
+    conn: &Connection,
+    run_id: &str,
+) -> rusqlite::Result<Option<serde_json::Map<String, serde_json::Value>>> {
+    let sql = format!(
+        "SELECT run_id, {} FROM agent_runs WHERE run_id = ?1",
+        RUN_FIELDS.join(", ")
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let mut rows = statement.query([run_id])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let mut body = serde_json::Map::new();
+    for (i, name) in std::iter::once(&"run_id").chain(RUN_FIELDS).enumerate() {
+        use rusqlite::types::ValueRef;
+        let value = match row.get_ref(i)? {
+            ValueRef::Null => continue,
+            ValueRef::Integer(n) => serde_json::Value::from(n),
+            ValueRef::Real(x) => serde_json::Value::from(x),
+            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+            ValueRef::Blob(_) => continue,
+        };
+        body.insert((*name).to_owned(), value);
+    }
+    Ok(Some(body))
+}
