@@ -228,18 +228,18 @@ fn commits_are_associated_with_ended_runs_and_detected_for_new_ones() {
     assert_eq!(row.4, context.branch);
     assert_eq!(row.5, 1);
 
-    use lookout::runs::CommitError;
+    use lookout::runs::RunError;
     assert!(matches!(
         runs.associate_commit(&id, "zzz", "llm", None),
-        Err(CommitError::Hash(_))
+        Err(RunError::Hash(_))
     ));
     assert!(matches!(
         runs.associate_commit(&id, hash, "robot", None),
-        Err(CommitError::Source(_))
+        Err(RunError::Source(_))
     ));
     assert!(matches!(
         runs.associate_commit("no-such-run", hash, "ci", None),
-        Err(CommitError::UnknownRun(_))
+        Err(RunError::UnknownRun(_))
     ));
     // The next run starts with the detected commit.
     runs.track_run("coder", "detected").succeed();
@@ -253,4 +253,71 @@ fn commits_are_associated_with_ended_runs_and_detected_for_new_ones() {
         )
         .unwrap();
     assert_eq!(detected, context.commit);
+}
+
+/// The base directory a child test process records into; unset in a normal test run.
+const CHILD_BASE: &str = "LOOKOUT_TEST_RUNS_CHILD_BASE";
+
+/// The child of the next test: starts a run, stores it, says its id and waits to be
+/// killed. Ignored: run only by that test, with [`CHILD_BASE`] set.
+#[test]
+#[ignore]
+fn child_starts_a_run_and_waits_to_be_killed() {
+    let Ok(base) = std::env::var(CHILD_BASE) else {
+        return;
+    };
+    let telemetry = telemetry(Path::new(&base));
+    let id = telemetry.runs().start_run("crawler", "left-running");
+    assert!(telemetry.flush().is_ok());
+    println!("run {id}");
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn runs_left_running_by_a_killed_process_are_closed_as_abandoned() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "runs::child_starts_a_run_and_waits_to_be_killed",
+            "--nocapture",
+        ])
+        .env(CHILD_BASE, dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let id = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("run ").map(str::to_owned))
+        .expect("the child says its run's id");
+    let telemetry = telemetry(dir.path());
+    let runs = telemetry.runs();
+    assert_eq!(
+        runs.cleanup().unwrap(),
+        Vec::<String>::new(),
+        "its process is alive"
+    );
+    child.kill().unwrap(); // SIGKILL: nothing of the child's runs on
+    child.wait().unwrap();
+    let db = dir.path().join("db/telemetry.sqlite");
+    assert_eq!(ended(&db, "left-running").0, "running");
+    assert_eq!(runs.cleanup().unwrap(), vec![id.clone()]);
+    let (status, summary) = ended(&db, "left-running");
+    assert_eq!(status, "abandoned");
+    let summary = summary.unwrap();
+    assert!(summary.contains("ended before the run did"), "{summary}");
+    let end_time: Option<String> = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT end_time FROM agent_runs WHERE run_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(end_time.is_some());
+    assert!(runs.cleanup().unwrap().is_empty(), "closed once");
 }

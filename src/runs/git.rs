@@ -158,10 +158,10 @@ pub fn commit_url(remote: &str, hash: &str) -> Result<String, UrlError> {
     Ok(format!("https://{host}/{path}/{segment}/{hash}"))
 }
 
-/// Why a commit cannot be associated with a run.
+/// Why a run operation (associating a commit, closing stale runs) failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum CommitError {
+pub enum RunError {
     /// Not 7 to 40 (or 64) hexadecimal digits.
     #[error("{0:?} is not a commit hash: give 7 to 40 hexadecimal digits (64 for SHA-256)")]
     Hash(String),
@@ -177,14 +177,14 @@ pub enum CommitError {
 }
 
 /// Checks a commit hash and source as seed 002 does; returns the hash in lowercase.
-pub fn validate_commit(hash: &str, source: &str) -> Result<String, CommitError> {
+pub fn validate_commit(hash: &str, source: &str) -> Result<String, RunError> {
     let hash = hash.trim();
     let hex = hash.bytes().all(|b| b.is_ascii_hexdigit());
     if !hex || !((7..=40).contains(&hash.len()) || hash.len() == 64) {
-        return Err(CommitError::Hash(hash.to_owned()));
+        return Err(RunError::Hash(hash.to_owned()));
     }
     if !matches!(source, "manual" | "llm" | "ci") {
-        return Err(CommitError::Source(source.to_owned()));
+        return Err(RunError::Source(source.to_owned()));
     }
     Ok(hash.to_ascii_lowercase())
 }
@@ -283,13 +283,13 @@ mod tests {
         assert!(validate_commit(&"f".repeat(64), "ci").is_ok());
         for bad in ["a1b2c3", "xyz1234", &"a".repeat(41)] {
             assert!(
-                matches!(validate_commit(bad, "manual"), Err(CommitError::Hash(_))),
+                matches!(validate_commit(bad, "manual"), Err(RunError::Hash(_))),
                 "{bad}"
             );
         }
         assert_eq!(
             validate_commit("a1b2c3d", "robot"),
-            Err(CommitError::Source("robot".into()))
+            Err(RunError::Source("robot".into()))
         );
     }
 

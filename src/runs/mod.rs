@@ -41,7 +41,7 @@ pub mod git;
 mod metrics;
 mod status;
 
-pub use git::{CommitError, GitContext};
+pub use git::{GitContext, RunError};
 pub use status::{RunFields, RunStatus};
 
 use crate::trace::{KeyValue, Span, SpanContext, SpanKind, Status, Tracer};
@@ -70,6 +70,8 @@ struct Inner {
     open: Mutex<HashMap<String, Run>>,
     /// The working directory's git context, found once on a thread of its own.
     git: Arc<OnceLock<Option<GitContext>>>,
+    /// Starts that thread at the first run: a process that never runs one pays nothing.
+    background: std::sync::Once,
 }
 
 /// A run in progress: its state and its span.
@@ -92,20 +94,6 @@ impl Runs {
         tracer: Tracer,
         store: Option<Store>,
     ) -> Result<Runs, crate::metrics::MetricError> {
-        let git = Arc::new(OnceLock::new());
-        let found = Arc::clone(&git);
-        // Git answers in milliseconds: never on a caller's thread.
-        let detecting = std::thread::Builder::new()
-            .name("lookout-git".into())
-            .spawn(move || {
-                let context = std::env::current_dir()
-                    .ok()
-                    .and_then(|dir| git::detect(&dir, git::DETECT_TIMEOUT));
-                let _ = found.set(context);
-            });
-        if detecting.is_err() {
-            let _ = git.set(None);
-        }
         Ok(Runs {
             inner: Arc::new(Inner {
                 tracer,
@@ -114,7 +102,8 @@ impl Runs {
                 host: lookout_export::host_name(),
                 process_start: lookout_store::process::process_start(),
                 open: Mutex::new(HashMap::new()),
-                git,
+                git: Arc::new(OnceLock::new()),
+                background: std::sync::Once::new(),
             }),
         })
     }
@@ -128,7 +117,7 @@ impl Runs {
         hash: &str,
         source: &str,
         author: Option<&str>,
-    ) -> Result<(), CommitError> {
+    ) -> Result<(), RunError> {
         let hash = git::validate_commit(hash, source)?;
         let commit = |fields: &mut RunFields| {
             fields.git_commit_hash = Some(hash.clone());
@@ -141,14 +130,14 @@ impl Runs {
             return Ok(());
         }
         let store = self.inner.store.as_ref().ok_or_else(|| {
-            CommitError::Store("runs are found in the store, and none is configured".into())
+            RunError::Store("runs are found in the store, and none is configured".into())
         })?;
         let _ = store.flush(Duration::from_secs(10));
         let db = &store.config().db_path;
         let state = lookout_store::open_reader(db)
             .and_then(|conn| lookout_store::runs::load_state(&conn, run_id))
-            .map_err(|e| CommitError::Store(format!("{}: {e}", db.display())))?
-            .ok_or_else(|| CommitError::UnknownRun(run_id.to_owned()))?;
+            .map_err(|e| RunError::Store(format!("{}: {e}", db.display())))?
+            .ok_or_else(|| RunError::UnknownRun(run_id.to_owned()))?;
         let mut body = state;
         body.insert("git_commit_hash".into(), hash.clone().into());
         body.insert("git_commit_source".into(), source.into());
@@ -160,9 +149,46 @@ impl Runs {
         Ok(())
     }
 
+    /// Finds the git context and closes this host's stale runs, once, on a thread of its
+    /// own (git answers in milliseconds and cleanup reads the store: never on a caller's
+    /// thread). The thread holds the runs weakly.
+    fn start_background(&self) {
+        self.inner.background.call_once(|| {
+            let weak = Arc::downgrade(&self.inner);
+            let started = std::thread::Builder::new()
+                .name("lookout-runs".into())
+                .spawn(move || {
+                    let context = std::env::current_dir()
+                        .ok()
+                        .and_then(|dir| git::detect(&dir, git::DETECT_TIMEOUT));
+                    let Some(inner) = weak.upgrade() else { return };
+                    let _ = inner.git.set(context);
+                    let runs = Runs { inner };
+                    if runs.inner.store.is_some() {
+                        let _ = runs.cleanup();
+                    }
+                });
+            if started.is_err() {
+                let _ = self.inner.git.set(None);
+            }
+        });
+    }
+
+    /// Closes runs left `running` by processes of this host that died (their pid gone, or
+    /// reused by a process started later) with status `abandoned`, and returns their ids.
+    /// Runs of other hosts are left alone: their processes cannot be checked from here.
+    pub fn cleanup(&self) -> Result<Vec<String>, RunError> {
+        let store = self.inner.store.as_ref().ok_or_else(|| {
+            RunError::Store("runs are found in the store, and none is configured".into())
+        })?;
+        let host = self.inner.host.as_deref().unwrap_or_default();
+        lookout_store::runs::close_stale(store, host).map_err(|e| RunError::Store(e.to_string()))
+    }
+
     /// The git context of this process's working directory, waiting up to `timeout` for
     /// its detection; `None` outside a repository or without git.
     pub fn git_context(&self, timeout: Duration) -> Option<&GitContext> {
+        self.start_background();
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(found) = self.inner.git.get() {
@@ -262,6 +288,7 @@ impl Runs {
     }
 
     fn begin(&self, agent_name: &str, job_type: &str) -> Run {
+        self.start_background();
         let span = self
             .inner
             .tracer
@@ -411,7 +438,7 @@ impl RunGuard {
         hash: &str,
         source: &str,
         author: Option<&str>,
-    ) -> Result<(), CommitError> {
+    ) -> Result<(), RunError> {
         let hash = git::validate_commit(hash, source)?;
         self.set_fields(RunFields {
             git_commit_hash: Some(hash),

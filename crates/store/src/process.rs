@@ -18,6 +18,13 @@ pub fn start_of(pid: u32) -> Option<u64> {
 
 /// Whether the process that started at `start` with `pid` is still running here.
 pub fn is_alive(pid: u32, start: Option<u64>) -> bool {
+    if !std::path::Path::new("/proc/self/stat").exists() {
+        // No /proc: only whether some process has the pid (EPERM: it exists, not ours).
+        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+        let found = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
+        return pid != 0
+            && (found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
+    }
     match (start_of(pid), start) {
         (Some(now), Some(then)) => now == then,
         (Some(_), None) => true,

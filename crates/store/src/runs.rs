@@ -109,6 +109,97 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Which runs to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunFilter {
+    /// Only this agent's.
+    pub agent: Option<String>,
+    /// Only this job type's.
+    pub job_type: Option<String>,
+    /// Only with this status.
+    pub status: Option<String>,
+    /// Started at or after this (RFC 3339, compared as text as the column is).
+    pub since: Option<String>,
+    /// Only runs recorded on this host.
+    pub host: Option<String>,
+    /// At most this many, newest first (0: no limit).
+    pub limit: usize,
+}
+
+/// The runs `filter` selects, newest first, each as the body of its newest state.
+pub fn list(
+    conn: &Connection,
+    filter: &RunFilter,
+) -> rusqlite::Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    let sql = format!(
+        "SELECT run_id, {} FROM agent_runs
+         WHERE (?1 IS NULL OR agent_name = ?1) AND (?2 IS NULL OR job_type = ?2)
+           AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR start_time >= ?4)
+           AND (?5 IS NULL OR host = ?5)
+         ORDER BY start_time DESC LIMIT ?6",
+        RUN_FIELDS.join(", ")
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let limit = if filter.limit == 0 {
+        -1
+    } else {
+        filter.limit as i64
+    };
+    let mut rows = statement.query(params![
+        filter.agent,
+        filter.job_type,
+        filter.status,
+        filter.since,
+        filter.host,
+        limit
+    ])?;
+    let mut runs = Vec::new();
+    while let Some(row) = rows.next()? {
+        runs.push(body_of(row)?);
+    }
+    Ok(runs)
+}
+
+/// The events of run `run_id` in order: name, time (Unix ns), payload.
+pub fn events(
+    conn: &Connection,
+    run_id: &str,
+) -> rusqlite::Result<Vec<(String, i64, serde_json::Value)>> {
+    let mut statement = conn.prepare(
+        "SELECT name, time_unix_nano, payload FROM agent_run_events
+         WHERE run_id = ?1 ORDER BY time_unix_nano",
+    )?;
+    statement
+        .query_map([run_id], |r| {
+            let payload: String = r.get(2)?;
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                serde_json::from_str(&payload).unwrap_or_default(),
+            ))
+        })?
+        .collect()
+}
+
+/// A row of `run_id` and [`RUN_FIELDS`] as a body: the columns that are set.
+fn body_of(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<serde_json::Map<String, serde_json::Value>> {
+    use rusqlite::types::ValueRef;
+    let mut body = serde_json::Map::new();
+    for (i, name) in std::iter::once(&"run_id").chain(RUN_FIELDS).enumerate() {
+        let value = match row.get_ref(i)? {
+            ValueRef::Null | ValueRef::Blob(_) => continue,
+            ValueRef::Integer(n) => serde_json::Value::from(n),
+            ValueRef::Real(x) => serde_json::Value::from(x),
+            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+        };
+        body.insert((*name).to_owned(), value);
+    }
+    Ok(body)
+}
+
 /// The newest state of run `run_id` as the body of a `run` record (the columns that are
 /// set, under their names), to build the next state from; `None` if there is no such run.
 pub fn load_state(
@@ -121,20 +212,61 @@ pub fn load_state(
     );
     let mut statement = conn.prepare(&sql)?;
     let mut rows = statement.query([run_id])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
-    };
-    let mut body = serde_json::Map::new();
-    for (i, name) in std::iter::once(&"run_id").chain(RUN_FIELDS).enumerate() {
-        use rusqlite::types::ValueRef;
-        let value = match row.get_ref(i)? {
-            ValueRef::Null => continue,
-            ValueRef::Integer(n) => serde_json::Value::from(n),
-            ValueRef::Real(x) => serde_json::Value::from(x),
-            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
-            ValueRef::Blob(_) => continue,
-        };
-        body.insert((*name).to_owned(), value);
-    }
-    Ok(Some(body))
+    rows.next()?.map(body_of).transpose()
 }
+
+/// Closes the runs of `host` left `running` by processes that died (the pid gone, or
+/// reused by a process started later): each gets status `abandoned`, an end time and an error summary naming the process. Returns their ids
+/// once the closing records are stored.
+pub fn close_stale(store: &crate::Store, host: &str) -> Result<Vec<String>, StaleError> {
+    let db = &store.config().db_path;
+    let read = |e: rusqlite::Error| StaleError(format!("cannot read {}: {e}", db.display()));
+    store
+        .flush(FLUSH_TIMEOUT)
+        .map_err(|e| StaleError(e.to_string()))?;
+    let filter = RunFilter {
+        status: Some("running".into()),
+        host: Some(host.to_owned()),
+        ..RunFilter::default()
+    };
+    let running = list(&crate::open_reader(db).map_err(read)?, &filter).map_err(read)?;
+    let mut closed = Vec::new();
+    for mut body in running {
+        let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+        let pid = body
+            .get("pid")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0) as u32;
+        let start = body
+            .get("process_start")
+            .and_then(serde_json::Value::as_u64);
+        if crate::process::is_alive(pid, start) {
+            continue;
+        }
+        let now = std::time::SystemTime::now();
+        body.insert("status".into(), "abandoned".into());
+        body.insert(
+            "end_time".into(),
+            lookout_exporter_json::rfc3339(now).into(),
+        );
+        let summary = format!("process {pid} on {host} ended before the run did (closed as stale)");
+        body.insert("error_summary".into(), summary.into());
+        store.record(Record::new(
+            RecordKind::Run,
+            serde_json::Value::Object(body),
+        ));
+        closed.push(run_id);
+    }
+    store
+        .flush(FLUSH_TIMEOUT)
+        .map_err(|e| StaleError(e.to_string()))?;
+    Ok(closed)
+}
+
+/// How long [`close_stale`] waits for the store.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Why stale runs could not be closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StaleError(String);
