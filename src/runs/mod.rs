@@ -129,24 +129,26 @@ impl Runs {
             self.save(run);
             return Ok(());
         }
-        let store = self.inner.store.as_ref().ok_or_else(|| {
-            RunError::Store("runs are found in the store, and none is configured".into())
-        })?;
-        let _ = store.flush(Duration::from_secs(10));
-        let db = &store.config().db_path;
-        let state = lookout_store::open_reader(db)
-            .and_then(|conn| lookout_store::runs::load_state(&conn, run_id))
-            .map_err(|e| RunError::Store(format!("{}: {e}", db.display())))?
-            .ok_or_else(|| RunError::UnknownRun(run_id.to_owned()))?;
-        let mut body = state;
-        body.insert("git_commit_hash".into(), hash.clone().into());
-        body.insert("git_commit_source".into(), source.into());
-        match author {
-            Some(author) => body.insert("git_commit_author".into(), author.into()),
-            None => body.remove("git_commit_author"),
-        };
-        store.record(Record::new(RecordKind::Run, Value::Object(body)));
+        let found = lookout_store::runs::update(self.store()?, run_id, |body| {
+            body.insert("git_commit_hash".into(), hash.clone().into());
+            body.insert("git_commit_source".into(), source.into());
+            match author {
+                Some(author) => body.insert("git_commit_author".into(), author.into()),
+                None => body.remove("git_commit_author"),
+            };
+        })
+        .map_err(|e| RunError::Store(e.to_string()))?;
+        if !found {
+            return Err(RunError::UnknownRun(run_id.to_owned()));
+        }
         Ok(())
+    }
+
+    /// The store runs are read from and written to.
+    fn store(&self) -> Result<&Store, RunError> {
+        self.inner.store.as_ref().ok_or_else(|| {
+            RunError::Store("runs are kept in the store, and none is configured".into())
+        })
     }
 
     /// Finds the git context and closes this host's stale runs, once, on a thread of its
@@ -178,11 +180,9 @@ impl Runs {
     /// reused by a process started later) with status `abandoned`, and returns their ids.
     /// Runs of other hosts are left alone: their processes cannot be checked from here.
     pub fn cleanup(&self) -> Result<Vec<String>, RunError> {
-        let store = self.inner.store.as_ref().ok_or_else(|| {
-            RunError::Store("runs are found in the store, and none is configured".into())
-        })?;
         let host = self.inner.host.as_deref().unwrap_or_default();
-        lookout_store::runs::close_stale(store, host).map_err(|e| RunError::Store(e.to_string()))
+        lookout_store::runs::close_stale(self.store()?, host)
+            .map_err(|e| RunError::Store(e.to_string()))
     }
 
     /// The git context of this process's working directory, waiting up to `timeout` for

@@ -52,6 +52,8 @@ pub(crate) enum Command {
     Exec(ExecArgs),
     /// List recent traces from the store, or show one as a tree with a waterfall.
     Traces(TracesArgs),
+    /// List runs from the store (seed 002), show one, associate a commit, close stale ones.
+    Runs(RunsArgs),
     /// Copy the store's database, consistently while agents write to it.
     Backup(BackupArgs),
     /// Replace the store's database with a backup that passes integrity_check.
@@ -114,6 +116,61 @@ pub(crate) struct TracesArgs {
     /// At most this many traces, newest first.
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
+}
+
+/// `lookout runs`: a list (with its filters) unless an action is named.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct RunsArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<RunsAction>,
+    #[command(flatten)]
+    pub(crate) list: RunListArgs,
+}
+
+/// `lookout runs` filters.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunListArgs {
+    /// Only this agent's runs.
+    #[arg(long)]
+    pub(crate) agent: Option<String>,
+    /// Only runs of this job type.
+    #[arg(long)]
+    pub(crate) job: Option<String>,
+    /// Only runs with this status.
+    #[arg(long, value_parser = ["running", "success", "failed", "partial", "cancelled", "abandoned"])]
+    pub(crate) status: Option<String>,
+    /// Only runs that started within this long (`30s`, `15m`, `2h`, `7d`).
+    #[arg(long, value_parser = parse_age, value_name = "AGE")]
+    pub(crate) since: Option<std::time::Duration>,
+    /// At most this many runs, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: usize,
+}
+
+/// What `lookout runs` does besides listing.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsAction {
+    /// Show a run: its fields, events, commit and repository URLs, and trace id.
+    Show {
+        /// The run's id (or its first characters).
+        id: String,
+    },
+    /// Associate a git commit with a run, as seed 002's associate_commit.
+    AssociateCommit {
+        /// The run's id (or its first characters).
+        id: String,
+        /// The commit's hash: 7 to 40 hexadecimal digits.
+        hash: String,
+        /// Who says so.
+        #[arg(long, default_value = "manual", value_parser = ["manual", "llm", "ci"])]
+        source: String,
+        /// The commit's author (`Name <email>`).
+        #[arg(long)]
+        author: Option<String>,
+    },
+    /// Close runs left `running` by processes of this host that died, as `abandoned`.
+    Cleanup,
 }
 
 /// `lookout backup` flags.

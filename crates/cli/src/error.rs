@@ -2,6 +2,7 @@
 
 use crate::client::ClientError;
 use lookout::pipeline::StartError;
+use lookout::runs::RunError;
 use std::net::SocketAddr;
 
 /// Why a command failed.
@@ -60,17 +61,22 @@ pub(crate) enum CliError {
     /// There is no store to read, or it cannot be read.
     #[error("{0}")]
     Store(String),
-    /// No trace has this id.
-    #[error("no trace {0} in the store")]
+    /// The store has nothing with this id (`trace ID`, `run ID`).
+    #[error("no {0} in the store")]
     NotFound(String),
-    /// More than one trace starts with this.
-    #[error("{prefix} names more than one trace ({examples}, ...): give more digits")]
+    /// More than one trace or run starts with this.
+    #[error("{prefix} names more than one {what} ({examples}, ...): give more characters")]
     Ambiguous {
+        /// `trace` or `run`.
+        what: &'static str,
         /// What was given.
         prefix: String,
-        /// Two of the traces it names.
+        /// Two of those it names.
         examples: String,
     },
+    /// A commit cannot be associated with a run.
+    #[error("{0}")]
+    Run(#[from] lookout::runs::RunError),
     /// The async runtime or the server failed.
     #[error("runtime error: {0}")]
     Runtime(std::io::Error),
@@ -96,6 +102,10 @@ impl CliError {
             CliError::Store(_) => "E_STORE",
             CliError::NotFound(_) => "E_NOT_FOUND",
             CliError::Ambiguous { .. } => "E_AMBIGUOUS",
+            CliError::Run(RunError::Hash(_)) => "E_COMMIT_HASH",
+            CliError::Run(RunError::Source(_)) => "E_COMMIT_SOURCE",
+            CliError::Run(RunError::UnknownRun(_)) => "E_NOT_FOUND",
+            CliError::Run(_) => "E_STORE",
             CliError::Runtime(_) => "E_RUNTIME",
         }
     }
@@ -109,6 +119,7 @@ impl CliError {
             CliError::Telemetry(lookout::BuildError::Pipeline(StartError::Exporter { .. })) => 2,
             CliError::Spawn { code, .. } => *code,
             CliError::Ambiguous { .. } => 2,
+            CliError::Run(RunError::Hash(_) | RunError::Source(_)) => 2,
             _ => 1,
         }
     }

@@ -3,5 +3,6 @@
 mod cli;
 mod exporting;
 mod python;
+mod runs;
 mod util;
 mod w3c;

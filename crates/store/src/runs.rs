@@ -218,12 +218,12 @@ pub fn load_state(
 /// Closes the runs of `host` left `running` by processes that died (the pid gone, or
 /// reused by a process started later): each gets status `abandoned`, an end time and an error summary naming the process. Returns their ids
 /// once the closing records are stored.
-pub fn close_stale(store: &crate::Store, host: &str) -> Result<Vec<String>, StaleError> {
+pub fn close_stale(store: &crate::Store, host: &str) -> Result<Vec<String>, RunsError> {
     let db = &store.config().db_path;
-    let read = |e: rusqlite::Error| StaleError(format!("cannot read {}: {e}", db.display()));
+    let read = |e: rusqlite::Error| RunsError(format!("cannot read {}: {e}", db.display()));
     store
         .flush(FLUSH_TIMEOUT)
-        .map_err(|e| StaleError(e.to_string()))?;
+        .map_err(|e| RunsError(e.to_string()))?;
     let filter = RunFilter {
         status: Some("running".into()),
         host: Some(host.to_owned()),
@@ -259,14 +259,56 @@ pub fn close_stale(store: &crate::Store, host: &str) -> Result<Vec<String>, Stal
     }
     store
         .flush(FLUSH_TIMEOUT)
-        .map_err(|e| StaleError(e.to_string()))?;
+        .map_err(|e| RunsError(e.to_string()))?;
     Ok(closed)
 }
 
 /// How long [`close_stale`] waits for the store.
 const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Why stale runs could not be closed.
+/// Why runs could not be read from the store or written to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct StaleError(String);
+pub struct RunsError(String);
+
+/// Stores a new state of run `run_id`: its newest stored state (whoever wrote it),
+/// changed by `edit`. `Ok(false)` if the store has no such run.
+pub fn update(
+    store: &crate::Store,
+    run_id: &str,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> Result<bool, RunsError> {
+    let db = &store.config().db_path;
+    let read = |e: rusqlite::Error| RunsError(format!("cannot read {}: {e}", db.display()));
+    store
+        .flush(FLUSH_TIMEOUT)
+        .map_err(|e| RunsError(e.to_string()))?;
+    let Some(mut body) =
+        load_state(&crate::open_reader(db).map_err(read)?, run_id).map_err(read)?
+    else {
+        return Ok(false);
+    };
+    edit(&mut body);
+    store.record(Record::new(
+        RecordKind::Run,
+        serde_json::Value::Object(body),
+    ));
+    store
+        .flush(FLUSH_TIMEOUT)
+        .map_err(|e| RunsError(e.to_string()))?;
+    Ok(true)
+}
+
+/// The ids of the runs whose id starts with `prefix` (at most `limit`).
+pub fn ids_starting_with(
+    conn: &Connection,
+    prefix: &str,
+    limit: usize,
+) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare(
+        "SELECT run_id FROM agent_runs WHERE substr(run_id, 1, length(?1)) = ?1 ORDER BY run_id LIMIT ?2",
+    )?;
+    statement
+        .query_map(params![prefix, limit as i64], |r| r.get(0))?
+        .collect()
+}

@@ -6,6 +6,7 @@ pub(crate) mod backup;
 pub(crate) mod exec;
 pub(crate) mod export;
 pub(crate) mod metrics;
+pub(crate) mod runs;
 pub(crate) mod serve;
 pub(crate) mod traces;
 
@@ -30,6 +31,7 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
             #[cfg(unix)]
             Command::Exec(args) => exec::run(args).await,
             Command::Traces(args) => traces::run(args, &settings).map(|()| 0),
+            Command::Runs(args) => runs::run(args, &settings).map(|()| 0),
             Command::Backup(args) => backup::backup(args, &settings).map(|()| 0),
             Command::Restore(args) => backup::restore(args, &settings).map(|()| 0),
         }
@@ -62,6 +64,26 @@ fn store_config() -> Result<lookout::store::StoreConfig, CliError> {
                     .into(),
             )
         })
+}
+
+/// A reader of the store, for the commands that only read it; an error if it is missing.
+fn open_store_reader(
+    store: &lookout::store::StoreConfig,
+) -> Result<lookout::store::rusqlite::Connection, CliError> {
+    let db = &store.db_path;
+    if !db.exists() {
+        return Err(CliError::Store(format!(
+            "no store at {} yet: record with `lookout exec` or `lookout serve`, or set \
+             TELEMETRY_BASE_DIR",
+            db.display()
+        )));
+    }
+    lookout::store::open_reader(db).map_err(|e| read_error(db, e))
+}
+
+/// A store that cannot be read, said with its file.
+fn read_error(db: &std::path::Path, error: lookout::store::rusqlite::Error) -> CliError {
+    CliError::Store(format!("cannot read {}: {error}", db.display()))
 }
 
 /// Exporter settings for a command's telemetry: its exporters run on the command's runtime

@@ -6,7 +6,6 @@ use crate::error::CliError;
 use crate::settings::Settings;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use lookout::store::query::{self, Lookup, StoredSpan, TraceFilter, TraceStatus, TraceSummary};
-use lookout::store::rusqlite;
 use serde_json::json;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -17,17 +16,8 @@ const BAR_WIDTH: usize = 40;
 
 pub(super) fn run(args: TracesArgs, settings: &Settings) -> Result<(), CliError> {
     let store = super::store_config()?;
-    let db = &store.db_path;
-    if !db.exists() {
-        return Err(CliError::Store(format!(
-            "no store at {} yet: record with `lookout exec` or `lookout serve`, or set \
-             TELEMETRY_BASE_DIR",
-            db.display()
-        )));
-    }
-    let conn = lookout::store::open_reader(db)
-        .map_err(|e| CliError::Store(format!("cannot read {}: {e}", db.display())))?;
-    let read = |e: rusqlite::Error| CliError::Store(format!("cannot read {}: {e}", db.display()));
+    let conn = super::open_store_reader(&store)?;
+    let read = |e| super::read_error(&store.db_path, e);
     match &args.id {
         Some(id) => match query::trace(&conn, id).map_err(read)? {
             Lookup::Found { trace_id, spans } if settings.json => {
@@ -36,11 +26,12 @@ pub(super) fn run(args: TracesArgs, settings: &Settings) -> Result<(), CliError>
             Lookup::Found { trace_id, spans } => print!("{}", waterfall(&trace_id, &spans)),
             Lookup::Ambiguous(ids) => {
                 return Err(CliError::Ambiguous {
+                    what: "trace",
                     prefix: id.clone(),
                     examples: ids.join(", "),
                 });
             }
-            _ => return Err(CliError::NotFound(id.clone())),
+            _ => return Err(CliError::NotFound(format!("trace {id}"))),
         },
         None => {
             let mut filter = TraceFilter::default();
