@@ -44,7 +44,8 @@ pub struct TelemetryBuilder {
 /// Where a builder's configured exporters come from.
 #[derive(Debug, Clone)]
 enum ConfigSource {
-    /// `Config::from_env()` at build time.
+    /// `Config::from_env_or_warn()` at build time: a variable that cannot be used is a
+    /// warning (seed 002), the others apply.
     Environment,
     /// A config the caller built.
     Given(Box<Config>),
@@ -103,7 +104,7 @@ impl TelemetryBuilder {
     /// any are configured.
     pub fn build(self) -> Result<Telemetry, BuildError> {
         let config = match self.config {
-            ConfigSource::Environment => Some(Config::from_env()?),
+            ConfigSource::Environment => Some(Config::from_env_or_warn()),
             ConfigSource::Given(config) => Some(*config),
             ConfigSource::Nothing => None,
         };
@@ -126,7 +127,12 @@ impl TelemetryBuilder {
             .and_then(|c| c.store.clone())
             .map(lookout_store::Store::open);
         #[cfg(feature = "store")]
-        let runs = crate::runs::Runs::new(&registry, tracer.clone(), store.clone())?;
+        let runs = crate::runs::Runs::new(
+            &registry,
+            tracer.clone(),
+            store.clone(),
+            config.as_ref().and_then(|c| c.runs_api_url.clone()),
+        )?;
         #[cfg(feature = "store")]
         if let Some(store) = &store {
             register_store_metrics(&registry, store)?;

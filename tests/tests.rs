@@ -6,6 +6,8 @@ mod dashboards;
 mod interop;
 mod model;
 mod otlp;
+#[cfg(feature = "api-posting")]
+mod posting;
 mod prometheus_e2e;
 mod promtool;
 #[cfg(feature = "store")]

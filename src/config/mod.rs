@@ -43,6 +43,9 @@ pub const CONFIG_ENV: &str = "LOOKOUT_CONFIG";
 pub const METRIC_INTERVAL_ENV: &str = "OTEL_METRIC_EXPORT_INTERVAL";
 /// `off` turns the store off whatever else names it (`on`: the default place).
 pub const STORE_ENV: &str = "LOOKOUT_STORE";
+/// Seed 002's API URL: each finished run is POSTed there (`{url}/api/v1/runs` when the
+/// URL has no path).
+pub const API_URL_ENV: &str = "TELEMETRY_API_URL";
 /// `key=value,...` resource attributes of this process (OpenTelemetry's variable).
 pub const RESOURCE_ATTRIBUTES_ENV: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// This process's `service.name` (OpenTelemetry's variable); wins over
@@ -71,6 +74,9 @@ pub struct Config {
     /// Whether the file (`"store": {"enabled": false}`) or `LOOKOUT_STORE=off` turned
     /// the store off, so that [`Config::with_default_store`] leaves it off.
     store_disabled: bool,
+    /// Where finished runs are posted (seed 002's `TELEMETRY_API_URL`), if anywhere.
+    #[cfg(feature = "store")]
+    pub runs_api_url: Option<String>,
     /// Resource attributes that name this process, over those it detects
     /// ([`crate::trace::process_resource`]): the file's `opentelemetry.serviceName` and
     /// `resourceAttributes`, then `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
@@ -101,6 +107,8 @@ impl Default for Config {
             #[cfg(feature = "store")]
             store: None,
             store_disabled: false,
+            #[cfg(feature = "store")]
+            runs_api_url: None,
             resource: Resource::default(),
         }
     }
@@ -175,13 +183,35 @@ impl Config {
         }
     }
 
-    /// Reads `path`, then applies the variables `env` finds.
-    pub fn load(path: &Path, env: Lookup<'_>) -> Result<Config, ConfigError> {
+    /// The configuration of a process, as seed 002 wants it: a variable or file that
+    /// cannot be used is one warning on stderr naming it, and is ignored; the rest applies.
+    pub fn from_env_or_warn() -> Config {
+        let config = match process_env(CONFIG_ENV) {
+            Some(path) => Config::read(Path::new(&path)).unwrap_or_else(|error| {
+                eprintln!("lookout: warning: {error}; the file is ignored");
+                Config::default()
+            }),
+            None => Config::default(),
+        };
+        let (config, problems) = config.with_env_lenient(&process_env);
+        for problem in problems {
+            eprintln!("lookout: warning: {problem}; the variable is ignored");
+        }
+        config
+    }
+
+    /// Reads and parses `path`; no environment applied.
+    fn read(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Config::parse(&text, path)?.with_env(env)
+        Config::parse(&text, path)
+    }
+
+    /// Reads `path`, then applies the variables `env` finds.
+    pub fn load(path: &Path, env: Lookup<'_>) -> Result<Config, ConfigError> {
+        Config::read(path)?.with_env(env)
     }
 
     /// Parses a file's text (`path` only names it in errors); no environment applied.
@@ -216,69 +246,104 @@ impl Config {
         Ok(config)
     }
 
-    /// Applies environment variables over what the file said.
-    pub fn with_env(mut self, env: Lookup<'_>) -> Result<Config, ConfigError> {
+    /// Applies environment variables over what the file said; the first that cannot be
+    /// used is the error.
+    pub fn with_env(self, env: Lookup<'_>) -> Result<Config, ConfigError> {
+        let (config, mut problems) = self.with_env_lenient(env);
+        match problems.is_empty() {
+            true => Ok(config),
+            false => Err(problems.swap_remove(0)),
+        }
+    }
+
+    /// Applies the environment variables that can be used, and returns the problems of
+    /// those that cannot (each left as it was).
+    pub fn with_env_lenient(mut self, env: Lookup<'_>) -> (Config, Vec<ConfigError>) {
+        let mut problems = Vec::new();
+        let mut check = |result: Result<(), ConfigError>| {
+            if let Err(problem) = result {
+                problems.push(problem);
+            }
+        };
         if let Some(dir) = env(JSON_DIR_ENV) {
             let json = self.json.get_or_insert_with(|| JsonFileConfig::new(&dir));
             json.output_dir = dir.into();
         }
         #[cfg(feature = "otlp")]
-        {
+        check((|| {
             use lookout_exporter_otlp::OtlpConfig;
-            self.opentelemetry = match self.opentelemetry.take() {
+            let configured = match self.opentelemetry.clone() {
                 Some(config) => Some(config.apply_lookup(env).map_err(otlp_error)?),
                 None => OtlpConfig::from_lookup(env).map_err(otlp_error)?,
             };
-        }
-        if let Some(text) = env(RESOURCE_ATTRIBUTES_ENV) {
-            let pairs = lookout_export::parse_key_values(&text).map_err(|e| {
-                ConfigError::invalid(
-                    RESOURCE_ATTRIBUTES_ENV,
-                    e.to_string(),
-                    "write key=value pairs separated by commas",
-                )
-            })?;
-            for (key, value) in pairs {
-                self.resource.set(key, value);
+            self.opentelemetry = configured;
+            Ok(())
+        })());
+        check((|| {
+            if let Some(text) = env(RESOURCE_ATTRIBUTES_ENV) {
+                let pairs = lookout_export::parse_key_values(&text).map_err(|e| {
+                    ConfigError::invalid(
+                        RESOURCE_ATTRIBUTES_ENV,
+                        e.to_string(),
+                        "write key=value pairs separated by commas",
+                    )
+                })?;
+                for (key, value) in pairs {
+                    self.resource.set(key, value);
+                }
             }
-        }
+            Ok(())
+        })());
         if let Some(name) = env(SERVICE_NAME_ENV) {
             self.resource.set(SERVICE_NAME, name);
         }
-        match env(STORE_ENV).as_deref().map(str::trim) {
-            None | Some("on") => {}
-            Some("off") => self.store_disabled = true,
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    STORE_ENV,
-                    format!("{other:?} is not on or off"),
-                    "set it to off to record nothing to disk, or on",
-                ));
+        check(match env(STORE_ENV).as_deref().map(str::trim) {
+            None | Some("on") => Ok(()),
+            Some("off") => {
+                self.store_disabled = true;
+                Ok(())
             }
-        }
+            Some(other) => Err(ConfigError::invalid(
+                STORE_ENV,
+                format!("{other:?} is not on or off"),
+                "set it to off to record nothing to disk, or on",
+            )),
+        });
         #[cfg(feature = "store")]
-        {
+        check((|| {
             use lookout_store::StoreConfig;
-            self.store = match self.store.take() {
+            let configured = match self.store.clone() {
                 _ if self.store_disabled => None,
                 Some(store) => Some(store.with_lookup(env).map_err(store_error)?),
                 None => StoreConfig::from_lookup(env).map_err(store_error)?,
             };
-        }
+            self.store = configured;
+            Ok(())
+        })());
+        #[cfg(feature = "store")]
+        check((|| {
+            if let Some(url) = env(API_URL_ENV) {
+                self.runs_api_url = Some(api_url(&url)?);
+            }
+            Ok(())
+        })());
         if let Some(path) = env(lookout_exporter_json::SPAN_LOG_ENV) {
             self.span_log = Some(SpanLog::new(path));
         }
-        if let Some(ms) = env(METRIC_INTERVAL_ENV) {
-            let ms = ms.trim().parse().map_err(|_| {
-                ConfigError::invalid(
-                    METRIC_INTERVAL_ENV,
-                    format!("{ms:?} is not a number of milliseconds"),
-                    "set it to an integer such as 15000",
-                )
-            })?;
-            self.metric_interval = interval(METRIC_INTERVAL_ENV, ms)?;
-        }
-        Ok(self)
+        check((|| {
+            if let Some(ms) = env(METRIC_INTERVAL_ENV) {
+                let ms = ms.trim().parse().map_err(|_| {
+                    ConfigError::invalid(
+                        METRIC_INTERVAL_ENV,
+                        format!("{ms:?} is not a number of milliseconds"),
+                        "set it to an integer such as 15000",
+                    )
+                })?;
+                self.metric_interval = interval(METRIC_INTERVAL_ENV, ms)?;
+            }
+            Ok(())
+        })());
+        (self, problems)
     }
 
     /// The store in the per-user data directory, unless one is named already or the file
@@ -448,3 +513,29 @@ pub fn env_map(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<>
 
 #[cfg(test)]
 mod tests;
+
+/// Checks seed 002's API URL: `http://` or `https://` and a host; the runs endpoint is
+/// added when the URL has no path.
+#[cfg(feature = "store")]
+fn api_url(text: &str) -> Result<String, ConfigError> {
+    let text = text.trim();
+    let invalid = |problem: String| {
+        ConfigError::invalid(
+            API_URL_ENV,
+            problem,
+            "set it to a URL such as http://localhost:8765",
+        )
+    };
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(|| invalid(format!("{text:?} is not an http:// or https:// URL")))?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if authority.is_empty() || authority.contains(char::is_whitespace) {
+        return Err(invalid(format!("{text:?} names no host")));
+    }
+    Ok(match path.trim_end_matches('/') {
+        "" => format!("{}/api/v1/runs", text.trim_end_matches('/')),
+        _ => text.to_owned(),
+    })
+}

@@ -237,3 +237,56 @@ fn resource_attributes_and_the_service_name_come_from_the_environment() {
         "{error}"
     );
 }
+
+#[cfg(feature = "store")]
+#[test]
+fn unusable_variables_are_each_one_problem_and_the_rest_apply() {
+    let (config, problems) = Config::default().with_env_lenient(&env_map(&[
+        ("TELEMETRY_BASE_DIR", "/var/lib/agents"),
+        (METRIC_INTERVAL_ENV, "soon"),
+        (API_URL_ENV, "ftp://sheets.example"),
+        (SERVICE_NAME_ENV, "crawler"),
+    ]));
+    let named: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(named.len(), 2, "{named:?}");
+    assert!(named[0].starts_with(API_URL_ENV), "{named:?}");
+    assert!(named[1].starts_with(METRIC_INTERVAL_ENV), "{named:?}");
+    assert_eq!(
+        config.store.unwrap().base_dir,
+        PathBuf::from("/var/lib/agents")
+    );
+    assert_eq!(
+        config.resource.get(SERVICE_NAME).map(|v| v.to_string()),
+        Some("crawler".to_owned())
+    );
+    assert_eq!(
+        config.metric_interval,
+        Duration::from_secs(60),
+        "left as it was"
+    );
+    assert_eq!(config.runs_api_url, None);
+}
+
+#[cfg(feature = "store")]
+#[test]
+fn the_api_url_gets_seed_002s_runs_path_unless_it_has_one() {
+    let url = |text: &str| {
+        Config::default()
+            .with_env(&env_map(&[(API_URL_ENV, text)]))
+            .map(|c| c.runs_api_url.unwrap())
+    };
+    assert_eq!(
+        url("http://localhost:8765").unwrap(),
+        "http://localhost:8765/api/v1/runs"
+    );
+    assert_eq!(
+        url("https://hooks.example/").unwrap(),
+        "https://hooks.example/api/v1/runs"
+    );
+    assert_eq!(
+        url("https://hooks.example/x/runs").unwrap(),
+        "https://hooks.example/x/runs"
+    );
+    assert!(url("localhost:8765").is_err());
+    assert!(url("http:///runs").is_err());
+}

@@ -39,6 +39,8 @@
 
 pub mod git;
 mod metrics;
+#[cfg(feature = "api-posting")]
+mod posting;
 mod status;
 
 pub use git::{GitContext, RunError};
@@ -72,6 +74,12 @@ struct Inner {
     git: Arc<OnceLock<Option<GitContext>>>,
     /// Starts that thread at the first run: a process that never runs one pays nothing.
     background: std::sync::Once,
+    /// Serialises this process's changes of stored runs (read the newest state, write
+    /// the next), so that posting and associating a commit never undo each other.
+    updates: Mutex<()>,
+    /// Posts finished runs to seed 002's API, when configured.
+    #[cfg(feature = "api-posting")]
+    poster: Option<posting::Poster>,
 }
 
 /// A run in progress: its state and its span.
@@ -93,19 +101,49 @@ impl Runs {
         registry: &crate::metrics::Registry,
         tracer: Tracer,
         store: Option<Store>,
+        api_url: Option<String>,
     ) -> Result<Runs, crate::metrics::MetricError> {
-        Ok(Runs {
-            inner: Arc::new(Inner {
+        let families = RunFamilies::register(registry)?;
+        let api_url = match (api_url, &store) {
+            (Some(_), None) => {
+                eprintln!(
+                    "lookout: warning: {} is set and no store is: runs are posted from the \
+                     store, so they are not posted",
+                    crate::config::API_URL_ENV
+                );
+                None
+            }
+            (url, _) => url,
+        };
+        #[cfg(not(feature = "api-posting"))]
+        if api_url.is_some() {
+            eprintln!(
+                "lookout: warning: {} is set and this build has no feature api-posting: \
+                 runs are not posted",
+                crate::config::API_URL_ENV
+            );
+        }
+        let runs = Runs {
+            inner: Arc::new_cyclic(|_weak| Inner {
                 tracer,
                 store,
-                families: RunFamilies::register(registry)?,
+                families,
                 host: lookout_export::host_name(),
                 process_start: lookout_store::process::process_start(),
                 open: Mutex::new(HashMap::new()),
                 git: Arc::new(OnceLock::new()),
                 background: std::sync::Once::new(),
+                updates: Mutex::new(()),
+                #[cfg(feature = "api-posting")]
+                poster: api_url.and_then(|url| posting::Poster::start(url, _weak.clone())),
             }),
-        })
+        };
+        #[cfg(feature = "api-posting")]
+        if runs.inner.poster.is_some() {
+            // Posts left pending by processes that died are sent now, not at a first run.
+            runs.start_background();
+        }
+        Ok(runs)
     }
 
     /// Associates commit `hash` (7 to 40 hex digits) with run `run_id`, as seed 002's
@@ -129,19 +167,67 @@ impl Runs {
             self.save(run);
             return Ok(());
         }
-        let found = lookout_store::runs::update(self.store()?, run_id, |body| {
+        let found = self.update_stored(run_id, |body| {
             body.insert("git_commit_hash".into(), hash.clone().into());
             body.insert("git_commit_source".into(), source.into());
             match author {
                 Some(author) => body.insert("git_commit_author".into(), author.into()),
                 None => body.remove("git_commit_author"),
             };
-        })
-        .map_err(|e| RunError::Store(e.to_string()))?;
+        })?;
         if !found {
             return Err(RunError::UnknownRun(run_id.to_owned()));
         }
         Ok(())
+    }
+
+    /// Stores a new state of run `run_id`: its newest stored state changed by `edit`;
+    /// `Ok(false)` if the store has no such run.
+    fn update_stored(
+        &self,
+        run_id: &str,
+        edit: impl FnOnce(&mut Map<String, Value>),
+    ) -> Result<bool, RunError> {
+        let store = self.store()?;
+        let _one_at_a_time = self.inner.updates.lock();
+        lookout_store::runs::update(store, run_id, edit).map_err(|e| RunError::Store(e.to_string()))
+    }
+
+    /// The newest stored state of run `run_id`, once what was recorded is stored.
+    #[cfg(feature = "api-posting")]
+    fn stored_state(&self, run_id: &str) -> Option<Map<String, Value>> {
+        let store = self.inner.store.as_ref()?;
+        let _ = store.flush(Duration::from_secs(10));
+        let conn = lookout_store::open_reader(&store.config().db_path).ok()?;
+        lookout_store::runs::load_state(&conn, run_id).ok()?
+    }
+
+    /// Queues the posts this host's dead processes left pending (this process's own are
+    /// in its queue already).
+    #[cfg(feature = "api-posting")]
+    fn resume_posting(&self) {
+        let (Some(poster), Some(store)) = (&self.inner.poster, &self.inner.store) else {
+            return;
+        };
+        let mut filter = lookout_store::runs::RunFilter::default();
+        filter.posting = Some("pending".into());
+        filter.host = self.inner.host.clone();
+        let Ok(pending) = lookout_store::open_reader(&store.config().db_path)
+            .and_then(|conn| lookout_store::runs::list(&conn, &filter))
+        else {
+            return;
+        };
+        for body in pending {
+            let pid = body.get("pid").and_then(Value::as_u64).unwrap_or(0) as u32;
+            let start = body.get("process_start").and_then(Value::as_u64);
+            let ours = pid == std::process::id() && start == self.inner.process_start;
+            if !ours
+                && !lookout_store::process::is_alive(pid, start)
+                && let Some(id) = body.get("run_id").and_then(Value::as_str)
+            {
+                poster.post(id);
+            }
+        }
     }
 
     /// The store runs are read from and written to.
@@ -168,6 +254,8 @@ impl Runs {
                     let runs = Runs { inner };
                     if runs.inner.store.is_some() {
                         let _ = runs.cleanup();
+                        #[cfg(feature = "api-posting")]
+                        runs.resume_posting();
                     }
                 });
             if started.is_err() {
@@ -347,6 +435,10 @@ impl Runs {
             }
         }
         self.save(&run);
+        #[cfg(feature = "api-posting")]
+        if let Some(poster) = &self.inner.poster {
+            poster.post(&run.id);
+        }
         if let Some(mut span) = run.span.take() {
             span.set_attribute("run.status", status.as_str());
             let span_status = match (status, &run.fields.error_summary) {
@@ -395,6 +487,10 @@ impl Runs {
         body.insert("pid".into(), std::process::id().into());
         if let Some(start) = self.inner.process_start {
             body.insert("process_start".into(), start.into());
+        }
+        #[cfg(feature = "api-posting")]
+        if run.end_time.is_some() && self.inner.poster.is_some() {
+            posting::mark_pending(&mut body);
         }
         if let Some(span) = &run.span {
             body.insert(

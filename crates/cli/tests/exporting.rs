@@ -188,3 +188,39 @@ fn a_short_lived_exec_exports_over_otlp_with_only_the_endpoint_set() {
         assert!(names.contains(&"agent_execution"), "{name}: {names:?}");
     }
 }
+
+#[test]
+fn exec_warns_once_per_unusable_variable_and_records_anyway() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = crate::util::lookout()
+        .args(["exec", "--name", "warned", "--", "true"])
+        .env(lookout::store::BASE_DIR_ENV, dir.path())
+        .env("TELEMETRY_API_URL", "ftp://sheets.example")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "soon")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(
+        warnings.iter().any(|w| w.contains("TELEMETRY_API_URL")),
+        "{stderr}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("OTEL_METRIC_EXPORT_INTERVAL")),
+        "{stderr}"
+    );
+    let traces = crate::util::lookout()
+        .args(["traces", "--json"])
+        .env(lookout::store::BASE_DIR_ENV, dir.path())
+        .output()
+        .unwrap();
+    let traces: serde_json::Value = serde_json::from_slice(&traces.stdout).unwrap();
+    assert_eq!(
+        traces[0]["root_name"], "invoke_agent warned",
+        "the store still records"
+    );
+}

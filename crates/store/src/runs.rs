@@ -123,6 +123,8 @@ pub struct RunFilter {
     pub since: Option<String>,
     /// Only runs recorded on this host.
     pub host: Option<String>,
+    /// Only runs with this `api_posting_status`.
+    pub posting: Option<String>,
     /// At most this many, newest first (0: no limit).
     pub limit: usize,
 }
@@ -136,8 +138,8 @@ pub fn list(
         "SELECT run_id, {} FROM agent_runs
          WHERE (?1 IS NULL OR agent_name = ?1) AND (?2 IS NULL OR job_type = ?2)
            AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR start_time >= ?4)
-           AND (?5 IS NULL OR host = ?5)
-         ORDER BY start_time DESC LIMIT ?6",
+           AND (?5 IS NULL OR host = ?5) AND (?6 IS NULL OR api_posting_status = ?6)
+         ORDER BY start_time DESC LIMIT ?7",
         RUN_FIELDS.join(", ")
     );
     let mut statement = conn.prepare(&sql)?;
@@ -152,6 +154,7 @@ pub fn list(
         filter.status,
         filter.since,
         filter.host,
+        filter.posting,
         limit
     ])?;
     let mut runs = Vec::new();

@@ -40,16 +40,13 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
 
 /// The telemetry of a command that records (`exec`): the configured exporters and the
 /// store (the per-user data directory unless `TELEMETRY_BASE_DIR` names one), on the
-/// command's runtime. A bad configuration is one warning: the command runs anyway.
+/// command's runtime. A variable that cannot be used is one warning naming it (seed
+/// 002): the command runs with the rest.
 fn recording_telemetry() -> lookout::Telemetry {
-    let builder = lookout::Telemetry::builder().exporters(exporters_on_this_runtime());
-    match lookout::config::Config::from_env() {
-        Ok(config) => builder.config(config.with_default_store()).build_or_warn(),
-        Err(error) => {
-            eprintln!("lookout: {error}; exporting nothing");
-            builder.without_env_exporters().build_or_warn()
-        }
-    }
+    lookout::Telemetry::builder()
+        .exporters(exporters_on_this_runtime())
+        .config(lookout::config::Config::from_env_or_warn().with_default_store())
+        .build_or_warn()
 }
 
 /// The store the commands that read it (`traces`, `backup`, `restore`) open: the one
