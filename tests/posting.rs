@@ -1,5 +1,5 @@
-//! Seed 002's API posting against a scripted HTTP receiver: retries after 1 s and 2 s on
-//! 5xx, none on 4xx, four attempts on network errors, and a post left pending by a killed
+//! Seed 002's API posting against a scripted HTTP receiver: retries after 1, 2 and 4 s
+//! on 5xx, none on 4xx, four attempts on network errors, and a post left pending by a killed
 //! process sent by the next one.
 
 use lookout::Telemetry;
@@ -95,30 +95,56 @@ fn posting_outcome(base: &Path, id: &str, within: Duration) -> (String, i64, Opt
 }
 
 #[test]
-fn server_errors_are_retried_after_one_then_two_seconds() {
+fn server_errors_are_retried_after_one_two_then_four_seconds() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, received) = receiver(&[503, 500, 201]);
+    let (url, received) = receiver(&[503, 500, 502, 201]);
     let telemetry = telemetry(dir.path(), &url);
     let mut run = telemetry.runs().track_run("crawler", "posted");
     let id = run.id().to_owned();
     run.set_fields(RunFields::default().items(4, 4, 0));
     run.succeed();
     let (status, attempts, error) = posting_outcome(dir.path(), &id, Duration::from_secs(15));
-    assert_eq!((status.as_str(), attempts, error), ("posted", 3, None));
+    assert_eq!((status.as_str(), attempts, error), ("posted", 4, None));
     let received = received.lock().unwrap();
-    assert_eq!(received.len(), 3);
+    assert_eq!(received.len(), 4);
     let gaps: Vec<f64> = received
         .windows(2)
         .map(|w| (w[1].0 - w[0].0).as_secs_f64())
         .collect();
     assert!((0.95..1.6).contains(&gaps[0]), "{gaps:?}");
     assert!((1.95..2.6).contains(&gaps[1]), "{gaps:?}");
-    let body = &received[2].1;
+    assert!((3.95..4.6).contains(&gaps[2]), "{gaps:?}");
+    let body = &received[3].1;
     assert_eq!(body["event_id"], id.as_str(), "a repeat is recognisable");
     assert_eq!(body["run_id"], id.as_str());
     assert_eq!(body["status"], "success");
     assert_eq!(body["items_succeeded"], 4);
     assert!(body.get("api_posting_status").is_none(), "{body}");
+}
+
+#[test]
+fn ending_runs_never_waits_for_the_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let (silent, reached) = receiver(&[0]);
+    let telemetry = telemetry(dir.path(), &silent);
+    let started = Instant::now();
+    for _ in 0..20 {
+        telemetry
+            .runs()
+            .track_run("crawler", "unanswered")
+            .succeed();
+    }
+    // Each post waits up to 10 s for an answer that never comes: none on this thread.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reached.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "nothing was posted");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]

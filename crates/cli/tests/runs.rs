@@ -157,3 +157,36 @@ fn runs_are_listed_shown_and_given_commits_from_the_command_line() {
         "no process died holding a run"
     );
 }
+
+#[path = "../../../examples/runs.rs"]
+mod example;
+
+#[test]
+fn the_batch_agent_example_shows_in_lookout_runs_with_its_commit() {
+    if lookout_testkit::require_tool("git", "Debian package git").is_none() {
+        return;
+    }
+    let (base, repo) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let batch = example::batch(base.path(), repo.path()).unwrap();
+    let commit = batch
+        .commit
+        .expect("git is installed: the output is committed");
+    let listed = json_of(&lookout(base.path(), &["runs", "--json"]));
+    let run = &listed[0];
+    assert_eq!(run["run_id"], batch.run_id.as_str());
+    assert_eq!(run["status"], "partial");
+    assert_eq!(
+        (
+            run["items_succeeded"].as_i64(),
+            run["items_failed"].as_i64()
+        ),
+        (Some(8), Some(2))
+    );
+    assert_eq!(run["git_commit_hash"], commit.as_str());
+    assert_eq!(run["git_branch"], "main");
+    let shown = lookout(base.path(), &["runs", "show", &batch.run_id]);
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    let url = format!("https://github.com/acme/batch-agent/commit/{commit}");
+    assert!(shown.contains(&url), "{shown}");
+    assert_eq!(shown.matches("item_failed").count(), 2, "{shown}");
+}

@@ -88,3 +88,15 @@ fn read_error(db: &std::path::Path, error: lookout::store::rusqlite::Error) -> C
 fn exporters_on_this_runtime() -> PipelineBuilder {
     PipelineBuilder::new().runtime(tokio::runtime::Handle::current())
 }
+
+/// `1.25 s`, `340 ms`, `12 µs`.
+pub(crate) fn human(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds >= 1.0 {
+        format!("{seconds:.2} s")
+    } else if seconds >= 1e-3 {
+        format!("{:.1} ms", seconds * 1e3)
+    } else {
+        format!("{:.0} µs", seconds * 1e6)
+    }
+}

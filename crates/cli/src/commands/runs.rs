@@ -10,7 +10,7 @@ use lookout::store::runs::{self, RunFilter};
 use lookout::store::rusqlite::Connection;
 use lookout::store::{Store, StoreConfig};
 use serde_json::{Map, Value, json};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// A run's state as stored: its fields under seed 002's names.
 type Body = Map<String, Value>;
@@ -74,7 +74,7 @@ fn list(args: &RunListArgs, store: &StoreConfig, settings: &Settings) -> Result<
         let duration = run
             .get("duration_ms")
             .and_then(Value::as_f64)
-            .map(|ms| format!("{:.1} s", ms / 1e3))
+            .map(|ms| super::human(Duration::from_secs_f64(ms.max(0.0) / 1e3)))
             .unwrap_or_default();
         table.add_row([
             Cell::new(text("run_id")),
@@ -123,7 +123,7 @@ fn show(id: &str, store: &StoreConfig, settings: &Settings) -> Result<(), CliErr
     let events: Vec<Value> = events
         .into_iter()
         .map(|(name, time, payload)| {
-            let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(time.max(0) as u64);
+            let time = SystemTime::UNIX_EPOCH + Duration::from_nanos(time.max(0) as u64);
             json!({"name": name, "time": lookout::json::rfc3339(time), "payload": payload})
         })
         .collect();

@@ -98,18 +98,6 @@ fn duration(span: &StoredSpan) -> Duration {
     span.end.duration_since(span.start).unwrap_or_default()
 }
 
-/// `1.25 s`, `340 ms`, `12 µs`.
-fn human(duration: Duration) -> String {
-    let seconds = duration.as_secs_f64();
-    if seconds >= 1.0 {
-        format!("{seconds:.2} s")
-    } else if seconds >= 1e-3 {
-        format!("{:.1} ms", seconds * 1e3)
-    } else {
-        format!("{:.0} µs", seconds * 1e6)
-    }
-}
-
 fn list(traces: &[TraceSummary]) -> String {
     if traces.is_empty() {
         return "no traces match\n".to_owned();
@@ -132,7 +120,7 @@ fn list(traces: &[TraceSummary]) -> String {
             Cell::new(&t.root_name),
             Cell::new(t.service_name.as_deref().unwrap_or("-")),
             Cell::new(start.get(..19).unwrap_or(&start).replace('T', " ")),
-            Cell::new(human(t.duration)).set_alignment(CellAlignment::Right),
+            Cell::new(super::human(t.duration)).set_alignment(CellAlignment::Right),
             Cell::new(t.spans).set_alignment(CellAlignment::Right),
             Cell::new(t.errors).set_alignment(CellAlignment::Right),
         ]);
@@ -204,7 +192,7 @@ fn waterfall(trace_id: &str, spans: &[StoredSpan]) -> String {
     let mut out = format!(
         "trace {trace_id}: {} spans, {}\n",
         spans.len(),
-        human(total)
+        super::human(total)
     );
     for ((i, _), label) in rows.iter().zip(&labels) {
         let span = &spans[*i];
@@ -226,7 +214,7 @@ fn waterfall(trace_id: &str, spans: &[StoredSpan]) -> String {
             out,
             "{label}{}  {:>9}  │{bar}│",
             " ".repeat(pad),
-            human(duration(span))
+            super::human(duration(span))
         );
     }
     out
