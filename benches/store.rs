@@ -8,13 +8,13 @@
 
 #[path = "peers.rs"]
 mod peers;
+#[path = "seed_002.rs"]
+mod seed_002;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lookout_store::{Record, RecordKind, Store, StoreConfig};
-use rusqlite::{Connection, params};
+use seed_002::SeedWriter;
 use serde_json::json;
-use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Records per measured unit in the side-by-side bench.
@@ -26,43 +26,6 @@ fn run(n: u64) -> Record {
         json!({"agent_name": "coder", "job_type": "process_files", "status": "success",
                "items_discovered": n, "items_succeeded": n, "items_failed": 0}),
     )
-}
-
-/// Seed 002's write path: every record is one NDJSON append (not synced) and one SQLite
-/// transaction (journal DELETE, synchronous FULL: SQLite syncs at every commit).
-struct SeedWriter {
-    ndjson: std::fs::File,
-    db: Connection,
-}
-
-impl SeedWriter {
-    fn open(dir: &Path) -> SeedWriter {
-        std::fs::create_dir_all(dir.join("raw")).unwrap();
-        let ndjson = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("raw/events.ndjson"))
-            .unwrap();
-        let db = Connection::open(dir.join("telemetry.sqlite")).unwrap();
-        db.execute_batch(
-            "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS agent_runs (event_id TEXT PRIMARY KEY, body TEXT)",
-        )
-        .unwrap();
-        SeedWriter { ndjson, db }
-    }
-
-    fn write(&mut self, record: &Record) {
-        let line = json!({"event_id": record.event_id, "body": record.body}).to_string();
-        writeln!(self.ndjson, "{line}").unwrap();
-        let tx = self.db.transaction().unwrap();
-        tx.execute(
-            "INSERT OR IGNORE INTO agent_runs (event_id, body) VALUES (?1, ?2)",
-            params![record.event_id, record.body.to_string()],
-        )
-        .unwrap();
-        tx.commit().unwrap();
-    }
 }
 
 fn durable(c: &mut Criterion) {
@@ -85,7 +48,8 @@ fn durable(c: &mut Criterion) {
     group.bench_function("seed_002_per_record", |b| {
         b.iter(|| {
             for _ in 0..UNIT {
-                seed.write(&run(n));
+                let record = run(n);
+                seed.write(&record.event_id, &record.body);
                 n += 1;
             }
         })
