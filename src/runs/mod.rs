@@ -47,7 +47,7 @@ pub use git::{GitContext, RunError};
 pub use status::{RunFields, RunStatus};
 
 use crate::trace::{KeyValue, Span, SpanContext, SpanKind, Status, Tracer};
-use lookout_store::{Record, RecordKind, Store};
+use lookout_store::{RecordKind, Store};
 use metrics::RunFamilies;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
@@ -66,7 +66,7 @@ struct Inner {
     tracer: Tracer,
     store: Option<Store>,
     families: RunFamilies,
-    host: Option<String>,
+    host: Option<Arc<str>>,
     process_start: Option<u64>,
     /// Runs started with [`Runs::start_run`], by id, until [`Runs::end_run`].
     open: Mutex<HashMap<String, Run>>,
@@ -86,8 +86,8 @@ struct Inner {
 #[derive(Debug)]
 struct Run {
     id: String,
-    agent_name: String,
-    job_type: String,
+    agent_name: Arc<str>,
+    job_type: Arc<str>,
     status: RunStatus,
     start_time: SystemTime,
     started: Instant,
@@ -128,7 +128,7 @@ impl Runs {
                 tracer,
                 store,
                 families,
-                host: lookout_export::host_name(),
+                host: lookout_export::host_name().map(Arc::from),
                 process_start: lookout_store::process::process_start(),
                 open: Mutex::new(HashMap::new()),
                 git: Arc::new(OnceLock::new()),
@@ -211,7 +211,7 @@ impl Runs {
         };
         let mut filter = lookout_store::runs::RunFilter::default();
         filter.posting = Some("pending".into());
-        filter.host = self.inner.host.clone();
+        filter.host = self.inner.host.as_deref().map(str::to_owned);
         let Ok(pending) = lookout_store::open_reader(&store.config().db_path)
             .and_then(|conn| lookout_store::runs::list(&conn, &filter))
         else {
@@ -387,8 +387,8 @@ impl Runs {
             .start();
         let mut run = Run {
             id: lookout_store::new_event_id(),
-            agent_name: agent_name.to_owned(),
-            job_type: job_type.to_owned(),
+            agent_name: agent_name.into(),
+            job_type: job_type.into(),
             status: RunStatus::Running,
             start_time: SystemTime::now(),
             started: Instant::now(),
@@ -409,10 +409,11 @@ impl Runs {
             );
         }
         if let Some(store) = &self.inner.store {
-            store.record(Record::new(
+            let (run_id, name) = (run.id.clone(), name.to_owned());
+            store.record_with(
                 RecordKind::RunEvent,
-                json!({"run_id": run.id, "name": name, "payload": payload}),
-            ));
+                move || json!({"run_id": run_id, "name": name, "payload": payload}),
+            );
         }
     }
 
@@ -422,7 +423,7 @@ impl Runs {
         run.status = status;
         run.end_time = Some(run.start_time + duration);
         let families = &self.inner.families;
-        let labels = [run.agent_name.as_str(), run.job_type.as_str()];
+        let labels = [&*run.agent_name, &*run.job_type];
         families.runs.inc(&[labels[0], labels[1], status.as_str()]);
         families.duration.observe_duration(&labels, duration);
         for (outcome, count) in [
@@ -455,50 +456,81 @@ impl Runs {
         }
     }
 
-    /// Records the run's whole state as a `run` record.
+    /// Records the run's whole state as a `run` record; its JSON is made on the store's
+    /// writer thread, from a snapshot.
     fn save(&self, run: &Run) {
         let Some(store) = &self.inner.store else {
             return;
         };
+        let state = RunState {
+            id: run.id.clone(),
+            agent_name: run.agent_name.clone(),
+            job_type: run.job_type.clone(),
+            status: run.status,
+            start_time: run.start_time,
+            end_time: run.end_time,
+            fields: run.fields.clone(),
+            host: self.inner.host.clone(),
+            process_start: self.inner.process_start,
+            trace_id: run.span.as_ref().map(|span| span.context().trace_id),
+            #[cfg(feature = "api-posting")]
+            posting: run.end_time.is_some() && self.inner.poster.is_some(),
+        };
+        store.record_with(RecordKind::Run, move || state.into_json());
+    }
+}
+
+/// A run's state when it changed, to be written as JSON off the caller's thread.
+struct RunState {
+    id: String,
+    agent_name: Arc<str>,
+    job_type: Arc<str>,
+    status: RunStatus,
+    start_time: SystemTime,
+    end_time: Option<SystemTime>,
+    fields: RunFields,
+    host: Option<Arc<str>>,
+    process_start: Option<u64>,
+    trace_id: Option<crate::trace::TraceId>,
+    /// Whether the run waits to be posted to seed 002's API.
+    #[cfg(feature = "api-posting")]
+    posting: bool,
+}
+
+impl RunState {
+    /// The body of its `run` record: seed 002's field names, the unset ones left out.
+    fn into_json(self) -> Value {
         let mut body = Map::new();
-        body.insert("run_id".into(), run.id.clone().into());
-        body.insert("agent_name".into(), run.agent_name.clone().into());
-        body.insert("job_type".into(), run.job_type.clone().into());
-        body.insert("status".into(), run.status.as_str().into());
-        body.insert(
-            "start_time".into(),
-            lookout_exporter_json::rfc3339(run.start_time).into(),
-        );
-        if let Some(end) = run.end_time {
-            body.insert(
-                "end_time".into(),
-                lookout_exporter_json::rfc3339(end).into(),
-            );
+        body.insert("run_id".into(), self.id.into());
+        body.insert("agent_name".into(), (*self.agent_name).into());
+        body.insert("job_type".into(), (*self.job_type).into());
+        body.insert("status".into(), self.status.as_str().into());
+        let rfc3339 = lookout_exporter_json::rfc3339;
+        body.insert("start_time".into(), rfc3339(self.start_time).into());
+        if let Some(end) = self.end_time {
+            body.insert("end_time".into(), rfc3339(end).into());
             let ms = end
-                .duration_since(run.start_time)
+                .duration_since(self.start_time)
                 .unwrap_or_default()
                 .as_millis();
             body.insert("duration_ms".into(), json!(ms as u64));
         }
-        run.fields.write_json(&mut body);
-        if let Some(host) = &self.inner.host {
-            body.insert("host".into(), host.clone().into());
+        self.fields.write_json(&mut body);
+        if let Some(host) = self.host {
+            body.insert("host".into(), (*host).into());
         }
         body.insert("pid".into(), std::process::id().into());
-        if let Some(start) = self.inner.process_start {
+        if let Some(start) = self.process_start {
             body.insert("process_start".into(), start.into());
         }
         #[cfg(feature = "api-posting")]
-        if run.end_time.is_some() && self.inner.poster.is_some() {
+        if self.posting {
             posting::mark_pending(&mut body);
         }
-        if let Some(span) = &run.span {
-            body.insert(
-                "trace_id".into(),
-                span.context().trace_id.to_string().into(),
-            );
+        if let Some(trace_id) = self.trace_id {
+            body.insert("trace_id".into(), trace_id.to_string().into());
         }
-        store.record(Record::new(RecordKind::Run, Value::Object(body)));
+        Value::Object(body)
     }
 }
 

@@ -65,11 +65,12 @@ pub use writer::FlushError;
 use crossbeam_channel::{Sender, TrySendError};
 use lookout_export::FinishedSpan;
 use record::Entry;
+use serde_json::Value;
 use stats::Counters;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use writer::{Message, Writer};
 
 /// A handle on a store: cheap to clone; the writer stops when the last handle is dropped,
@@ -137,12 +138,28 @@ impl Store {
         }
     }
 
+    /// Enqueues a record of `kind` at this time whose body `build` makes on the writer
+    /// thread, which also gives it its id: the caller pays for neither (a run records its
+    /// whole state at every change this way). A `build` that panics loses the record
+    /// (counted, `body_panicked`), never the writer.
+    pub fn record_with(&self, kind: RecordKind, build: impl FnOnce() -> Value + Send + 'static) {
+        self.send(Message::Deferred(record::Deferred {
+            kind,
+            time: SystemTime::now(),
+            build: Box::new(build),
+        }));
+    }
+
     fn enqueue(&self, entry: Entry) {
+        self.send(Message::Entry(entry));
+    }
+
+    fn send(&self, message: Message) {
         let Some(sender) = &self.inner.sender else {
             self.inner.counters.count_drop(DropReason::Closed, 1);
             return;
         };
-        match sender.try_send(Message::Entry(entry)) {
+        match sender.try_send(message) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 self.inner.counters.count_drop(DropReason::QueueFull, 1);

@@ -99,6 +99,27 @@ pub fn span_event_id(span: &FinishedSpan) -> String {
     format!("{}{}", span.trace_id, span.span_id)
 }
 
+/// A record whose body the writer thread builds, with its id: the recording thread
+/// pays for neither ([`crate::Store::record_with`]).
+pub(crate) struct Deferred {
+    pub(crate) kind: RecordKind,
+    pub(crate) time: SystemTime,
+    pub(crate) build: Box<dyn FnOnce() -> Value + Send>,
+}
+
+impl Deferred {
+    /// The record, built; `None` if building panicked.
+    pub(crate) fn into_record(self) -> Option<Record> {
+        let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(self.build)).ok()?;
+        Some(Record {
+            event_id: new_event_id(),
+            kind: self.kind,
+            time: self.time,
+            body,
+        })
+    }
+}
+
 /// What the writer stores: one line of the log, one or more rows of the index.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Entry {

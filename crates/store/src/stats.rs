@@ -21,11 +21,13 @@ pub enum DropReason {
     /// In the log, but the SQLite index cannot take it (corrupt or unwritable file): the
     /// next healthy open indexes it from the log.
     IndexUnavailable,
+    /// A body built on the writer thread ([`crate::Store::record_with`]) panicked.
+    BodyPanicked,
 }
 
 impl DropReason {
     /// Every reason.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::QueueFull,
         DropReason::Closed,
         DropReason::DiskFull,
@@ -33,6 +35,7 @@ impl DropReason {
         DropReason::Unwritable,
         DropReason::Io,
         DropReason::IndexUnavailable,
+        DropReason::BodyPanicked,
     ];
 
     /// The `reason` label of `lookout_store_dropped_total`.
@@ -45,6 +48,7 @@ impl DropReason {
             DropReason::Unwritable => "unwritable",
             DropReason::Io => "io",
             DropReason::IndexUnavailable => "index_unavailable",
+            DropReason::BodyPanicked => "body_panicked",
         }
     }
 

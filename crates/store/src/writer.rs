@@ -5,7 +5,7 @@
 use crate::config::StoreConfig;
 use crate::index::Index;
 use crate::log::{self, Log};
-use crate::record::Entry;
+use crate::record::{Deferred, Entry};
 use crate::stats::{Counters, DropReason};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::collections::{HashMap, HashSet};
@@ -25,6 +25,8 @@ const IDLE_POLLS: u32 = 50;
 /// What the handle sends the writer.
 pub(crate) enum Message {
     Entry(Entry),
+    /// A record to build here, then store as an entry.
+    Deferred(Deferred),
     /// Answer once everything sent before is in the log (synced) and the index.
     Flush(Sender<Result<(), FlushError>>),
 }
@@ -231,6 +233,13 @@ impl Writer {
                         batch.push(entry);
                         after_last_flush += 1;
                     }
+                    Message::Deferred(deferred) => match deferred.into_record() {
+                        Some(record) => {
+                            batch.push(Entry::Record(record));
+                            after_last_flush += 1;
+                        }
+                        None => self.dropped(DropReason::BodyPanicked, 1),
+                    },
                     Message::Flush(reply) => {
                         waiters.push(reply);
                         after_last_flush = 0;

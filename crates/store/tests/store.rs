@@ -502,3 +502,41 @@ fn traces_are_listed_newest_first_and_filtered() {
         query::Lookup::NotFound
     );
 }
+
+#[test]
+fn bodies_built_on_the_writer_are_stored_and_a_panicking_one_is_a_counted_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path()));
+    let thread = std::thread::current().id();
+    store.record_with(RecordKind::Run, move || {
+        assert_ne!(std::thread::current().id(), thread, "built on the writer");
+        json!({"run_id": "deferred-1", "agent_name": "coder", "status": "running"})
+    });
+    store.record_with(RecordKind::Run, || panic!("a body that cannot be built"));
+    store.record_with(
+        RecordKind::Run,
+        || json!({"run_id": "deferred-2", "status": "success"}),
+    );
+    assert_eq!(
+        store.flush(FLUSH),
+        Err(lookout_store::FlushError::Dropped {
+            count: 1,
+            reason: DropReason::BodyPanicked.as_str()
+        })
+    );
+    assert_eq!(store.stats().dropped(DropReason::BodyPanicked), 1);
+    assert!(store.flush(FLUSH).is_ok(), "the writer goes on");
+    let db = dir.path().join("db/telemetry.sqlite");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM agent_runs WHERE run_id LIKE 'deferred-%'"
+        ),
+        2
+    );
+    assert_eq!(
+        logged_ids(dir.path()).len(),
+        2,
+        "each with an id of its own"
+    );
+}
