@@ -7,7 +7,8 @@
 //! Sessions of a hierarchical coordinator spawn sub-agents of several types; each works
 //! through its phase with tool calls (some fail), consumes tokens, fills its context
 //! window, and now and then hits an error. A task queue by priority drains and refills.
-//! Every agent metric family gets series. `tests/dashboards.rs` runs this workload (its
+//! With feature `store`, each session is also a run (seed 002) of its sub-agents: success,
+//! partial or failed by their outcomes. Every agent and run metric family gets series. `tests/dashboards.rs` runs this workload (its
 //! [`run`]) in a child process for a real Prometheus, and checks that every panel of the
 //! bundled Grafana dashboards shows data.
 
@@ -107,6 +108,8 @@ async fn coordinate(telemetry: Telemetry) {
 
 /// One session: a handful of sub-agents at once, then wait for all of them.
 async fn run_session(telemetry: Telemetry, session: u64, mut rng: Rng) {
+    #[cfg(feature = "store")]
+    let mut run = telemetry.runs().track_run("coordinator", "session");
     let session_id = format!("session-{}", session % 4);
     let mut running = Vec::new();
     for _ in 0..3 + rng.below(4) {
@@ -122,9 +125,23 @@ async fn run_session(telemetry: Telemetry, session: u64, mut rng: Rng) {
         running.push(tokio::spawn(agent));
     }
     refill_queues(&telemetry, &mut rng);
+    let started = running.len() as u64;
+    let mut succeeded = 0;
     for agent in running {
-        let _ = agent.await;
+        succeeded += u64::from(agent.await.unwrap_or(false));
     }
+    #[cfg(feature = "store")]
+    {
+        use lookout::runs::{RunFields, RunStatus};
+        run.set_fields(RunFields::default().items(started, succeeded, started - succeeded));
+        run.finish(match succeeded {
+            n if n == started => RunStatus::Success,
+            0 => RunStatus::Failed,
+            _ => RunStatus::Partial,
+        });
+    }
+    #[cfg(not(feature = "store"))]
+    let _ = (started, succeeded);
 }
 
 struct AgentSpec {
@@ -137,7 +154,8 @@ struct AgentSpec {
 
 static NEXT_QUEUE_DRAIN: AtomicU64 = AtomicU64::new(0);
 
-async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) {
+/// One sub-agent's execution; whether it succeeded.
+async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) -> bool {
     let agents = telemetry.agents();
     let mut execution = telemetry.start_agent(&spec.agent_id, spec.agent_type, spec.phase);
     let window = if spec.model == "claude-haiku" {
@@ -206,7 +224,10 @@ async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) {
         error: task_error,
     });
     match failed {
-        None => execution.succeed(),
+        None => {
+            execution.succeed();
+            true
+        }
         Some(error_type) => {
             agents.track_error(&ErrorEvent {
                 component: "orchestrator",
@@ -214,6 +235,7 @@ async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) {
                 severity: Severity::Critical,
             });
             execution.fail(error_type);
+            false
         }
     }
 }

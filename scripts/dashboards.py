@@ -301,8 +301,30 @@ health = dashboard(
     [],
 )
 
+runs = dashboard(
+    "lookout-runs",
+    "Lookout: Runs",
+    "Seed 002's runs: how many by status, how long, how many items succeeded and failed, by agent and job type.",
+    ["runs"],
+    [
+        panel("timeseries", "Runs by status", "Runs ended per second, by status.",
+              (f"sum by (status) (rate(agent_runs_total{{agent_name=~\"$agent_name\"}}[{RATE}]))", "{{status}}"), unit="ops", w=12),
+        panel("timeseries", "Run success ratio", "Share of runs that ended success, by agent.",
+              (f"sum by (agent_name) (rate(agent_runs_total{{status=\"success\", agent_name=~\"$agent_name\"}}[{RATE}])) / "
+               f"sum by (agent_name) (rate(agent_runs_total{{agent_name=~\"$agent_name\"}}[{RATE}]))", "{{agent_name}}"),
+              unit="percentunit", w=12, min=0, max=1),
+        panel("timeseries", "Run duration p50 and p95", "Median and 95th percentile of run time by job type.",
+              [(f"histogram_quantile(0.5, sum by (le, job_type) (rate(agent_run_duration_seconds_bucket{{agent_name=~\"$agent_name\"}}[{RATE}])))", "p50 {{job_type}}"),
+               (f"histogram_quantile(0.95, sum by (le, job_type) (rate(agent_run_duration_seconds_bucket{{agent_name=~\"$agent_name\"}}[{RATE}])))", "p95 {{job_type}}")],
+              unit="s", w=12),
+        panel("timeseries", "Items by outcome", "Items per second the runs discovered, and how many succeeded and failed.",
+              (f"sum by (outcome) (rate(agent_run_items_total{{agent_name=~\"$agent_name\"}}[{RATE}]))", "{{outcome}}"), unit="ops", w=12),
+    ],
+    [variable("agent_name", "Agent", "label_values(agent_runs_total, agent_name)")],
+)
+
 out = pathlib.Path(__file__).resolve().parent.parent / "dashboards"
 for name, board in [("overview", overview), ("agents", agents), ("tools", tools), ("tasks", tasks),
-                    ("lookout-health", health)]:
+                    ("runs", runs), ("lookout-health", health)]:
     (out / f"{name}.json").write_text(json.dumps(board, indent=2) + "\n")
     print(f"dashboards/{name}.json: {len(board['panels'])} panels")

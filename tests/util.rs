@@ -80,6 +80,12 @@ pub fn fill_every_family(telemetry: &Telemetry) {
         });
         agents.set_task_queue_size(nasty, i);
         agents.start_agent(nasty, nasty, "review").succeed();
+        #[cfg(feature = "store")]
+        {
+            let mut run = telemetry.runs().track_run(nasty, nasty);
+            run.set_fields(lookout::runs::RunFields::default().items(3, 2, 1));
+            run.finish(lookout::runs::RunStatus::Partial);
+        }
     }
     let _still_running = std::mem::ManuallyDrop::new(agents.start_agent("a-1", "coder", "code"));
 }

@@ -9,7 +9,7 @@ use super::{Inner, Runs};
 use serde_json::{Map, Value};
 use std::sync::Weak;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The waits before the second, third and fourth attempts.
 pub(super) const RETRY_DELAYS: [Duration; 3] = [
@@ -91,7 +91,12 @@ fn deliver(runs: &Runs, agent: &ureq::Agent, url: &str, run_id: &str) {
     body.insert("event_id".into(), run_id.into());
     let body = Value::Object(body).to_string();
     for attempt in 1..=RETRY_DELAYS.len() + 1 {
-        let (status, error) = match send(agent, url, &body) {
+        let outcome = send(agent, url, &body);
+        // The wait counts from the answer, storing the status included.
+        let retry_at = RETRY_DELAYS
+            .get(attempt - 1)
+            .map(|delay| Instant::now() + *delay);
+        let (status, error) = match outcome {
             Outcome::Posted => ("posted", None),
             Outcome::Refused(error) => ("failed", Some(error)),
             Outcome::Transient(error) if attempt > RETRY_DELAYS.len() => ("failed", Some(error)),
@@ -105,10 +110,12 @@ fn deliver(runs: &Runs, agent: &ureq::Agent, url: &str, run_id: &str) {
                 None => state.remove("api_posting_error"),
             };
         });
-        if status != "pending" {
-            return;
+        match retry_at {
+            Some(at) if status == "pending" => {
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            }
+            _ => return,
         }
-        std::thread::sleep(RETRY_DELAYS[attempt - 1]);
     }
 }
 
