@@ -32,6 +32,22 @@ struct Inner {
     store: Option<lookout_store::Store>,
 }
 
+#[cfg(feature = "store")]
+impl Drop for Inner {
+    /// The runs' background threads (git, posting) may hold the store a moment longer
+    /// than the last handle: what was recorded is made durable now, spans first.
+    fn drop(&mut self) {
+        drop(self.pipeline.take());
+        if let Some(store) = &self.store {
+            let _ = store.flush(STORE_CLOSE_TIMEOUT);
+        }
+    }
+}
+
+/// How long dropping the last handle waits for the store.
+#[cfg(feature = "store")]
+const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Settings for a [`Telemetry`].
 #[derive(Debug)]
 pub struct TelemetryBuilder {

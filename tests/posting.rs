@@ -244,3 +244,36 @@ fn a_post_pending_when_its_process_died_is_sent_by_the_next() {
     assert_eq!(received[0].1["items_failed"], 1);
     drop(telemetry);
 }
+
+#[test]
+fn a_run_its_process_left_running_is_posted_as_abandoned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "runs::child_starts_a_run_and_waits_to_be_killed",
+            "--nocapture",
+        ])
+        .env(crate::runs::CHILD_BASE, dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let id = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("run ").map(str::to_owned))
+        .expect("the child says its run's id");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (url, received) = receiver(&[200]);
+    let _telemetry = telemetry(dir.path(), &url);
+    let (status, attempts, _) = posting_outcome(dir.path(), &id, Duration::from_secs(10));
+    assert_eq!((status.as_str(), attempts), ("posted", 1));
+    let received = received.lock().unwrap();
+    assert_eq!(received[0].1["run_id"], id.as_str());
+    assert_eq!(received[0].1["status"], "abandoned");
+    assert!(received[0].1["duration_ms"].as_i64().is_some());
+}

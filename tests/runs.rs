@@ -84,6 +84,11 @@ fn every_ending_is_recorded_with_its_summary() {
     );
     let ok: Result<u32, Boom> = runs.run("coder", "fine", |_| fetch(false));
     assert_eq!(ok.unwrap(), 3);
+    let some: Result<(), Boom> = runs.run("coder", "some", |run| {
+        run.end_as(RunStatus::Partial);
+        Ok(())
+    });
+    assert!(some.is_ok());
     assert!(telemetry.flush().is_ok());
 
     let db = dir.path().join("db/telemetry.sqlite");
@@ -110,6 +115,11 @@ fn every_ending_is_recorded_with_its_summary() {
             .contains("before it finished")
     );
     assert_eq!(ended(&db, "fine"), ("success".into(), None));
+    assert_eq!(
+        ended(&db, "some"),
+        ("partial".into(), None),
+        "a closure may end partial"
+    );
 
     let conn = Connection::open(&db).unwrap();
     let (items, duration, events, trace): (i64, i64, i64, String) = conn
@@ -122,7 +132,24 @@ fn every_ending_is_recorded_with_its_summary() {
         )
         .unwrap();
     assert_eq!((items, events), (2, 1));
-    assert!(duration >= 0);
+    let (start, end): (String, String) = conn
+        .query_row(
+            "SELECT start_time, end_time FROM agent_runs WHERE job_type = 'review_batch'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let elapsed: i64 = conn
+        .query_row(
+            "SELECT CAST(round((julianday(?2) - julianday(?1)) * 86400000) AS INTEGER)",
+            [&start, &end],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        (duration - elapsed).abs() <= 1,
+        "{duration} ms from {start} to {end}"
+    );
     // The run is a root span named after its job, with its event, in the same trace.
     let (name, span_events): (String, i64) = conn
         .query_row(
@@ -256,7 +283,7 @@ fn commits_are_associated_with_ended_runs_and_detected_for_new_ones() {
 }
 
 /// The base directory a child test process records into; unset in a normal test run.
-const CHILD_BASE: &str = "LOOKOUT_TEST_RUNS_CHILD_BASE";
+pub(crate) const CHILD_BASE: &str = "LOOKOUT_TEST_RUNS_CHILD_BASE";
 
 /// The child of the next test: starts a run, stores it, says its id and waits to be
 /// killed. Ignored: run only by that test, with [`CHILD_BASE`] set.
@@ -320,4 +347,55 @@ fn runs_left_running_by_a_killed_process_are_closed_as_abandoned() {
         .unwrap();
     assert!(end_time.is_some());
     assert!(runs.cleanup().unwrap().is_empty(), "closed once");
+}
+
+#[test]
+fn a_commit_associated_while_a_guard_runs_survives_its_end_and_payloads_keep_their_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = telemetry(dir.path());
+    let runs = telemetry.runs();
+    let mut run = runs.track_run("coder", "guarded");
+    let id = run.id().to_owned();
+    for payload in [
+        serde_json::json!("a note"),
+        serde_json::json!(null),
+        serde_json::json!(true),
+        serde_json::json!({"step": 2}),
+    ] {
+        run.log_event("said", payload);
+    }
+    // Associated through the store (as another process or the CLI would) while open.
+    assert!(telemetry.flush().is_ok());
+    runs.associate_commit(&id, "abcdef1234567", "ci", Some("CI <ci@example.com>"))
+        .unwrap();
+    run.succeed();
+    assert!(telemetry.flush().is_ok());
+    let db = dir.path().join("db/telemetry.sqlite");
+    let (status, hash, author): (String, String, String) = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT status, git_commit_hash, git_commit_author FROM agent_runs WHERE run_id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), hash.as_str(), author.as_str()),
+        ("success", "abcdef1234567", "CI <ci@example.com>")
+    );
+    let conn = lookout::store::open_reader(&db).unwrap();
+    let payloads: Vec<serde_json::Value> = lookout::store::runs::events(&conn, &id)
+        .unwrap()
+        .into_iter()
+        .map(|(_, _, payload)| payload)
+        .collect();
+    assert_eq!(
+        payloads,
+        [
+            serde_json::json!("a note"),
+            serde_json::json!(null),
+            serde_json::json!(true),
+            serde_json::json!({"step": 2})
+        ]
+    );
 }

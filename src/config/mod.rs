@@ -310,16 +310,21 @@ impl Config {
             )),
         });
         #[cfg(feature = "store")]
-        check((|| {
+        {
             use lookout_store::StoreConfig;
-            let configured = match self.store.clone() {
-                _ if self.store_disabled => None,
-                Some(store) => Some(store.with_lookup(env).map_err(store_error)?),
-                None => StoreConfig::from_lookup(env).map_err(store_error)?,
+            let (store, store_problems) = match self.store.take() {
+                _ if self.store_disabled => (None, Vec::new()),
+                Some(store) => {
+                    let (store, problems) = store.with_lookup_lenient(env);
+                    (Some(store), problems)
+                }
+                None => StoreConfig::from_lookup_lenient(env),
             };
-            self.store = configured;
-            Ok(())
-        })());
+            self.store = store;
+            for problem in store_problems {
+                check(Err(store_error(problem)));
+            }
+        }
         #[cfg(feature = "store")]
         check((|| {
             if let Some(url) = env(API_URL_ENV) {

@@ -290,3 +290,22 @@ fn the_api_url_gets_seed_002s_runs_path_unless_it_has_one() {
     assert!(url("localhost:8765").is_err());
     assert!(url("http:///runs").is_err());
 }
+
+#[cfg(feature = "store")]
+#[test]
+fn a_bad_store_variable_keeps_the_store_and_its_other_settings() {
+    let (config, problems) = Config::default().with_env_lenient(&env_map(&[
+        ("TELEMETRY_BASE_DIR", "/var/lib/agents"),
+        ("TELEMETRY_DB_SYNCHRONOUS", "fast"),
+        ("TELEMETRY_DB_JOURNAL_MODE", "DELETE"),
+    ]));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].to_string().contains("TELEMETRY_DB_SYNCHRONOUS"),
+        "{}",
+        problems[0]
+    );
+    let store = config.store.expect("the store stays on");
+    assert_eq!(store.base_dir, PathBuf::from("/var/lib/agents"));
+    assert_eq!(store.journal_mode, lookout_store::JournalMode::Delete);
+}

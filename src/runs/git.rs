@@ -2,6 +2,7 @@
 //! asking `git` (bounded in time; no git or no repository means no fields, never an
 //! error), and the web URLs of a repository and a commit on GitHub, GitLab and Bitbucket.
 
+use super::RunError;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -97,7 +98,7 @@ pub enum UrlError {
 /// The code hosts whose URLs are built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Host {
+enum Host {
     /// github.com
     GitHub,
     /// gitlab.com
@@ -156,24 +157,6 @@ pub fn commit_url(remote: &str, hash: &str) -> Result<String, UrlError> {
         Host::Bitbucket => "commits",
     };
     Ok(format!("https://{host}/{path}/{segment}/{hash}"))
-}
-
-/// Why a run operation (associating a commit, closing stale runs) failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunError {
-    /// Not 7 to 40 (or 64) hexadecimal digits.
-    #[error("{0:?} is not a commit hash: give 7 to 40 hexadecimal digits (64 for SHA-256)")]
-    Hash(String),
-    /// Not `manual`, `llm` or `ci`.
-    #[error("{0:?} is not a commit source: use manual, llm or ci")]
-    Source(String),
-    /// No run has this id.
-    #[error("no run {0}")]
-    UnknownRun(String),
-    /// The store cannot be read or has no run records.
-    #[error("{0}")]
-    Store(String),
 }
 
 /// Checks a commit hash and source as seed 002 does; returns the hash in lowercase.

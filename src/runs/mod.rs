@@ -37,13 +37,15 @@
 //! assert_eq!((status.as_str(), error.as_str()), ("failed", "remote said no"));
 //! ```
 
+mod error;
 pub mod git;
 mod metrics;
 #[cfg(feature = "api-posting")]
 mod posting;
 mod status;
 
-pub use git::{GitContext, RunError};
+pub use error::RunError;
+pub use git::GitContext;
 pub use status::{RunFields, RunStatus};
 
 use crate::trace::{KeyValue, Span, SpanContext, SpanKind, Status, Tracer};
@@ -157,23 +159,15 @@ impl Runs {
         author: Option<&str>,
     ) -> Result<(), RunError> {
         let hash = git::validate_commit(hash, source)?;
-        let commit = |fields: &mut RunFields| {
-            fields.git_commit_hash = Some(hash.clone());
-            fields.git_commit_source = Some(source.to_owned());
-            fields.git_commit_author = author.map(str::to_owned);
-        };
         if let Some(run) = self.inner.open.lock().get_mut(run_id) {
-            commit(&mut run.fields);
+            run.fields.merge(RunFields::commit(&hash, source, author));
             self.save(run);
             return Ok(());
         }
+        // Ended, or open elsewhere (a guard, another process): the store keeps a commit
+        // once associated, whatever state comes after.
         let found = self.update_stored(run_id, |body| {
-            body.insert("git_commit_hash".into(), hash.clone().into());
-            body.insert("git_commit_source".into(), source.into());
-            match author {
-                Some(author) => body.insert("git_commit_author".into(), author.into()),
-                None => body.remove("git_commit_author"),
-            };
+            lookout_store::runs::set_commit(body, &hash, source, author);
         })?;
         if !found {
             return Err(RunError::UnknownRun(run_id.to_owned()));
@@ -196,10 +190,7 @@ impl Runs {
     /// The newest stored state of run `run_id`, once what was recorded is stored.
     #[cfg(feature = "api-posting")]
     fn stored_state(&self, run_id: &str) -> Option<Map<String, Value>> {
-        let store = self.inner.store.as_ref()?;
-        let _ = store.flush(Duration::from_secs(10));
-        let conn = lookout_store::open_reader(&store.config().db_path).ok()?;
-        lookout_store::runs::load_state(&conn, run_id).ok()?
+        lookout_store::runs::stored_state(self.inner.store.as_ref()?, run_id).ok()?
     }
 
     /// Queues the posts this host's dead processes left pending (this process's own are
@@ -210,7 +201,7 @@ impl Runs {
             return;
         };
         let mut filter = lookout_store::runs::RunFilter::default();
-        filter.posting = Some("pending".into());
+        filter.posting_status = Some("pending".into());
         filter.host = self.inner.host.as_deref().map(str::to_owned);
         let Ok(pending) = lookout_store::open_reader(&store.config().db_path)
             .and_then(|conn| lookout_store::runs::list(&conn, &filter))
@@ -218,11 +209,7 @@ impl Runs {
             return;
         };
         for body in pending {
-            let pid = body.get("pid").and_then(Value::as_u64).unwrap_or(0) as u32;
-            let start = body.get("process_start").and_then(Value::as_u64);
-            let ours = pid == std::process::id() && start == self.inner.process_start;
-            if !ours
-                && !lookout_store::process::is_alive(pid, start)
+            if !lookout_store::process::recorder_alive(&body)
                 && let Some(id) = body.get("run_id").and_then(Value::as_str)
             {
                 poster.post(id);
@@ -253,6 +240,7 @@ impl Runs {
                     let _ = inner.git.set(context);
                     let runs = Runs { inner };
                     if runs.inner.store.is_some() {
+                        // Closed stale runs are posted too (they are finished runs).
                         let _ = runs.cleanup();
                         #[cfg(feature = "api-posting")]
                         runs.resume_posting();
@@ -267,10 +255,37 @@ impl Runs {
     /// Closes runs left `running` by processes of this host that died (their pid gone, or
     /// reused by a process started later) with status `abandoned`, and returns their ids.
     /// Runs of other hosts are left alone: their processes cannot be checked from here.
+    /// They count in `agent_runs_total{status="abandoned"}` and, when posting is on, are
+    /// posted.
     pub fn cleanup(&self) -> Result<Vec<String>, RunError> {
         let host = self.inner.host.as_deref().unwrap_or_default();
-        lookout_store::runs::close_stale(self.store()?, host)
-            .map_err(|e| RunError::Store(e.to_string()))
+        #[cfg(feature = "api-posting")]
+        let posting = self.inner.poster.is_some();
+        #[cfg(not(feature = "api-posting"))]
+        let posting = false;
+        let closed = lookout_store::runs::close_stale(self.store()?, host, posting)
+            .map_err(|e| RunError::Store(e.to_string()))?;
+        let text = |body: &Map<String, Value>, key| {
+            body.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut ids = Vec::new();
+        for body in &closed {
+            let (agent, job) = (text(body, "agent_name"), text(body, "job_type"));
+            let families = &self.inner.families;
+            families
+                .runs
+                .inc(&[&agent, &job, RunStatus::Abandoned.as_str()]);
+            if let Some(ms) = body.get("duration_ms").and_then(Value::as_u64) {
+                families
+                    .duration
+                    .observe_duration(&[&agent, &job], Duration::from_millis(ms));
+            }
+            ids.push(text(body, "run_id"));
+        }
+        Ok(ids)
     }
 
     /// The git context of this process's working directory, waiting up to `timeout` for
@@ -312,12 +327,13 @@ impl Runs {
         RunGuard {
             runs: self.clone(),
             run: Some(self.begin(agent_name, job_type)),
+            outcome: RunStatus::Success,
         }
     }
 
-    /// Runs `work` as a run: `Ok` ends it `success` (unless `work` finished it with
-    /// another status), `Err(e)` ends it `failed` with `e` as its error summary, and a
-    /// panic ends it `failed` with the panic's message before the panic goes on.
+    /// Runs `work` as a run: `Ok` ends it `success` (or the status `work` chose with
+    /// [`RunGuard::end_as`]), `Err(e)` ends it `failed` with `e` as its error summary, and
+    /// a panic ends it `failed` with the panic's message before the panic goes on.
     pub fn run<T, E: std::fmt::Display>(
         &self,
         agent_name: &str,
@@ -540,6 +556,8 @@ impl RunState {
 pub struct RunGuard {
     runs: Runs,
     run: Option<Run>,
+    /// The status [`RunGuard::succeed`] ends it with.
+    outcome: RunStatus,
 }
 
 impl RunGuard {
@@ -568,12 +586,7 @@ impl RunGuard {
         author: Option<&str>,
     ) -> Result<(), RunError> {
         let hash = git::validate_commit(hash, source)?;
-        self.set_fields(RunFields {
-            git_commit_hash: Some(hash),
-            git_commit_source: Some(source.to_owned()),
-            git_commit_author: author.map(str::to_owned),
-            ..RunFields::default()
-        });
+        self.set_fields(RunFields::commit(&hash, source, author));
         Ok(())
     }
 
@@ -584,9 +597,16 @@ impl RunGuard {
         }
     }
 
-    /// Ends the run `success`.
+    /// Ends the run `success` (or the status given to [`RunGuard::end_as`]).
     pub fn succeed(self) {
-        self.finish(RunStatus::Success);
+        let outcome = self.outcome;
+        self.finish(outcome);
+    }
+
+    /// The status the run ends with when it ends well (`succeed()`, a closure's `Ok`):
+    /// `partial` when some items failed, `cancelled`; `success` unless set.
+    pub fn end_as(&mut self, status: RunStatus) {
+        self.outcome = status;
     }
 
     /// Ends the run `failed` with `error_summary`.

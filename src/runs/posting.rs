@@ -8,7 +8,7 @@
 use super::{Inner, Runs};
 use serde_json::{Map, Value};
 use std::sync::Weak;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 /// The waits before the second, third and fourth attempts.
@@ -49,12 +49,10 @@ impl Poster {
         Some(Poster { queue })
     }
 
-    /// Queues run `run_id` for posting; `false` (it stays pending) if the queue is full.
-    pub(super) fn post(&self, run_id: &str) -> bool {
-        !matches!(
-            self.queue.try_send(run_id.to_owned()),
-            Err(TrySendError::Full(_))
-        )
+    /// Queues run `run_id` for posting. If the queue is full (or the thread is gone),
+    /// the run stays pending in the store, for the next process to post.
+    pub(super) fn post(&self, run_id: &str) {
+        let _ = self.queue.try_send(run_id.to_owned());
     }
 }
 
@@ -74,34 +72,49 @@ fn post_all(url: &str, runs: &Weak<Inner>, queue: &Receiver<String>) {
         .build()
         .into();
     while let Ok(run_id) = queue.recv() {
-        let Some(inner) = runs.upgrade() else { return };
-        deliver(&Runs { inner }, &agent, url, &run_id);
+        deliver(runs, &agent, url, &run_id);
     }
 }
 
-/// Posts run `run_id`'s stored state until it is posted, refused, or out of attempts,
-/// storing the posting status after each attempt.
-fn deliver(runs: &Runs, agent: &ureq::Agent, url: &str, run_id: &str) {
-    let Some(mut body) = runs.stored_state(run_id) else {
+/// The runs, while the telemetry that owns them lives. Held only for one step, never
+/// across a wait: the telemetry's last handle must stay free to close the store.
+fn runs(weak: &Weak<Inner>) -> Option<Runs> {
+    weak.upgrade().map(|inner| Runs { inner })
+}
+
+/// Posts run `run_id`'s stored state until it is posted, refused, or out of attempts
+/// (counting those of earlier processes), storing the posting status after each attempt.
+/// A run whose stored state is not pending is left alone: posted already, or its end
+/// record was lost (then it is still `running`, and closed as stale later).
+fn deliver(weak: &Weak<Inner>, agent: &ureq::Agent, url: &str, run_id: &str) {
+    let Some(mut body) = runs(weak).and_then(|runs| runs.stored_state(run_id)) else {
         return;
     };
+    let pending = body.get("api_posting_status").and_then(Value::as_str) == Some("pending");
+    if !pending || body.get("status").and_then(Value::as_str) == Some("running") {
+        return;
+    }
+    let earlier = body
+        .get("api_posting_attempts")
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as usize;
     for field in POSTING_FIELDS {
         body.remove(field);
     }
     body.insert("event_id".into(), run_id.into());
     let body = Value::Object(body).to_string();
-    for attempt in 1..=RETRY_DELAYS.len() + 1 {
+    let last = RETRY_DELAYS.len() + 1;
+    for attempt in earlier + 1..=last.max(earlier + 1) {
         let outcome = send(agent, url, &body);
         // The wait counts from the answer, storing the status included.
-        let retry_at = RETRY_DELAYS
-            .get(attempt - 1)
-            .map(|delay| Instant::now() + *delay);
+        let answered = Instant::now();
         let (status, error) = match outcome {
             Outcome::Posted => ("posted", None),
             Outcome::Refused(error) => ("failed", Some(error)),
-            Outcome::Transient(error) if attempt > RETRY_DELAYS.len() => ("failed", Some(error)),
+            Outcome::Transient(error) if attempt >= last => ("failed", Some(error)),
             Outcome::Transient(error) => ("pending", Some(error)),
         };
+        let Some(runs) = runs(weak) else { return };
         let _ = runs.update_stored(run_id, |state| {
             state.insert("api_posting_status".into(), status.into());
             state.insert("api_posting_attempts".into(), attempt.into());
@@ -110,12 +123,12 @@ fn deliver(runs: &Runs, agent: &ureq::Agent, url: &str, run_id: &str) {
                 None => state.remove("api_posting_error"),
             };
         });
-        match retry_at {
-            Some(at) if status == "pending" => {
-                std::thread::sleep(at.saturating_duration_since(Instant::now()));
-            }
-            _ => return,
+        drop(runs);
+        if status != "pending" {
+            return;
         }
+        let wait = RETRY_DELAYS[attempt - 1];
+        std::thread::sleep((answered + wait).saturating_duration_since(Instant::now()));
     }
 }
 

@@ -94,6 +94,17 @@ impl RunFields {
         self
     }
 
+    /// A commit's fields (validate the hash with [`super::git::validate_commit`] first);
+    /// merged into a run, no author keeps the one it has.
+    pub fn commit(hash: &str, source: &str, author: Option<&str>) -> Self {
+        RunFields {
+            git_commit_hash: Some(hash.to_owned()),
+            git_commit_source: Some(source.to_owned()),
+            git_commit_author: author.map(str::to_owned),
+            ..RunFields::default()
+        }
+    }
+
     /// The error summary.
     pub fn error(mut self, summary: impl Into<String>) -> Self {
         self.error_summary = Some(summary.into());

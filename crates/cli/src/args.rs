@@ -138,7 +138,9 @@ pub(crate) struct RunListArgs {
     #[arg(long)]
     pub(crate) job: Option<String>,
     /// Only runs with this status.
-    #[arg(long, value_parser = ["running", "success", "failed", "partial", "cancelled", "abandoned"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+        lookout::runs::RunStatus::ALL.map(lookout::runs::RunStatus::as_str)
+    ))]
     pub(crate) status: Option<String>,
     /// Only runs that started within this long (`30s`, `15m`, `2h`, `7d`).
     #[arg(long, value_parser = parse_age, value_name = "AGE")]
@@ -160,10 +162,10 @@ pub(crate) enum RunsAction {
     AssociateCommit {
         /// The run's id (or its first characters).
         id: String,
-        /// The commit's hash: 7 to 40 hexadecimal digits.
+        /// The commit's hash: 7 to 40 hexadecimal digits (64 for SHA-256).
         hash: String,
-        /// Who says so.
-        #[arg(long, default_value = "manual", value_parser = ["manual", "llm", "ci"])]
+        /// Who says so: manual, llm or ci.
+        #[arg(long, default_value = "manual")]
         source: String,
         /// The commit's author (`Name <email>`).
         #[arg(long)]

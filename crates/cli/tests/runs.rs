@@ -110,6 +110,23 @@ fn runs_are_listed_shown_and_given_commits_from_the_command_line() {
         String::from_utf8_lossy(&unknown.stderr).contains("E_NOT_FOUND"),
         "{unknown:?}"
     );
+    assert_eq!(unknown.status.code(), Some(1));
+    let robot = lookout(
+        base,
+        &[
+            "runs",
+            "associate-commit",
+            &id,
+            "abc1234",
+            "--source",
+            "robot",
+        ],
+    );
+    assert_eq!(robot.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&robot.stderr).contains("E_COMMIT_SOURCE"),
+        "{robot:?}"
+    );
 
     let hash = "89abcdef0123456789abcdef0123456789abcdef";
     let said = lookout(

@@ -154,41 +154,61 @@ impl StoreConfig {
     pub fn from_lookup(
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<StoreConfig>, ConfigError> {
+        first_problem(Self::from_lookup_lenient(lookup))
+    }
+
+    /// [`StoreConfig::from_lookup`], each variable on its own: those that cannot be used
+    /// are returned as problems and leave their setting at its default.
+    pub fn from_lookup_lenient(
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> (Option<StoreConfig>, Vec<ConfigError>) {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let base = get(BASE_DIR_ENV).or_else(|| get(LOOKOUT_BASE_DIR_ENV));
-        let db = get(DB_PATH_ENV);
-        if base.is_none() && db.is_none() {
-            return Ok(None);
-        }
-        let base = match (base, &db) {
+        let base = match (base, get(DB_PATH_ENV)) {
+            (None, None) => return (None, Vec::new()),
             (Some(base), _) => PathBuf::from(base),
             // Only the database named: the log lives beside its directory.
-            (None, Some(db)) => Path::new(db)
+            (None, Some(db)) => Path::new(&db)
                 .parent()
                 .and_then(Path::parent)
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-            (None, None) => unreachable!("checked above"),
         };
-        let config = StoreConfig::new(base);
-        config.with_lookup(lookup).map(Some)
+        let (config, problems) = StoreConfig::new(base).with_lookup_lenient(lookup);
+        (Some(config), problems)
     }
 
     /// This configuration with the variables `lookup` finds applied over it.
     pub fn with_lookup(
-        mut self,
+        self,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<StoreConfig, ConfigError> {
+        first_problem(self.with_lookup_lenient(lookup))
+    }
+
+    /// [`StoreConfig::with_lookup`], each variable on its own: those that cannot be used
+    /// are returned as problems and leave their setting as it was.
+    pub fn with_lookup_lenient(
+        mut self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> (StoreConfig, Vec<ConfigError>) {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
         if let Some(db) = get(DB_PATH_ENV) {
             self.db_path = PathBuf::from(db);
         }
         if let Some(mode) = get(JOURNAL_MODE_ENV) {
-            self.journal_mode = journal_mode(JOURNAL_MODE_ENV, &mode)?;
+            match journal_mode(JOURNAL_MODE_ENV, &mode) {
+                Ok(mode) => self.journal_mode = mode,
+                Err(problem) => problems.push(problem),
+            }
         }
         if let Some(level) = get(SYNCHRONOUS_ENV) {
-            self.synchronous = synchronous(SYNCHRONOUS_ENV, &level)?;
+            match synchronous(SYNCHRONOUS_ENV, &level) {
+                Ok(level) => self.synchronous = level,
+                Err(problem) => problems.push(problem),
+            }
         }
-        Ok(self)
+        (self, problems)
     }
 
     /// The `store` block of a config file; field names (`store.journalMode`) in errors.
@@ -270,6 +290,14 @@ fn synchronous(variable: &'static str, value: &str) -> Result<Synchronous, Confi
         problem: format!("{value:?} is not a synchronous level"),
         fix: "use NORMAL (the default) or FULL",
     })
+}
+
+/// A lenient result as a strict one: its first problem, if any.
+fn first_problem<T>((value, mut problems): (T, Vec<ConfigError>)) -> Result<T, ConfigError> {
+    match problems.is_empty() {
+        true => Ok(value),
+        false => Err(problems.swap_remove(0)),
+    }
 }
 
 #[cfg(test)]

@@ -150,6 +150,21 @@ impl Store {
         }));
     }
 
+    /// Enqueues `record`, waiting up to `timeout` for room in the queue instead of
+    /// dropping it: for the few records an operator's command must not lose (a commit
+    /// associated, a stale run closed), never for the recording path.
+    pub fn record_waiting(&self, record: Record, timeout: Duration) -> Result<(), FlushError> {
+        let Some(sender) = &self.inner.sender else {
+            return Err(FlushError::Closed);
+        };
+        sender
+            .send_timeout(Message::Entry(Entry::Record(record)), timeout)
+            .map_err(|e| match e {
+                crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
+                crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
+            })
+    }
+
     fn enqueue(&self, entry: Entry) {
         self.send(Message::Entry(entry));
     }
@@ -175,13 +190,38 @@ impl Store {
     /// and in the index, at most `timeout`. An error says what is not durable: records
     /// dropped since the last flush, or a writer that did not finish in time.
     pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        self.wait_durable(timeout, true)?;
+        // What the queue refused never reached the writer: it is reported here.
+        match self.inner.queue_drops.swap(0, Ordering::Relaxed) {
+            0 => Ok(()),
+            count => Err(FlushError::Dropped {
+                count,
+                reason: DropReason::QueueFull.as_str(),
+            }),
+        }
+    }
+
+    /// Waits, as [`Store::flush`] does, until everything recorded before is durable, but
+    /// leaves the report of drops to the next `flush`: for the store's own readers (a run
+    /// updated from its stored state) that must not take the host's answer.
+    pub fn sync(&self, timeout: Duration) -> Result<(), FlushError> {
+        self.wait_durable(timeout, false)
+    }
+
+    fn wait_durable(&self, timeout: Duration, report_drops: bool) -> Result<(), FlushError> {
         let Some(sender) = &self.inner.sender else {
             return Err(FlushError::Closed);
         };
         let deadline = Instant::now() + timeout;
         let (reply, answer) = crossbeam_channel::bounded(1);
         sender
-            .send_timeout(Message::Flush(reply), timeout)
+            .send_timeout(
+                Message::Flush {
+                    reply,
+                    report_drops,
+                },
+                timeout,
+            )
             .map_err(|e| match e {
                 crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
                 crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
@@ -190,17 +230,9 @@ impl Store {
         if let Some(writer) = &self.inner.writer {
             writer.thread().unpark();
         }
-        let answer = answer
+        answer
             .recv_deadline(deadline)
-            .map_err(|_| FlushError::Timeout(timeout))?;
-        // What the queue refused never reached the writer: it is reported here.
-        match self.inner.queue_drops.swap(0, Ordering::Relaxed) {
-            0 => answer,
-            count => Err(FlushError::Dropped {
-                count,
-                reason: DropReason::QueueFull.as_str(),
-            }),
-        }
+            .map_err(|_| FlushError::Timeout(timeout))?
     }
 
     /// What it wrote and dropped since it opened.

@@ -19,17 +19,32 @@ pub fn start_of(pid: u32) -> Option<u64> {
 /// Whether the process that started at `start` with `pid` is still running here.
 pub fn is_alive(pid: u32, start: Option<u64>) -> bool {
     if !std::path::Path::new("/proc/self/stat").exists() {
-        // No /proc: only whether some process has the pid (EPERM: it exists, not ours).
+        // No /proc, so no start times: only whether some process has the pid (EPERM: it
+        // exists, and is not ours). A reused pid counts as alive: the run stays open.
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
         // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-        let found = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
-        return pid != 0
-            && (found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
+        let found = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+        let not_ours = std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        return found || (pid > 0 && not_ours);
     }
     match (start_of(pid), start) {
         (Some(now), Some(then)) => now == then,
         (Some(_), None) => true,
         (None, _) => false,
     }
+}
+
+/// Whether the process that recorded `body` (its `pid` and `process_start` fields) is
+/// still running on this host.
+pub fn recorder_alive(body: &serde_json::Map<String, serde_json::Value>) -> bool {
+    let pid = body.get("pid").and_then(serde_json::Value::as_u64);
+    let start = body
+        .get("process_start")
+        .and_then(serde_json::Value::as_u64);
+    pid.and_then(|pid| u32::try_from(pid).ok())
+        .is_some_and(|pid| is_alive(pid, start))
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ pub const RUN_FIELDS: &[&str] = &[
     "api_posting_error",
 ];
 
+/// The commit's columns: kept when a newer state has none.
+const COMMIT_FIELDS: [&str; 3] = ["git_commit_hash", "git_commit_source", "git_commit_author"];
+
 /// Upserts a run's state (parameters: body, event id, time); an older state never
 /// replaces a newer one.
 fn run_upsert() -> &'static str {
@@ -50,7 +53,12 @@ fn run_upsert() -> &'static str {
             .collect();
         let updates: Vec<String> = RUN_FIELDS
             .iter()
-            .map(|f| format!("{f} = excluded.{f}"))
+            .map(|f| match COMMIT_FIELDS.contains(f) {
+                // A commit, once associated, is never taken back by a later state that
+                // lacks it (a guard ending, another process's copy of the run).
+                true => format!("{f} = COALESCE(excluded.{f}, agent_runs.{f})"),
+                false => format!("{f} = excluded.{f}"),
+            })
             .collect();
         format!(
             "INSERT INTO agent_runs (run_id, event_id, updated_unix_nano, {columns})
@@ -68,7 +76,7 @@ fn run_upsert() -> &'static str {
 const EVENT_INSERT: &str = "INSERT OR IGNORE INTO agent_run_events
         (event_id, run_id, name, time_unix_nano, payload)
      SELECT ?2, json_extract(?1, '$.run_id'), COALESCE(json_extract(?1, '$.name'), ''), ?3,
-            COALESCE(json_extract(?1, '$.payload'), '{}')
+            COALESCE(?1 -> '$.payload', '{}')
      WHERE json_extract(?1, '$.run_id') IS NOT NULL";
 
 /// Keeps the run tables up to date with `record`, if it is a run or a run event.
@@ -124,7 +132,7 @@ pub struct RunFilter {
     /// Only runs recorded on this host.
     pub host: Option<String>,
     /// Only runs with this `api_posting_status`.
-    pub posting: Option<String>,
+    pub posting_status: Option<String>,
     /// At most this many, newest first (0: no limit).
     pub limit: usize,
 }
@@ -154,7 +162,7 @@ pub fn list(
         filter.status,
         filter.since,
         filter.host,
-        filter.posting,
+        filter.posting_status,
         limit
     ])?;
     let mut runs = Vec::new();
@@ -205,10 +213,7 @@ fn body_of(
 
 /// The newest state of run `run_id` as the body of a `run` record (the columns that are
 /// set, under their names), to build the next state from; `None` if there is no such run.
-pub fn load_state(
-    conn: &Connection,
-    run_id: &str,
-) -> rusqlite::Result<Option<serde_json::Map<String, serde_json::Value>>> {
+pub fn load_state(conn: &Connection, run_id: &str) -> rusqlite::Result<Option<RunBody>> {
     let sql = format!(
         "SELECT run_id, {} FROM agent_runs WHERE run_id = ?1",
         RUN_FIELDS.join(", ")
@@ -218,88 +223,125 @@ pub fn load_state(
     rows.next()?.map(body_of).transpose()
 }
 
+/// A run's body, as stored and recorded.
+pub type RunBody = serde_json::Map<String, serde_json::Value>;
+
 /// Closes the runs of `host` left `running` by processes that died (the pid gone, or
-/// reused by a process started later): each gets status `abandoned`, an end time and an error summary naming the process. Returns their ids
-/// once the closing records are stored.
-pub fn close_stale(store: &crate::Store, host: &str) -> Result<Vec<String>, RunsError> {
-    let db = &store.config().db_path;
-    let read = |e: rusqlite::Error| RunsError(format!("cannot read {}: {e}", db.display()));
-    store
-        .flush(FLUSH_TIMEOUT)
-        .map_err(|e| RunsError(e.to_string()))?;
+/// reused by a process started later): each gets status `abandoned`, an end time, its
+/// duration and, unless it has one, an error summary naming the process; with
+/// `mark_pending`, also a posting status of `pending`. Returns their new states once
+/// stored.
+pub fn close_stale(
+    store: &crate::Store,
+    host: &str,
+    mark_pending: bool,
+) -> Result<Vec<RunBody>, RunStoreError> {
     let filter = RunFilter {
         status: Some("running".into()),
         host: Some(host.to_owned()),
         ..RunFilter::default()
     };
-    let running = list(&crate::open_reader(db).map_err(read)?, &filter).map_err(read)?;
-    let mut closed = Vec::new();
-    for mut body in running {
-        let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-        let pid = body
-            .get("pid")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0) as u32;
-        let start = body
-            .get("process_start")
-            .and_then(serde_json::Value::as_u64);
-        if crate::process::is_alive(pid, start) {
-            continue;
+    let (running, now) = read_stored(store, |conn| {
+        let now = lookout_exporter_json::rfc3339(std::time::SystemTime::now());
+        let mut running = list(conn, &filter)?;
+        running.retain(|body| !crate::process::recorder_alive(body));
+        for body in &mut running {
+            let start = body.get("start_time").and_then(serde_json::Value::as_str);
+            let ms: Option<i64> = conn.query_row(
+                "SELECT CAST(round((julianday(?1) - julianday(?2)) * 86400000) AS INTEGER)",
+                params![now, start],
+                |r| r.get(0),
+            )?;
+            if let Some(ms) = ms {
+                body.insert("duration_ms".into(), ms.max(0).into());
+            }
         }
-        let now = std::time::SystemTime::now();
+        Ok((running, now))
+    })?;
+    for body in &running {
+        let mut body = body.clone();
+        let pid = body.get("pid").cloned().unwrap_or_default();
         body.insert("status".into(), "abandoned".into());
-        body.insert(
-            "end_time".into(),
-            lookout_exporter_json::rfc3339(now).into(),
-        );
-        let summary = format!("process {pid} on {host} ended before the run did (closed as stale)");
-        body.insert("error_summary".into(), summary.into());
-        store.record(Record::new(
-            RecordKind::Run,
-            serde_json::Value::Object(body),
-        ));
-        closed.push(run_id);
+        body.insert("end_time".into(), now.clone().into());
+        body.entry("error_summary").or_insert_with(|| {
+            format!("process {pid} on {host} ended before the run did (closed as stale)").into()
+        });
+        if mark_pending {
+            body.insert("api_posting_status".into(), "pending".into());
+            body.entry("api_posting_attempts").or_insert(0.into());
+        }
+        store
+            .record_waiting(Record::new(RecordKind::Run, body.into()), SYNC_TIMEOUT)
+            .map_err(|e| RunStoreError(e.to_string()))?;
     }
     store
-        .flush(FLUSH_TIMEOUT)
-        .map_err(|e| RunsError(e.to_string()))?;
-    Ok(closed)
+        .sync(SYNC_TIMEOUT)
+        .map_err(|e| RunStoreError(e.to_string()))?;
+    Ok(running
+        .into_iter()
+        .map(|mut body| {
+            body.insert("status".into(), "abandoned".into());
+            body
+        })
+        .collect())
 }
 
-/// How long [`close_stale`] waits for the store.
-const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the store's run operations wait for what was recorded before them.
+const SYNC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why runs could not be read from the store or written to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct RunsError(String);
+pub struct RunStoreError(String);
+
+/// `read` on the index once everything recorded before is in it (without taking the
+/// host's report of drops).
+fn read_stored<T>(
+    store: &crate::Store,
+    read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<T, RunStoreError> {
+    let db = &store.config().db_path;
+    store
+        .sync(SYNC_TIMEOUT)
+        .map_err(|e| RunStoreError(e.to_string()))?;
+    crate::open_reader(db)
+        .and_then(|conn| read(&conn))
+        .map_err(|e| RunStoreError(format!("cannot read {}: {e}", db.display())))
+}
+
+/// The newest stored state of run `run_id`, once what was recorded before is stored.
+pub fn stored_state(store: &crate::Store, run_id: &str) -> Result<Option<RunBody>, RunStoreError> {
+    read_stored(store, |conn| load_state(conn, run_id))
+}
 
 /// Stores a new state of run `run_id`: its newest stored state (whoever wrote it),
 /// changed by `edit`. `Ok(false)` if the store has no such run.
 pub fn update(
     store: &crate::Store,
     run_id: &str,
-    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
-) -> Result<bool, RunsError> {
-    let db = &store.config().db_path;
-    let read = |e: rusqlite::Error| RunsError(format!("cannot read {}: {e}", db.display()));
-    store
-        .flush(FLUSH_TIMEOUT)
-        .map_err(|e| RunsError(e.to_string()))?;
-    let Some(mut body) =
-        load_state(&crate::open_reader(db).map_err(read)?, run_id).map_err(read)?
-    else {
+    edit: impl FnOnce(&mut RunBody),
+) -> Result<bool, RunStoreError> {
+    let Some(mut body) = stored_state(store, run_id)? else {
         return Ok(false);
     };
     edit(&mut body);
-    store.record(Record::new(
-        RecordKind::Run,
-        serde_json::Value::Object(body),
-    ));
     store
-        .flush(FLUSH_TIMEOUT)
-        .map_err(|e| RunsError(e.to_string()))?;
+        .record_waiting(Record::new(RecordKind::Run, body.into()), SYNC_TIMEOUT)
+        .map_err(|e| RunStoreError(e.to_string()))?;
+    store
+        .sync(SYNC_TIMEOUT)
+        .map_err(|e| RunStoreError(e.to_string()))?;
     Ok(true)
+}
+
+/// Sets a run's commit, as seed 002's `associate_commit`: the hash and source, and the
+/// author when one is given (an earlier author stays otherwise, as with every field).
+pub fn set_commit(body: &mut RunBody, hash: &str, source: &str, author: Option<&str>) {
+    body.insert("git_commit_hash".into(), hash.into());
+    body.insert("git_commit_source".into(), source.into());
+    if let Some(author) = author {
+        body.insert("git_commit_author".into(), author.into());
+    }
 }
 
 /// The ids of the runs whose id starts with `prefix` (at most `limit`).

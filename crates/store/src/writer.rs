@@ -27,8 +27,12 @@ pub(crate) enum Message {
     Entry(Entry),
     /// A record to build here, then store as an entry.
     Deferred(Deferred),
-    /// Answer once everything sent before is in the log (synced) and the index.
-    Flush(Sender<Result<(), FlushError>>),
+    /// Answer once everything sent before is in the log (synced) and the index; with
+    /// `report_drops`, also say (once) what was dropped since the last such answer.
+    Flush {
+        reply: Sender<Result<(), FlushError>>,
+        report_drops: bool,
+    },
 }
 
 /// Why a flush could not say everything is durable.
@@ -240,9 +244,14 @@ impl Writer {
                         }
                         None => self.dropped(DropReason::BodyPanicked, 1),
                     },
-                    Message::Flush(reply) => {
-                        waiters.push(reply);
-                        after_last_flush = 0;
+                    Message::Flush {
+                        reply,
+                        report_drops,
+                    } => {
+                        if report_drops {
+                            after_last_flush = 0;
+                        }
+                        waiters.push((reply, report_drops));
                     }
                 }
                 next = (batch.len() < MAX_BATCH)
@@ -254,14 +263,23 @@ impl Writer {
             if !waiters.is_empty() {
                 let dropped_here = self.dropped_since_flush.0 - dropped_before;
                 let reason = self.dropped_since_flush.1;
-                let answer = self.make_durable();
-                for waiter in waiters {
-                    let _ = waiter.send(answer.clone());
+                let durable = self.make_durable();
+                let reports = waiters.iter().any(|(_, report_drops)| *report_drops);
+                let drops = match reports && durable.is_ok() {
+                    true => self.take_drops(),
+                    false => Ok(()),
+                };
+                for (waiter, report_drops) in waiters {
+                    let answer = match report_drops {
+                        true => durable.clone().and(drops.clone()),
+                        false => durable.clone(),
+                    };
+                    let _ = waiter.send(answer);
                 }
                 // A batch fails whole: what it dropped after its last flush is still to
                 // be reported to the next one.
                 let carried = dropped_here.min(after_last_flush);
-                if carried > 0 {
+                if reports && carried > 0 {
                     self.dropped_since_flush = (carried, reason);
                 }
             }
@@ -292,7 +310,8 @@ impl Writer {
         }
     }
 
-    /// Syncs the log and checks the index has everything; the answer to a flush.
+    /// Syncs the log and checks the index has everything; a failed sync is a drop, for
+    /// the next flush that reports drops.
     fn make_durable(&mut self) -> Result<(), FlushError> {
         if let Some(log) = &mut self.log
             && let Err(e) = log.sync()
@@ -306,6 +325,11 @@ impl Writer {
             // The index stayed busy: the records are in the log, not yet in SQLite.
             return Err(FlushError::Timeout(crate::index::BUSY_TIMEOUT));
         }
+        Ok(())
+    }
+
+    /// What was dropped since the last flush that reported drops, reported now.
+    fn take_drops(&mut self) -> Result<(), FlushError> {
         let (count, reason) = std::mem::take(&mut self.dropped_since_flush);
         if count > 0 {
             return Err(FlushError::Dropped { count, reason });

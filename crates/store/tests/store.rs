@@ -540,3 +540,41 @@ fn bodies_built_on_the_writer_are_stored_and_a_panicking_one_is_a_counted_drop()
         "each with an id of its own"
     );
 }
+
+#[test]
+fn updating_a_stored_run_leaves_the_report_of_drops_to_the_hosts_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StoreConfig::new(dir.path());
+    config.queue_capacity = 1;
+    let store = Store::open(config);
+    store.record(Record::new(
+        RecordKind::Run,
+        json!({"run_id": "kept", "status": "success"}),
+    ));
+    store.sync(FLUSH).unwrap();
+    for n in 0..10_000 {
+        store.record(run(n));
+    }
+    let dropped = store.stats().dropped(DropReason::QueueFull);
+    assert!(dropped > 0);
+    let found = lookout_store::runs::update(&store, "kept", |body| {
+        lookout_store::runs::set_commit(body, "abc1234", "ci", None);
+    });
+    assert_eq!(
+        found,
+        Ok(true),
+        "an unrelated drop is no failure of the update"
+    );
+    assert!(
+        matches!(store.flush(FLUSH), Err(lookout_store::FlushError::Dropped { count, .. }) if count == dropped),
+        "the host still hears of every drop"
+    );
+    let db = dir.path().join("db/telemetry.sqlite");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM agent_runs WHERE run_id = 'kept' AND git_commit_hash = 'abc1234'"
+        ),
+        1
+    );
+}

@@ -52,7 +52,7 @@ fn recording_telemetry() -> lookout::Telemetry {
 /// The store the commands that read it (`traces`, `backup`, `restore`) open: the one
 /// the environment names, else the per-user data directory.
 fn store_config() -> Result<lookout::store::StoreConfig, CliError> {
-    lookout::config::Config::from_env()?
+    lookout::config::Config::from_env_or_warn()
         .with_default_store()
         .store
         .ok_or_else(|| {

@@ -95,18 +95,19 @@ fn list(args: &RunListArgs, store: &StoreConfig, settings: &Settings) -> Result<
     Ok(())
 }
 
-/// The run `id` names: itself, or the one run whose id starts with it.
-fn resolve(conn: &Connection, id: &str, store: &StoreConfig) -> Result<Body, CliError> {
+/// The run `id` names (itself, or the one run whose id starts with it): its id and state.
+fn resolve(conn: &Connection, id: &str, store: &StoreConfig) -> Result<(String, Body), CliError> {
     let read = |e| super::read_error(&store.db_path, e);
-    if let Some(body) = runs::load_state(conn, id).map_err(read)? {
-        return Ok(body);
-    }
-    let ids = runs::ids_starting_with(conn, id, 2).map_err(read)?;
+    let ids = match runs::load_state(conn, id).map_err(read)? {
+        Some(body) => return Ok((id.to_owned(), body)),
+        None => runs::ids_starting_with(conn, id, 2).map_err(read)?,
+    };
     match ids.as_slice() {
+        [one] => match runs::load_state(conn, one).map_err(read)? {
+            Some(body) => Ok((one.clone(), body)),
+            None => Err(CliError::NotFound(format!("run {id}"))),
+        },
         [] => Err(CliError::NotFound(format!("run {id}"))),
-        [one] => Ok(runs::load_state(conn, one)
-            .map_err(read)?
-            .unwrap_or_default()),
         _ => Err(CliError::Ambiguous {
             what: "run",
             prefix: id.to_owned(),
@@ -117,8 +118,7 @@ fn resolve(conn: &Connection, id: &str, store: &StoreConfig) -> Result<Body, Cli
 
 fn show(id: &str, store: &StoreConfig, settings: &Settings) -> Result<(), CliError> {
     let conn = super::open_store_reader(store)?;
-    let mut body = resolve(&conn, id, store)?;
-    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+    let (run_id, mut body) = resolve(&conn, id, store)?;
     let events = runs::events(&conn, &run_id).map_err(|e| super::read_error(&store.db_path, e))?;
     let events: Vec<Value> = events
         .into_iter()
@@ -194,20 +194,15 @@ fn associate_commit(
     settings: &Settings,
 ) -> Result<(), CliError> {
     let hash = git::validate_commit(hash, source)?;
-    let run_id = resolve(&super::open_store_reader(store)?, id, store)?["run_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let (run_id, _) = resolve(&super::open_store_reader(store)?, id, store)?;
     let writer = Store::open(store.clone());
-    runs::update(&writer, &run_id, |body| {
-        body.insert("git_commit_hash".into(), hash.clone().into());
-        body.insert("git_commit_source".into(), source.into());
-        match author {
-            Some(author) => body.insert("git_commit_author".into(), author.into()),
-            None => body.remove("git_commit_author"),
-        };
+    let found = runs::update(&writer, &run_id, |body| {
+        runs::set_commit(body, &hash, source, author);
     })
     .map_err(|e| CliError::Store(e.to_string()))?;
+    if !found {
+        return Err(CliError::NotFound(format!("run {id}")));
+    }
     if settings.json {
         println!(
             "{}",
@@ -222,7 +217,12 @@ fn associate_commit(
 fn cleanup(store: &StoreConfig, settings: &Settings) -> Result<(), CliError> {
     let host = lookout_export::host_name().unwrap_or_default();
     let writer = Store::open(store.clone());
-    let closed = runs::close_stale(&writer, &host).map_err(|e| CliError::Store(e.to_string()))?;
+    let closed =
+        runs::close_stale(&writer, &host, false).map_err(|e| CliError::Store(e.to_string()))?;
+    let closed: Vec<&str> = closed
+        .iter()
+        .filter_map(|body| body.get("run_id").and_then(Value::as_str))
+        .collect();
     if settings.json {
         println!("{}", json!({ "abandoned": closed }));
     } else if closed.is_empty() {
