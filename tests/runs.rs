@@ -354,6 +354,9 @@ fn a_commit_associated_while_a_guard_runs_survives_its_end_and_payloads_keep_the
     let dir = tempfile::tempdir().unwrap();
     let telemetry = telemetry(dir.path());
     let runs = telemetry.runs();
+    // Detection done (the workspace is a repository): the run's end carries HEAD, which
+    // must not replace the commit associated meanwhile.
+    let _ = runs.git_context(Duration::from_secs(5));
     let mut run = runs.track_run("coder", "guarded");
     let id = run.id().to_owned();
     for payload in [

@@ -38,7 +38,7 @@ pub const RUN_FIELDS: &[&str] = &[
     "api_posting_error",
 ];
 
-/// The commit's columns: kept when a newer state has none.
+/// The commit's columns: an associated commit is kept against a detected or missing one.
 const COMMIT_FIELDS: [&str; 3] = ["git_commit_hash", "git_commit_source", "git_commit_author"];
 
 /// Upserts a run's state (parameters: body, event id, time); an older state never
@@ -54,9 +54,14 @@ fn run_upsert() -> &'static str {
         let updates: Vec<String> = RUN_FIELDS
             .iter()
             .map(|f| match COMMIT_FIELDS.contains(f) {
-                // A commit, once associated, is never taken back by a later state that
-                // lacks it (a guard ending, another process's copy of the run).
-                true => format!("{f} = COALESCE(excluded.{f}, agent_runs.{f})"),
+                // An associated commit (it has a source) is never taken back by a later
+                // state that lacks one or only detected HEAD (a guard ending, another
+                // process's copy of the run).
+                true => format!(
+                    "{f} = CASE WHEN excluded.git_commit_source IS NULL
+                                 AND agent_runs.git_commit_source IS NOT NULL
+                            THEN agent_runs.{f} ELSE COALESCE(excluded.{f}, agent_runs.{f}) END"
+                ),
                 false => format!("{f} = excluded.{f}"),
             })
             .collect();
