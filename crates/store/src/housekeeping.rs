@@ -72,8 +72,9 @@ pub(crate) fn retention(
     )?;
     removed.metric_points = delete_batched(
         conn,
-        "DELETE FROM telemetry_metrics WHERE rowid IN
-           (SELECT rowid FROM telemetry_metrics WHERE time_unix_nano < ?1 LIMIT ?2)",
+        "DELETE FROM telemetry_points WHERE (series_id, time_unix_nano, event_id) IN
+           (SELECT series_id, time_unix_nano, event_id FROM telemetry_points
+            WHERE time_unix_nano < ?1 LIMIT ?2)",
         cutoff(retention.metrics),
     )?;
     let aggregates_cutoff = cutoff(retention.aggregates) / 1_000_000_000;

@@ -17,6 +17,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     |conn| conn.execute_batch(include_str!("schema/001_tables.sql")),
     |conn| conn.execute_batch(include_str!("schema/002_views.sql")),
     crate::runs::migrate,
+    crate::metrics::migrate,
 ];
 
 /// The schema version this build writes.
@@ -226,6 +227,11 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
                         attributes(&e.attributes).to_string(),
                     ])?;
                 }
+            }
+            // A metric point is a row of telemetry_points only (its key makes a repeat
+            // a no-op): a million points are not also a million bodies.
+            Entry::Record(r) if r.kind == crate::RecordKind::MetricPoint => {
+                crate::metrics::index(tx, r)?;
             }
             Entry::Record(r) => {
                 let inserted = record.execute(params![

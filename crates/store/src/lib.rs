@@ -41,6 +41,7 @@ mod exporter;
 mod housekeeping;
 mod index;
 mod log;
+pub mod metrics;
 pub mod process;
 pub mod query;
 mod record;

@@ -235,8 +235,9 @@ fn retention_removes_old_rows_and_day_files() {
         (1, RecordKind::Run),
         (8, RecordKind::Run),
         (8, RecordKind::MetricPoint),
+        (31, RecordKind::MetricPoint),
     ] {
-        let mut record = Record::new(kind, json!({"age_days": age}));
+        let mut record = Record::new(kind, json!({"name": "m", "value": age}));
         record.time = now - day * age;
         store.record(record);
     }
@@ -257,14 +258,13 @@ fn retention_removes_old_rows_and_day_files() {
 
     let removed = store.apply_retention().unwrap();
     assert_eq!(removed.spans, 1);
-    assert_eq!(
-        removed.records, 2,
-        "runs and metric points records past 7 days"
-    );
+    assert_eq!(removed.records, 1, "records past 7 days");
+    assert_eq!(removed.metric_points, 1, "metric points past 30 days");
     assert_eq!(removed.day_files, 1);
     assert!(!old_file.exists());
     let db = &config.db_path;
     assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_records"), 1);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_metrics"), 1);
     assert_eq!(
         count(
             db,
@@ -577,4 +577,85 @@ fn updating_a_stored_run_leaves_the_report_of_drops_to_the_hosts_flush() {
         ),
         1
     );
+}
+
+#[test]
+fn metric_points_are_stored_by_series_and_rebuilt_from_the_log() {
+    use lookout_store::metrics::{PointValue, point_record};
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let labels = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let first = point_record(
+        "queue_depth",
+        "gauge",
+        &labels(&[("priority", "high"), ("agent", "coder")]),
+        PointValue::Number(3.0),
+        time,
+    );
+    store.record(first.clone());
+    store.record(first); // the same id: one point
+    store.record(point_record(
+        "queue_depth",
+        "gauge",
+        &labels(&[("agent", "coder"), ("priority", "high")]),
+        PointValue::Number(5.0),
+        time + Duration::from_secs(60),
+    ));
+    store.record(point_record(
+        "deploy_version",
+        "value",
+        &labels(&[]),
+        PointValue::Text("v1.2.3".into()),
+        time,
+    ));
+    // Seed 004 accepts integers and booleans too; a body without a name is no point.
+    store.record(Record::new(
+        RecordKind::MetricPoint,
+        json!({"name": "flag", "value": true}),
+    ));
+    store.record(Record::new(RecordKind::MetricPoint, json!({"value": 1})));
+    store.flush(FLUSH).unwrap();
+    drop(store);
+
+    let check = |db: &Path| {
+        assert_eq!(
+            count(db, "SELECT COUNT(*) FROM telemetry_series"),
+            3,
+            "label order is one series"
+        );
+        assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_points"), 4);
+        let conn = Connection::open(db).unwrap();
+        let (value, labels): (f64, String) = conn
+            .query_row(
+                "SELECT value, labels FROM v_recent_metrics WHERE name = 'queue_depth'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (value, labels.as_str()),
+            (5.0, r#"{"agent":"coder","priority":"high"}"#)
+        );
+        let text: String = conn
+            .query_row(
+                "SELECT text FROM telemetry_metrics WHERE name = 'deploy_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(text, "v1.2.3");
+    };
+    check(&config.db_path);
+    // The log is the truth: without the database, the next open rebuilds the points.
+    std::fs::remove_file(&config.db_path).unwrap();
+    let store = Store::open(config.clone());
+    store.flush(FLUSH).unwrap();
+    check(&config.db_path);
 }

@@ -1,0 +1,256 @@
+//! Calculations on one series of points, as seed 003's `DashboardData` offers them.
+//!
+//! Percentiles are linear interpolations between closest ranks (Hyndman and Fan's
+//! definition 7, the default of NumPy, R and spreadsheets' `PERCENTILE.INC`): for `n`
+//! sorted values and quantile `q`, the rank `h = (n - 1) q` gives
+//! `x[floor h] + (h - floor h) (x[floor h + 1] - x[floor h])`.
+
+/// One observation: a time (Unix nanoseconds) and a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Unix nanoseconds.
+    pub time: i64,
+    /// The value.
+    pub value: f64,
+}
+
+impl Point {
+    /// A point at `time` (Unix nanoseconds).
+    pub fn new(time: i64, value: f64) -> Point {
+        Point { time, value }
+    }
+}
+
+/// How a bucket's points become one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Aggregation {
+    /// The mean.
+    Avg,
+    /// The sum.
+    Sum,
+    /// The smallest.
+    Min,
+    /// The largest.
+    Max,
+    /// How many.
+    Count,
+    /// A percentile, in thousandths (`Percentile(950)` is p95), interpolated as the
+    /// module says.
+    Percentile(u16),
+}
+
+impl Aggregation {
+    /// Parses `avg`, `sum`, `min`, `max`, `count`, `p50`, `p95`, `p99`, `p99.9` (any
+    /// `pN` with 0 <= N <= 100 and at most one decimal).
+    pub fn parse(text: &str) -> Option<Aggregation> {
+        Some(match text.trim().to_ascii_lowercase().as_str() {
+            "avg" | "mean" => Aggregation::Avg,
+            "sum" => Aggregation::Sum,
+            "min" => Aggregation::Min,
+            "max" => Aggregation::Max,
+            "count" => Aggregation::Count,
+            other => {
+                let number: f64 = other.strip_prefix('p')?.parse().ok()?;
+                let thousandths = (number * 10.0).round();
+                if !(0.0..=1000.0).contains(&thousandths)
+                    || (number * 10.0 - thousandths).abs() > 1e-9
+                {
+                    return None;
+                }
+                Aggregation::Percentile(thousandths as u16)
+            }
+        })
+    }
+
+    /// The value of `values` (any order; reordered for percentiles); `None` when empty.
+    pub fn apply(self, values: &mut [f64]) -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        Some(match self {
+            Aggregation::Avg => values.iter().sum::<f64>() / n,
+            Aggregation::Sum => values.iter().sum(),
+            Aggregation::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
+            Aggregation::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Aggregation::Count => n,
+            Aggregation::Percentile(thousandths) => {
+                values.sort_unstable_by(f64::total_cmp);
+                percentile(values, f64::from(thousandths) / 1000.0)?
+            }
+        })
+    }
+}
+
+/// Percentile `q` (0 to 1) of `sorted` (ascending), interpolated as the module says;
+/// `None` when empty or `q` is outside 0..=1.
+pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() || !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let rank = (sorted.len() - 1) as f64 * q;
+    let below = rank.floor() as usize;
+    let above = (below + 1).min(sorted.len() - 1);
+    Some(sorted[below] + (rank - below as f64) * (sorted[above] - sorted[below]))
+}
+
+/// Seed 003's `summarize`: count, min, max, mean and p50/p95/p99.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// How many points.
+    pub count: usize,
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+    /// The mean.
+    pub avg: f64,
+    /// The median.
+    pub p50: f64,
+    /// The 95th percentile.
+    pub p95: f64,
+    /// The 99th percentile.
+    pub p99: f64,
+}
+
+/// The summary of `points`; `None` when there are none.
+pub fn summarize(points: &[Point]) -> Option<Summary> {
+    let mut values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    values.sort_unstable_by(f64::total_cmp);
+    let at = |q| percentile(&values, q);
+    Some(Summary {
+        count: values.len(),
+        min: *values.first()?,
+        max: *values.last()?,
+        avg: values.iter().sum::<f64>() / values.len() as f64,
+        p50: at(0.5)?,
+        p95: at(0.95)?,
+        p99: at(0.99)?,
+    })
+}
+
+/// One interval of [`aggregate`]: the points whose time falls in
+/// `[start, start + interval)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    /// Unix nanoseconds; a multiple of the interval.
+    pub start: i64,
+    /// How many points.
+    pub count: usize,
+    /// Their sum.
+    pub sum: f64,
+    /// The smallest.
+    pub min: f64,
+    /// The largest.
+    pub max: f64,
+}
+
+impl Bucket {
+    /// The mean of its points.
+    pub fn avg(&self) -> f64 {
+        self.sum / self.count as f64
+    }
+}
+
+/// Seed 003's `aggregate(metrics, interval)`: `points` in buckets of `interval`
+/// nanoseconds aligned to the Unix epoch, in time order. Buckets without points are left
+/// out (a gap stays a gap). `points` in any order; an `interval` of 0 is one bucket per
+/// distinct time.
+pub fn aggregate(points: &[Point], interval: i64) -> Vec<Bucket> {
+    let mut buckets: std::collections::BTreeMap<i64, Bucket> = Default::default();
+    for point in points {
+        let start = bucket_start(point.time, interval);
+        let bucket = buckets.entry(start).or_insert(Bucket {
+            start,
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        });
+        bucket.count += 1;
+        bucket.sum += point.value;
+        bucket.min = bucket.min.min(point.value);
+        bucket.max = bucket.max.max(point.value);
+    }
+    buckets.into_values().collect()
+}
+
+/// The start of the bucket of `interval` nanoseconds that holds `time`.
+pub fn bucket_start(time: i64, interval: i64) -> i64 {
+    if interval <= 0 {
+        return time;
+    }
+    time.div_euclid(interval) * interval
+}
+
+/// Seed 003's `movingAverage(metrics, window)`: each point's value replaced by the mean
+/// of it and the `window - 1` points before it (fewer at the start), in time order.
+pub fn moving_average(points: &[Point], window: usize) -> Vec<Point> {
+    let window = window.max(1);
+    let mut sorted = points.to_vec();
+    sorted.sort_by_key(|p| p.time);
+    let mut sum = 0.0;
+    (0..sorted.len())
+        .map(|i| {
+            sum += sorted[i].value;
+            if i >= window {
+                sum -= sorted[i - window].value;
+            }
+            let n = (i + 1).min(window) as f64;
+            Point::new(sorted[i].time, sum / n)
+        })
+        .collect()
+}
+
+/// Seed 003's `detectAnomalies(metrics, stdDevs)`: the points farther than `std_devs`
+/// standard deviations (of the population: all points) from the mean. None when the
+/// values do not vary.
+pub fn detect_anomalies(points: &[Point], std_devs: f64) -> Vec<Point> {
+    if points.is_empty() {
+        return Vec::new();
+    }
+    let n = points.len() as f64;
+    let mean = points.iter().map(|p| p.value).sum::<f64>() / n;
+    let variance = points.iter().map(|p| (p.value - mean).powi(2)).sum::<f64>() / n;
+    let limit = std_devs * variance.sqrt();
+    if limit == 0.0 {
+        return Vec::new();
+    }
+    points
+        .iter()
+        .filter(|p| (p.value - mean).abs() > limit)
+        .copied()
+        .collect()
+}
+
+/// Seed 003's `calculateRate(metrics, interval)` for a counter: per bucket of
+/// `interval` nanoseconds, the increase per second. The increase between two points is
+/// their difference, or the later value when it is lower (the counter restarted from
+/// zero, as PromQL counts a reset); each increase belongs to the bucket of the later
+/// point. Unlike PromQL's `rate`, nothing is extrapolated to the bucket's edges. Buckets
+/// with no increase measured (fewer than two points so far) are left out.
+pub fn calculate_rate(points: &[Point], interval: i64) -> Vec<Point> {
+    let mut sorted = points.to_vec();
+    sorted.sort_by_key(|p| p.time);
+    let seconds = interval as f64 / 1e9;
+    let mut rates: Vec<Point> = Vec::new();
+    for pair in sorted.windows(2) {
+        let (before, after) = (pair[0].value, pair[1].value);
+        let increase = if after >= before {
+            after - before
+        } else {
+            after
+        };
+        let start = bucket_start(pair[1].time, interval);
+        match rates.last_mut() {
+            Some(last) if last.time == start => last.value += increase,
+            _ => rates.push(Point::new(start, increase)),
+        }
+    }
+    if seconds > 0.0 {
+        for rate in &mut rates {
+            rate.value /= seconds;
+        }
+    }
+    rates
+}

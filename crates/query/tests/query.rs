@@ -1,0 +1,275 @@
+//! The query engine against numbers this test computes itself, on points generated into
+//! a real store: every aggregation, buckets with gaps, label filters, percentiles,
+//! moving averages, anomalies, and rates across a counter reset.
+
+use lookout_query::functions::{self, Aggregation, Point};
+use lookout_query::{Query, QueryError, query};
+use lookout_store::metrics::{PointValue, point_record};
+use lookout_store::{Store, StoreConfig};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const MINUTE: i64 = 60_000_000_000;
+
+/// xorshift64*: the same points on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect()
+}
+
+fn at(nanos: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(nanos as u64)
+}
+
+/// Three series of a duration metric over two hours, a point every 10 to 50 s, with
+/// the 30 minutes from 00:40 left empty; returns the store and the points by agent type.
+fn generated() -> (tempfile::TempDir, Store, BTreeMap<String, Vec<Point>>, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path()));
+    let start = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
+    let mut rng = Rng(42);
+    let mut all = BTreeMap::new();
+    for agent in ["coder", "reviewer", "tester"] {
+        let mut points = Vec::new();
+        let mut time = start + (rng.next() % 10_000_000_000) as i64;
+        while time < start + 120 * MINUTE {
+            let in_gap = (start + 40 * MINUTE..start + 70 * MINUTE).contains(&time);
+            if !in_gap {
+                let value = 0.5 + 10.0 * rng.unit();
+                let point = point_record(
+                    "agent_execution_duration_seconds",
+                    "gauge",
+                    &labels(&[("agent_type", agent), ("phase", "code")]),
+                    PointValue::Number(value),
+                    at(time),
+                );
+                store.record(point);
+                points.push(Point::new(time, value));
+            }
+            time += (10 + rng.next() % 40) as i64 * 1_000_000_000;
+        }
+        all.insert(agent.to_owned(), points);
+    }
+    store.flush(Duration::from_secs(30)).unwrap();
+    (dir, store, all, start)
+}
+
+/// The expected buckets, computed here: group by `time - time mod interval`, then fold.
+fn expected(points: &[Point], interval: i64, aggregation: Aggregation) -> Vec<Point> {
+    let mut groups: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for p in points {
+        groups
+            .entry(p.time - p.time.rem_euclid(interval))
+            .or_default()
+            .push(p.value);
+    }
+    groups
+        .into_iter()
+        .map(|(start, mut values)| {
+            values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let n = values.len();
+            let value = match aggregation {
+                Aggregation::Avg => values.iter().sum::<f64>() / n as f64,
+                Aggregation::Sum => values.iter().sum(),
+                Aggregation::Min => values[0],
+                Aggregation::Max => values[n - 1],
+                Aggregation::Count => n as f64,
+                Aggregation::Percentile(t) => {
+                    // Definition 7, from scratch: weights of the two neighbouring ranks.
+                    let position = (t as f64 / 1000.0) * (n as f64 - 1.0);
+                    let lower = position as usize;
+                    let weight = position - lower as f64;
+                    let upper = if lower + 1 < n {
+                        values[lower + 1]
+                    } else {
+                        values[lower]
+                    };
+                    values[lower] * (1.0 - weight) + upper * weight
+                }
+            };
+            Point::new(start, value)
+        })
+        .collect()
+}
+
+fn close(a: &[Point], b: &[Point]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.time == y.time && (x.value - y.value).abs() <= 1e-9 * y.value.abs().max(1.0)
+        })
+}
+
+#[test]
+fn every_aggregation_equals_the_tests_own_computation_gaps_and_filters_included() {
+    let (dir, _store, all, start) = generated();
+    let conn = lookout_store::open_reader(&dir.path().join("db/telemetry.sqlite")).unwrap();
+    let (from, until) = (start + 5 * MINUTE, start + 115 * MINUTE);
+    for aggregation in ["avg", "sum", "min", "max", "count", "p50", "p95", "p99"] {
+        let aggregation = Aggregation::parse(aggregation).unwrap();
+        let answer = query::run(
+            &conn,
+            &Query::new(
+                "agent_execution_duration_seconds",
+                from,
+                until,
+                aggregation,
+                5 * MINUTE,
+            )
+            .label("agent_type", "reviewer"),
+        )
+        .unwrap();
+        assert_eq!(answer.len(), 1, "the label filter keeps one series");
+        assert_eq!(answer[0].labels["agent_type"], "reviewer");
+        let inside: Vec<Point> = all["reviewer"]
+            .iter()
+            .filter(|p| (from..until).contains(&p.time))
+            .copied()
+            .collect();
+        let want = expected(&inside, 5 * MINUTE, aggregation);
+        assert!(
+            close(&answer[0].points, &want),
+            "{aggregation:?}: {:?} != {want:?}",
+            answer[0].points
+        );
+        // The empty half hour stays empty: no bucket from 00:40 to 01:10.
+        let gap = start + 40 * MINUTE..start + 70 * MINUTE;
+        assert!(answer[0].points.iter().all(|p| !gap.contains(&p.time)));
+        assert_eq!(
+            answer[0].points.len(),
+            22 - 6,
+            "22 buckets, 6 of them empty"
+        );
+    }
+    let every = query::run(
+        &conn,
+        &Query::new(
+            "agent_execution_duration_seconds",
+            from,
+            until,
+            Aggregation::Count,
+            5 * MINUTE,
+        )
+        .label("phase", "code"),
+    )
+    .unwrap();
+    assert_eq!(every.len(), 3);
+    let none = query::run(
+        &conn,
+        &Query::new(
+            "agent_execution_duration_seconds",
+            from,
+            until,
+            Aggregation::Count,
+            MINUTE,
+        )
+        .label("agent_type", "nobody"),
+    )
+    .unwrap();
+    assert!(none.is_empty());
+    assert!(matches!(
+        query::run(
+            &conn,
+            &Query::new("x", until, from, Aggregation::Avg, MINUTE)
+        ),
+        Err(QueryError::Range)
+    ));
+    assert!(matches!(
+        query::run(&conn, &Query::new("x", from, until, Aggregation::Avg, 0)),
+        Err(QueryError::Interval)
+    ));
+}
+
+#[test]
+fn summaries_moving_averages_and_anomalies_equal_direct_computations() {
+    let (_dir, _store, all, _) = generated();
+    let points = &all["coder"];
+    let summary = functions::summarize(points).unwrap();
+    let mut values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = values.len();
+    assert_eq!(summary.count, n);
+    assert_eq!((summary.min, summary.max), (values[0], values[n - 1]));
+    let mean = values.iter().sum::<f64>() / n as f64;
+    assert!((summary.avg - mean).abs() < 1e-9);
+    let whole = [Point::new(0, 0.0)];
+    let p95 = expected(
+        &points
+            .iter()
+            .map(|p| Point::new(0, p.value))
+            .collect::<Vec<_>>(),
+        1,
+        Aggregation::Percentile(950),
+    );
+    assert!((summary.p95 - p95[0].value).abs() < 1e-9);
+    assert_eq!(functions::summarize(&whole).unwrap().p99, 0.0);
+    assert!(functions::summarize(&[]).is_none());
+
+    // Moving average: the naive mean of each trailing window of 10.
+    let moving = functions::moving_average(points, 10);
+    for (i, point) in moving.iter().enumerate() {
+        let window = &points[i.saturating_sub(9)..=i];
+        let naive = window.iter().map(|p| p.value).sum::<f64>() / window.len() as f64;
+        assert!((point.value - naive).abs() < 1e-9, "at {i}");
+        assert_eq!(point.time, points[i].time);
+    }
+
+    // Anomalies: three spikes in otherwise uniform noise are exactly what is found.
+    let mut spiked = points.clone();
+    for i in [17, 80, 133] {
+        spiked[i].value = 500.0;
+    }
+    let found = functions::detect_anomalies(&spiked, 3.0);
+    let times: Vec<i64> = found.iter().map(|p| p.time).collect();
+    assert_eq!(times, [17, 80, 133].map(|i| spiked[i].time));
+    assert!(functions::detect_anomalies(&[Point::new(1, 2.0); 5], 3.0).is_empty());
+}
+
+#[test]
+fn a_rate_counts_across_a_counter_reset_as_promql_does() {
+    // A counter sampled every 15 s: 0, 10, 20, 30, then the process restarts (5), 15, 25.
+    let values = [0.0, 10.0, 20.0, 30.0, 5.0, 15.0, 25.0];
+    let points: Vec<Point> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Point::new(i as i64 * 15_000_000_000, *v))
+        .collect();
+    let rates = functions::calculate_rate(&points, MINUTE);
+    // Minute 0 holds the increases up to 45 s: 10 + 10 + 10 = 30 in 60 s. Minute 1 holds
+    // the reset (5: the counter restarted from zero) and 10 + 10: 25.
+    assert_eq!(rates, [Point::new(0, 0.5), Point::new(MINUTE, 25.0 / 60.0)]);
+    // Without the reset rule the second minute would be negative.
+    assert!(rates.iter().all(|r| r.value >= 0.0));
+}
+
+#[test]
+fn aggregations_parse_as_the_commands_write_them() {
+    assert_eq!(
+        Aggregation::parse("p95"),
+        Some(Aggregation::Percentile(950))
+    );
+    assert_eq!(
+        Aggregation::parse("P99.9"),
+        Some(Aggregation::Percentile(999))
+    );
+    assert_eq!(Aggregation::parse("mean"), Some(Aggregation::Avg));
+    for bad in ["p101", "p9.95", "median", "", "p"] {
+        assert_eq!(Aggregation::parse(bad), None, "{bad}");
+    }
+}

@@ -1,0 +1,187 @@
+//! Metric points in the index: a `metric_point` record (`{"name", "kind", "labels",
+//! "value"}`, its time the point's time) is one row of `telemetry_points` in the series
+//! its name and labels name (`telemetry_series`); both are rebuilt from the log like
+//! every other table.
+
+use crate::record::{Record, RecordKind, nanos};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// What a point's value is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointValue {
+    /// A number (an integer is stored as a float).
+    Number(f64),
+    /// Text (seed 004's `record_metric` accepts strings).
+    Text(String),
+}
+
+/// A `metric_point` record of `name` with `labels` at `time`.
+pub fn point_record(
+    name: &str,
+    kind: &str,
+    labels: &BTreeMap<String, String>,
+    value: PointValue,
+    time: SystemTime,
+) -> Record {
+    let value = match value {
+        PointValue::Number(x) => json!(x),
+        PointValue::Text(text) => json!(text),
+    };
+    let mut record = Record::new(
+        RecordKind::MetricPoint,
+        json!({"name": name, "kind": kind, "labels": labels, "value": value}),
+    );
+    record.time = time;
+    record
+}
+
+/// Labels as stored: a JSON object with its keys sorted, every value a string.
+pub fn canonical_labels(labels: &Map<String, Value>) -> String {
+    let sorted: BTreeMap<&str, String> = labels
+        .iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            (key.as_str(), text)
+        })
+        .collect();
+    serde_json::to_string(&sorted).unwrap_or_else(|_| "{}".into())
+}
+
+/// Indexes metric point `record`, if it has a name and a number or text value.
+pub(crate) fn index(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
+    insert(tx, &record.event_id, nanos(record.time), &record.body)
+}
+
+fn insert(conn: &Connection, event_id: &str, time: i64, body: &Value) -> rusqlite::Result<()> {
+    let Some(name) = body.get("name").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let (value, text) = match body.get("value") {
+        Some(Value::Number(n)) => (n.as_f64(), None),
+        Some(Value::Bool(b)) => (Some(f64::from(u8::from(*b))), None),
+        Some(Value::String(s)) => (None, Some(s.as_str())),
+        _ => return Ok(()),
+    };
+    let kind = body.get("kind").and_then(Value::as_str).unwrap_or("gauge");
+    let labels = body
+        .get("labels")
+        .and_then(Value::as_object)
+        .map_or_else(|| "{}".to_owned(), canonical_labels);
+    let series: i64 = match conn
+        .prepare_cached("SELECT series_id FROM telemetry_series WHERE name = ?1 AND labels = ?2")?
+        .query_row(params![name, labels], |r| r.get(0))
+        .optional()?
+    {
+        Some(id) => id,
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO telemetry_series (name, kind, labels) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![name, kind, labels])?;
+            let id = conn.last_insert_rowid();
+            let pairs: BTreeMap<String, String> = serde_json::from_str(&labels).unwrap_or_default();
+            let mut label = conn.prepare_cached(
+                "INSERT OR IGNORE INTO telemetry_series_labels (name, key, value, series_id)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (key, value) in &pairs {
+                label.execute(params![name, key, value, id])?;
+            }
+            id
+        }
+    };
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO telemetry_points (series_id, time_unix_nano, event_id, value, text)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![series, time, event_id, value, text])?;
+    Ok(())
+}
+
+/// Migration 4: series and points, filled from the metric points already stored.
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(include_str!("schema/004_metric_points.sql"))?;
+    let mut points = conn.prepare(
+        "SELECT event_id, time_unix_nano, body FROM telemetry_records
+         WHERE kind = 'metric_point' ORDER BY time_unix_nano",
+    )?;
+    let mut rows = points.query([])?;
+    while let Some(row) = rows.next()? {
+        let (id, time, body): (String, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        if let Ok(body) = serde_json::from_str(&body) {
+            insert(conn, &id, time, &body)?;
+        }
+    }
+    Ok(())
+}
+
+/// A series of a metric: its id, kind and labels.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoredSeries {
+    /// The row id in `telemetry_series`.
+    pub series_id: i64,
+    /// `counter`, `gauge`, `histogram`, ...
+    pub kind: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The series of metric `name` that have every label of `labels` with its value, in
+/// label order (found through `telemetry_series_labels`: only matching series are read).
+pub fn series(
+    conn: &Connection,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+) -> rusqlite::Result<Vec<StoredSeries>> {
+    let mut sql =
+        String::from("SELECT series_id, kind, labels FROM telemetry_series WHERE name = ?");
+    let mut values: Vec<&str> = vec![name];
+    for (key, value) in labels {
+        sql.push_str(
+            " AND series_id IN (SELECT series_id FROM telemetry_series_labels
+                                WHERE name = ? AND key = ? AND value = ?)",
+        );
+        values.extend([name, key.as_str(), value.as_str()]);
+    }
+    sql.push_str(" ORDER BY labels");
+    let mut statement = conn.prepare_cached(&sql)?;
+    statement
+        .query_map(rusqlite::params_from_iter(&values), |r| {
+            let labels: String = r.get(2)?;
+            Ok(StoredSeries {
+                series_id: r.get(0)?,
+                kind: r.get(1)?,
+                labels: serde_json::from_str(&labels).unwrap_or_default(),
+            })
+        })?
+        .collect()
+}
+
+/// The numeric points of series `series_id` from `from` (inclusive) to `until`
+/// (exclusive), Unix nanoseconds, in time order; `f` gets each `(time, value)`.
+pub fn for_each_point(
+    conn: &Connection,
+    series_id: i64,
+    from: i64,
+    until: i64,
+    mut f: impl FnMut(i64, f64),
+) -> rusqlite::Result<()> {
+    let mut statement = conn.prepare_cached(
+        "SELECT time_unix_nano, value FROM telemetry_points
+         WHERE series_id = ?1 AND time_unix_nano >= ?2 AND time_unix_nano < ?3
+           AND value IS NOT NULL
+         ORDER BY time_unix_nano",
+    )?;
+    let mut rows = statement.query(params![series_id, from, until])?;
+    while let Some(row) = rows.next()? {
+        f(row.get(0)?, row.get(1)?);
+    }
+    Ok(())
+}
