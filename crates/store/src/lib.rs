@@ -54,7 +54,7 @@ pub use config::{
     BASE_DIR_ENV, ConfigError, DB_PATH_ENV, JOURNAL_MODE_ENV, JournalMode, LOOKOUT_BASE_DIR_ENV,
     Retention, SYNCHRONOUS_ENV, StoreBlock, StoreConfig, Synchronous,
 };
-pub use exporter::StoreExporter;
+pub use exporter::{StoreExporter, StorePayload};
 pub use housekeeping::Removed;
 pub use index::{SCHEMA_VERSION, open_reader};
 pub use record::{Record, RecordKind, new_event_id, span_event_id};
