@@ -60,7 +60,11 @@ fn spans_reach_the_store_and_its_counts_are_exposed() {
     let points: f64 = conn
         .query_row("SELECT COUNT(*) FROM telemetry_points", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(logged, 2.0 + points, "two spans and the collection's points");
+    assert_eq!(
+        logged,
+        2.0 + points,
+        "two spans and the collection's points"
+    );
 
     // The flush exported a collection: the counter as Prometheus names it, the histogram
     // as count, sum and cumulative buckets, each with its process.
@@ -77,10 +81,16 @@ fn spans_reach_the_store_and_its_counts_are_exposed() {
     let (executions, labels) = point("agent_execution_total", None);
     assert_eq!(executions, 1.0);
     assert!(labels.contains(r#""status":"success""#), "{labels}");
-    assert!(labels.contains(r#""service":"unknown_service:"#), "{labels}");
+    assert!(
+        labels.contains(r#""service":"unknown_service:"#),
+        "{labels}"
+    );
     assert!(labels.contains(r#""instance":""#), "{labels}");
     assert_eq!(point("agent_execution_duration_seconds_count", None).0, 1.0);
-    assert_eq!(point("agent_execution_duration_seconds_bucket", Some("+Inf")).0, 1.0);
+    assert_eq!(
+        point("agent_execution_duration_seconds_bucket", Some("+Inf")).0,
+        1.0
+    );
     drop(telemetry);
     // Dropping the last handle leaves nothing unwritten.
     assert_eq!(store.stats().dropped_total(), 0);

@@ -54,6 +54,13 @@ pub(crate) enum Command {
     Traces(TracesArgs),
     /// List runs from the store (seed 002), show one, associate a commit, close stale ones.
     Runs(RunsArgs),
+    /// A metric from the store, bucketed over time: a table and a sparkline per series.
+    Query(QueryArgs),
+    /// A metric's summary (count, min, max, avg, p50, p95, p99) and a histogram.
+    Stats(StatsArgs),
+    /// Record into the store from a shell: `record metric NAME VALUE`.
+    #[command(subcommand)]
+    Record(RecordArgs),
     /// Copy the store's database, consistently while agents write to it.
     Backup(BackupArgs),
     /// Replace the store's database with a backup that passes integrity_check.
@@ -175,6 +182,66 @@ pub(crate) enum RunsAction {
     Cleanup,
 }
 
+/// Which series and when, for `query` and `stats`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SeriesArgs {
+    /// The metric, as stored: counters end in `_total`; histograms are `_count`, `_sum`
+    /// and `_bucket`.
+    pub(crate) name: String,
+    /// Only series with these labels (`k=v,k2=v2`).
+    #[arg(long, value_parser = parse_labels, value_name = "K=V,..")]
+    pub(crate) labels: Option<LabelSet>,
+    /// The last this long (`30s`, `15m`, `2h`, `7d`) [default: 1h].
+    #[arg(long, value_parser = parse_age, value_name = "AGE", conflicts_with_all = ["from", "until"])]
+    pub(crate) since: Option<std::time::Duration>,
+    /// From this time (RFC 3339 in UTC, `2026-12-01T10:00:00Z`).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub(crate) from: Option<std::time::SystemTime>,
+    /// Until this time (RFC 3339) [default: now].
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub(crate) until: Option<std::time::SystemTime>,
+}
+
+/// `lookout query` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct QueryArgs {
+    #[command(flatten)]
+    pub(crate) series: SeriesArgs,
+    /// How a bucket's points become its value: avg, sum, min, max, count, p50, p95, p99
+    /// (any pN).
+    #[arg(long, default_value = "avg", value_name = "AGG")]
+    pub(crate) agg: String,
+    /// The bucket width.
+    #[arg(long, value_parser = parse_age, default_value = "5m", value_name = "AGE")]
+    pub(crate) interval: std::time::Duration,
+}
+
+/// `lookout stats` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatsArgs {
+    #[command(flatten)]
+    pub(crate) series: SeriesArgs,
+}
+
+/// What `lookout record` records.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RecordArgs {
+    /// A metric point: NAME VALUE (a number or text), or `-` to read NDJSON lines
+    /// `{"name", "value", "labels", "time"}` from stdin.
+    Metric {
+        /// The metric's name, or `-` for NDJSON on stdin.
+        name: String,
+        /// The value.
+        value: Option<String>,
+        /// A label (`k=v`), repeatable.
+        #[arg(long = "label", value_parser = parse_label, value_name = "K=V")]
+        labels: Vec<(String, String)>,
+        /// When (RFC 3339) [default: now].
+        #[arg(long, value_parser = parse_time, value_name = "TIME")]
+        time: Option<std::time::SystemTime>,
+    },
+}
+
 /// `lookout backup` flags.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BackupArgs {
@@ -210,6 +277,37 @@ fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(
         number.saturating_mul(seconds),
     ))
+}
+
+/// `k=v`.
+pub(crate) fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not k=v"))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("{text:?} has no label name"));
+    }
+    Ok((key.to_owned(), value.trim().to_owned()))
+}
+
+/// Label pairs given together (`--labels k=v,k2=v2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LabelSet(pub(crate) Vec<(String, String)>);
+
+/// `k=v,k2=v2`.
+fn parse_labels(text: &str) -> Result<LabelSet, String> {
+    text.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(parse_label)
+        .collect::<Result<_, _>>()
+        .map(LabelSet)
+}
+
+/// An RFC 3339 time in UTC (`2026-12-01T10:00:00Z`, fractions allowed).
+pub(crate) fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(text.trim())
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time such as 2026-12-01T10:00:00Z: {e}"))
 }
 
 #[cfg(test)]

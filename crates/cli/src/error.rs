@@ -74,6 +74,17 @@ pub(crate) enum CliError {
         /// Two of those it names.
         examples: String,
     },
+    /// Not an aggregation `query` knows.
+    #[error(
+        "{0:?} is not an aggregation: use avg, sum, min, max, count, p50, p95, p99 (or any pN)"
+    )]
+    InvalidAggregation(String),
+    /// A query that cannot be answered.
+    #[error("{0}")]
+    Query(lookout_query::QueryError),
+    /// Input that cannot be recorded (`record`).
+    #[error("{0}")]
+    InvalidInput(String),
     /// A commit cannot be associated with a run.
     #[error("{0}")]
     Run(#[from] lookout::runs::RunError),
@@ -102,6 +113,10 @@ impl CliError {
             CliError::Store(_) => "E_STORE",
             CliError::NotFound(_) => "E_NOT_FOUND",
             CliError::Ambiguous { .. } => "E_AMBIGUOUS",
+            CliError::InvalidAggregation(_) => "INVALID_AGGREGATION",
+            CliError::Query(lookout_query::QueryError::Store(_)) => "RETRIEVAL_FAILURE",
+            CliError::Query(_) => "E_QUERY",
+            CliError::InvalidInput(_) => "E_INVALID",
             CliError::Run(RunError::Hash(_)) => "E_COMMIT_HASH",
             CliError::Run(RunError::Source(_)) => "E_COMMIT_SOURCE",
             CliError::Run(RunError::UnknownRun(_)) => "E_NOT_FOUND",
@@ -120,6 +135,10 @@ impl CliError {
             CliError::Spawn { code, .. } => *code,
             CliError::Ambiguous { .. } => 2,
             CliError::Run(RunError::Hash(_) | RunError::Source(_)) => 2,
+            CliError::InvalidAggregation(_) | CliError::InvalidInput(_) => 2,
+            CliError::Query(
+                lookout_query::QueryError::Range | lookout_query::QueryError::Interval,
+            ) => 2,
             _ => 1,
         }
     }

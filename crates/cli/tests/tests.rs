@@ -3,6 +3,7 @@
 mod cli;
 mod exporting;
 mod python;
+mod query;
 mod runs;
 mod util;
 mod w3c;

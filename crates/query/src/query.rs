@@ -176,3 +176,31 @@ impl Buckets {
         self.done
     }
 }
+
+/// The raw points of every series of `query.metric` matching `query.labels` in
+/// `[query.from, query.until)`, each series in time order (its aggregation and interval
+/// unused): for summaries and histograms over the points themselves.
+pub fn points(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
+    if query.until < query.from {
+        return Err(QueryError::Range);
+    }
+    let mut answer = Vec::new();
+    for series in metrics::series(conn, &query.metric, &query.labels)? {
+        let mut points = Vec::new();
+        metrics::for_each_point(
+            conn,
+            series.series_id,
+            query.from,
+            query.until,
+            |time, value| {
+                points.push(Point::new(time, value));
+            },
+        )?;
+        answer.push(SeriesResult {
+            labels: series.labels,
+            kind: series.kind,
+            points,
+        });
+    }
+    Ok(answer)
+}

@@ -6,6 +6,8 @@ pub(crate) mod backup;
 pub(crate) mod exec;
 pub(crate) mod export;
 pub(crate) mod metrics;
+pub(crate) mod query;
+pub(crate) mod record;
 pub(crate) mod runs;
 pub(crate) mod serve;
 pub(crate) mod traces;
@@ -32,6 +34,9 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
             Command::Exec(args) => exec::run(args).await,
             Command::Traces(args) => traces::run(args, &settings).map(|()| 0),
             Command::Runs(args) => runs::run(args, &settings).map(|()| 0),
+            Command::Query(args) => query::run_query(args, &settings).map(|()| 0),
+            Command::Stats(args) => query::run_stats(args, &settings).map(|()| 0),
+            Command::Record(args) => record::run(args, &settings).map(|()| 0),
             Command::Backup(args) => backup::backup(args, &settings).map(|()| 0),
             Command::Restore(args) => backup::restore(args, &settings).map(|()| 0),
         }

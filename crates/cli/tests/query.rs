@@ -1,0 +1,146 @@
+//! `lookout record metric`, `lookout query` and `lookout stats` on a store filled from
+//! NDJSON on stdin: answers equal to the test's own arithmetic, filters, and coded errors.
+
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+fn lookout(base: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = crate::util::lookout()
+        .args(args)
+        .env(lookout::store::BASE_DIR_ENV, base)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn points_recorded_from_a_shell_are_queried_and_summarised() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    // 2026-01-01T10:00:00Z plus 0..120 minutes, one point a minute per agent type.
+    let mut lines = String::new();
+    let mut coder = Vec::new();
+    for minute in 0..120u32 {
+        for (agent, scale) in [("coder", 2.0), ("reviewer", 1.0)] {
+            let value = scale * f64::from(1 + (minute * 37) % 11);
+            if agent == "coder" {
+                coder.push((minute, value));
+            }
+            let time = format!("2026-01-01T{:02}:{:02}:00Z", 10 + minute / 60, minute % 60);
+            let line = json!({"name": "task_seconds", "value": value,
+                              "labels": {"agent_type": agent}, "time": time});
+            lines.push_str(&format!("{line}\n"));
+        }
+    }
+    let recorded = lookout(base, &["record", "metric", "-", "--json"], Some(&lines));
+    assert!(recorded.status.success(), "{recorded:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&recorded.stdout).lines().count(),
+        240
+    );
+
+    let range = [
+        "--from",
+        "2026-01-01T10:00:00Z",
+        "--until",
+        "2026-01-01T12:00:00Z",
+    ];
+    let mut args = vec![
+        "query",
+        "task_seconds",
+        "--labels",
+        "agent_type=coder",
+        "--interval",
+        "15m",
+        "--json",
+    ];
+    args.extend(range);
+    let answer = json_of(&lookout(base, &args, None));
+    assert_eq!(
+        answer.as_array().unwrap().len(),
+        1,
+        "the filter keeps coder"
+    );
+    let points = answer[0]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 8, "two hours in 15-minute buckets");
+    for (i, point) in points.iter().enumerate() {
+        let bucket: Vec<f64> = coder
+            .iter()
+            .filter(|(m, _)| (*m as usize) / 15 == i)
+            .map(|(_, v)| *v)
+            .collect();
+        let mean = bucket.iter().sum::<f64>() / bucket.len() as f64;
+        assert!(
+            (point["value"].as_f64().unwrap() - mean).abs() < 1e-9,
+            "bucket {i}"
+        );
+    }
+    assert_eq!(points[1]["time"], "2026-01-01T10:15:00.000Z");
+
+    let mut args = vec!["stats", "task_seconds", "--json"];
+    args.extend(range);
+    let stats = json_of(&lookout(base, &args, None));
+    assert_eq!(
+        (stats["count"].as_u64(), stats["series"].as_u64()),
+        (Some(240), Some(2))
+    );
+    assert_eq!(
+        (stats["min"].as_f64(), stats["max"].as_f64()),
+        (Some(1.0), Some(22.0))
+    );
+    let table = lookout(
+        base,
+        &[
+            "query",
+            "task_seconds",
+            range[0],
+            range[1],
+            range[2],
+            range[3],
+        ],
+        None,
+    );
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("{agent_type=reviewer}") && table.contains("avg per 5m"),
+        "{table}"
+    );
+
+    let bad = lookout(base, &["query", "task_seconds", "--agg", "median"], None);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).starts_with("error[INVALID_AGGREGATION]"),
+        "{bad:?}"
+    );
+    let bad = lookout(base, &["record", "metric", "9lives", "1"], None);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("not a metric name"),
+        "{bad:?}"
+    );
+    let bad = lookout(
+        base,
+        &["record", "metric", "-"],
+        Some("{\"name\": \"x\", \"value\": 1}\n{\"value\": 2}\n"),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("line 2"),
+        "{bad:?}"
+    );
+}
