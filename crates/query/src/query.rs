@@ -89,24 +89,28 @@ pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryE
     if query.interval <= 0 || (query.until - query.from) / query.interval > MAX_BUCKETS {
         return Err(QueryError::Interval);
     }
-    let mut answer = Vec::new();
-    for series in metrics::series(conn, &query.metric, &query.labels)? {
-        let mut buckets = Buckets::new(query.aggregation);
-        metrics::for_each_point(
-            conn,
-            series.series_id,
-            query.from,
-            query.until,
-            |time, value| {
-                buckets.add(bucket_start(time, query.interval), value);
-            },
-        )?;
-        answer.push(SeriesResult {
+    let series = metrics::series(conn, &query.metric, &query.labels)?;
+    let ids: Vec<i64> = series.iter().map(|s| s.series_id).collect();
+    let mut buckets: Vec<Buckets> = series
+        .iter()
+        .map(|_| Buckets::new(query.aggregation))
+        .collect();
+    let position: std::collections::HashMap<i64, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    metrics::for_each_point_of(conn, &ids, query.from, query.until, |id, time, value| {
+        if let Some(i) = position.get(&id) {
+            buckets[*i].add(bucket_start(time, query.interval), value);
+        }
+    })?;
+    let answer = series
+        .into_iter()
+        .zip(buckets)
+        .map(|(series, buckets)| SeriesResult {
             labels: series.labels,
             kind: series.kind,
             points: buckets.finish(),
-        });
-    }
+        })
+        .collect();
     Ok(answer)
 }
 

@@ -185,3 +185,26 @@ pub fn for_each_point(
     }
     Ok(())
 }
+
+/// [`for_each_point`] for many series in one statement: `f` gets `(series_id, time,
+/// value)`, each series' points together and in time order, the series in id order.
+pub fn for_each_point_of(
+    conn: &Connection,
+    series_ids: &[i64],
+    from: i64,
+    until: i64,
+    mut f: impl FnMut(i64, i64, f64),
+) -> rusqlite::Result<()> {
+    let ids = serde_json::to_string(series_ids).unwrap_or_else(|_| "[]".into());
+    let mut statement = conn.prepare_cached(
+        "SELECT series_id, time_unix_nano, value FROM telemetry_points
+         WHERE series_id IN (SELECT value FROM json_each(?1))
+           AND time_unix_nano >= ?2 AND time_unix_nano < ?3 AND value IS NOT NULL
+         ORDER BY series_id, time_unix_nano",
+    )?;
+    let mut rows = statement.query(params![ids, from, until])?;
+    while let Some(row) = rows.next()? {
+        f(row.get(0)?, row.get(1)?, row.get(2)?);
+    }
+    Ok(())
+}
