@@ -54,6 +54,9 @@ pub(crate) enum Command {
     Traces(TracesArgs),
     /// List runs from the store (seed 002), show one, associate a commit, close stale ones.
     Runs(RunsArgs),
+    /// The store (where, how big, what it holds, the latest failures) and whether a
+    /// `lookout serve` answers at --url.
+    Status,
     /// A metric from the store, bucketed over time: a table and a sparkline per series.
     Query(QueryArgs),
     /// A metric's summary (count, min, max, avg, p50, p95, p99) and a histogram.

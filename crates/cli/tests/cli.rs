@@ -245,3 +245,54 @@ fn backup_and_restore_from_the_command_line() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).starts_with("error[E_STORE]"));
 }
+
+#[test]
+fn status_shows_the_store_its_failures_and_a_running_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_dir = |args: &[&str]| {
+        crate::util::lookout()
+            .args(args)
+            .env(lookout::store::BASE_DIR_ENV, dir.path())
+            .output()
+            .unwrap()
+    };
+    let before = in_dir(&["status", "--url", "http://127.0.0.1:1", "--json"]);
+    let before: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
+    assert!(
+        before["store"]["index"].is_null(),
+        "no database yet: {before}"
+    );
+    assert!(
+        in_dir(&["exec", "--name", "fine", "--", "true"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        in_dir(&["exec", "--name", "broken", "--", "false"])
+            .status
+            .code(),
+        Some(1)
+    );
+
+    let (mut server, _stdout, base) = crate::util::lookout_serve(&["--listen", "127.0.0.1:0"]);
+    let status = in_dir(&["status", "--url", &base, "--json"]);
+    assert!(status.status.success(), "{status:?}");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let index = &status["store"]["index"];
+    assert_eq!(
+        (index["spans"].as_u64(), index["traces"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(index["error_spans"], 1);
+    assert_eq!(index["recent_errors"][0]["name"], "invoke_agent broken");
+    assert!(status["store"]["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(status["serve"]["health"]["status"], "ok");
+    let text = String::from_utf8(in_dir(&["status", "--url", &base]).stdout).unwrap();
+    assert!(
+        text.contains("recent errors") && text.contains("invoke_agent broken"),
+        "{text}"
+    );
+    assert!(crate::util::terminate(&mut server).success());
+    let text = String::from_utf8(in_dir(&["status", "--url", &base]).stdout).unwrap();
+    assert!(text.contains("not answering"), "{text}");
+}

@@ -42,6 +42,7 @@ mod housekeeping;
 mod index;
 mod log;
 pub mod metrics;
+pub mod overview;
 pub mod process;
 pub mod query;
 mod record;

@@ -10,6 +10,7 @@ pub(crate) mod query;
 pub(crate) mod record;
 pub(crate) mod runs;
 pub(crate) mod serve;
+pub(crate) mod status;
 pub(crate) mod traces;
 
 use crate::args::{Args, Command};
@@ -34,6 +35,7 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
             Command::Exec(args) => exec::run(args).await,
             Command::Traces(args) => traces::run(args, &settings).map(|()| 0),
             Command::Runs(args) => runs::run(args, &settings).map(|()| 0),
+            Command::Status => status::run(&settings).await.map(|()| 0),
             Command::Query(args) => query::run_query(args, &settings).map(|()| 0),
             Command::Stats(args) => query::run_stats(args, &settings).map(|()| 0),
             Command::Record(args) => record::run(args, &settings).map(|()| 0),

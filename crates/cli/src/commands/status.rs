@@ -1,0 +1,140 @@
+//! `lookout status`: seed 003's `/telemetry status`: the store (where, how big, what it
+//! holds, the latest failures) and whether a `lookout serve` answers at `--url`.
+
+use crate::client;
+use crate::error::CliError;
+use crate::settings::Settings;
+use lookout::store::overview::{Overview, overview};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// How long to wait for a running `lookout serve`: status must answer quickly.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub(super) async fn run(settings: &Settings) -> Result<(), CliError> {
+    let store = super::store_config()?;
+    let found = match store.db_path.exists() {
+        true => {
+            let conn = super::open_store_reader(&store)?;
+            Some(overview(&conn).map_err(|e| super::read_error(&store.db_path, e))?)
+        }
+        false => None,
+    };
+    let bytes = dir_bytes(&store.base_dir);
+    let url = settings.endpoint("/health");
+    let serve = match client::get(&url, &[], settings.timeout_or(HEALTH_TIMEOUT)).await {
+        Ok(fetched) if fetched.status.is_success() => {
+            serde_json::from_slice::<Value>(&fetched.body).ok()
+        }
+        _ => None,
+    };
+    if settings.json {
+        let store_json = found.as_ref().map(overview_json);
+        println!(
+            "{}",
+            json!({
+                "store": {"base_dir": store.base_dir, "db_path": store.db_path, "bytes": bytes,
+                          "index": store_json},
+                "serve": {"url": url, "health": serve},
+            })
+        );
+        return Ok(());
+    }
+    println!("store    {} ({})", store.base_dir.display(), size(bytes));
+    match &found {
+        None => println!("         no database yet: record with `lookout exec` or `lookout serve`"),
+        Some(o) => {
+            println!(
+                "         schema {}, {} spans in {} traces ({} failed)",
+                o.schema_version, o.spans, o.traces, o.error_spans
+            );
+            if let Some((first, last)) = o.span_times {
+                println!("         spans from {} to {}", time(first), time(last));
+            }
+            let pairs = |items: &[(String, u64)]| {
+                items
+                    .iter()
+                    .map(|(k, n)| format!("{n} {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !o.runs.is_empty() {
+                println!("         runs: {}", pairs(&o.runs));
+            }
+            if !o.records.is_empty() {
+                println!("         records: {}", pairs(&o.records));
+            }
+            println!("         metrics: {} series, {} points", o.series, o.points);
+            if !o.recent_errors.is_empty() {
+                println!("recent errors");
+                for (name, message, end, trace) in &o.recent_errors {
+                    let message = message.as_deref().unwrap_or("");
+                    println!(
+                        "         {}  {name}: {message}  (lookout traces {trace})",
+                        time(*end)
+                    );
+                }
+            }
+        }
+    }
+    match serve {
+        Some(health) => println!(
+            "serve    {url}: {} (version {}, up {} s, {} series)",
+            health["status"].as_str().unwrap_or("?"),
+            health["version"].as_str().unwrap_or("?"),
+            health["uptime_seconds"],
+            health["series"]
+        ),
+        None => println!("serve    not answering at {url}"),
+    }
+    Ok(())
+}
+
+fn overview_json(o: &Overview) -> Value {
+    let map = |items: &[(String, u64)]| -> Value {
+        items
+            .iter()
+            .map(|(k, n)| (k.clone(), Value::from(*n)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    json!({
+        "schema_version": o.schema_version, "spans": o.spans, "traces": o.traces,
+        "error_spans": o.error_spans, "records": map(&o.records), "runs": map(&o.runs),
+        "series": o.series, "points": o.points,
+        "first_span": o.span_times.map(|(first, _)| time(first)),
+        "last_span": o.span_times.map(|(_, last)| time(last)),
+        "recent_errors": o.recent_errors.iter().map(|(name, message, end, trace)| json!({
+            "name": name, "message": message, "end": time(*end), "trace_id": trace,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Bytes under `dir` (database, its journal, the log, backups).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => dir_bytes(&entry.path()),
+            Ok(_) => entry.metadata().map_or(0, |m| m.len()),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+fn time(nanos: i64) -> String {
+    lookout::json::rfc3339(UNIX_EPOCH + Duration::from_nanos(nanos.max(0) as u64))
+}
