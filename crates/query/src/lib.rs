@@ -1,7 +1,8 @@
 //! Lookout's query engine (seed 003's `DashboardData`): time-series answers from the
 //! metric points in the store. [`functions`] holds the calculations on a series of
 //! points (buckets, percentiles, summaries, moving averages, anomalies, rates); [`query`]
-//! reads a metric's series from the store, filtered by labels and time, and buckets them.
+//! reads a metric's series from the store, filtered by labels and time, and buckets them;
+//! [`bridge`] is seed 004's record and metrics API with its codes.
 //!
 //! ```
 //! use lookout_query::functions::{percentile, summarize, Point};
@@ -16,6 +17,7 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+pub mod bridge;
 pub mod functions;
 pub mod query;
 

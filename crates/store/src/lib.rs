@@ -37,6 +37,7 @@
 
 mod backup;
 mod config;
+pub mod disk;
 mod exporter;
 mod housekeeping;
 mod index;

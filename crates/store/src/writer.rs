@@ -451,7 +451,9 @@ impl Writer {
         }
         self.last_space_check = Some(Instant::now());
         let base = &self.config.base_dir;
-        let refusing = if free_bytes(base).is_some_and(|free| free < self.config.min_free_bytes) {
+        let refusing = if crate::disk::space(base)
+            .is_some_and(|space| space.available < self.config.min_free_bytes)
+        {
             Some(DropReason::DiskFull)
         } else if self
             .config
@@ -514,14 +516,4 @@ fn set_aside(db: &Path) -> std::path::PathBuf {
         let _ = std::fs::rename(&from, &to);
     }
     aside
-}
-
-/// Free bytes for unprivileged users on the file system holding `path`.
-fn free_bytes(path: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a zeroed statvfs the call fills.
-    let ok = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } == 0;
-    ok.then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
 }
