@@ -243,6 +243,24 @@ pub(crate) enum RecordArgs {
         #[arg(long, value_parser = parse_time, value_name = "TIME")]
         time: Option<std::time::SystemTime>,
     },
+    /// A bridge event (seed 004's record_event): TYPE --source S [--data JSON], or `-` to
+    /// read whole events as NDJSON lines from stdin.
+    Event {
+        /// The event type (COMMAND, OPERATION, METRIC, ...), or `-` for NDJSON on stdin.
+        event_type: String,
+        /// Where it comes from.
+        #[arg(long)]
+        source: Option<String>,
+        /// Its data, a JSON object.
+        #[arg(long, default_value = "{}")]
+        data: String,
+        /// When (RFC 3339) [default: now].
+        #[arg(long, value_name = "TIME")]
+        timestamp: Option<String>,
+        /// Its id [default: a new UUIDv7].
+        #[arg(long)]
+        id: Option<String>,
+    },
 }
 
 /// `lookout backup` flags.

@@ -3,6 +3,19 @@
 use crate::client::ClientError;
 use lookout::pipeline::StartError;
 use lookout::runs::RunError;
+use lookout_query::bridge::{BridgeError, ErrorCode};
+
+/// A refusal of seed 004's API: its message, then each validation error on a line when
+/// there are several.
+fn bridge_message(error: &BridgeError) -> String {
+    let mut message = error.message.clone();
+    let problems = error.details["validation_errors"].as_array();
+    // A single problem is in the message already.
+    for problem in problems.filter(|all| all.len() > 1).into_iter().flatten() {
+        message.push_str(&format!("\n  - {}", problem.as_str().unwrap_or_default()));
+    }
+    message
+}
 use std::net::SocketAddr;
 
 /// Why a command failed.
@@ -82,6 +95,9 @@ pub(crate) enum CliError {
     /// A query that cannot be answered.
     #[error("{0}")]
     Query(lookout_query::QueryError),
+    /// Seed 004's record API refused (`record event`).
+    #[error("{}", bridge_message(.0))]
+    Bridge(lookout_query::bridge::BridgeError),
     /// Input that cannot be recorded (`record`).
     #[error("{0}")]
     InvalidInput(String),
@@ -117,6 +133,7 @@ impl CliError {
             CliError::Query(lookout_query::QueryError::Store(_)) => "RETRIEVAL_FAILURE",
             CliError::Query(_) => "E_QUERY",
             CliError::InvalidInput(_) => "E_INVALID",
+            CliError::Bridge(error) => error.code.as_str(),
             CliError::Run(RunError::Hash(_)) => "E_COMMIT_HASH",
             CliError::Run(RunError::Source(_)) => "E_COMMIT_SOURCE",
             CliError::Run(RunError::UnknownRun(_)) => "E_NOT_FOUND",
@@ -136,6 +153,7 @@ impl CliError {
             CliError::Ambiguous { .. } => 2,
             CliError::Run(RunError::Hash(_) | RunError::Source(_)) => 2,
             CliError::InvalidAggregation(_) | CliError::InvalidInput(_) => 2,
+            CliError::Bridge(error) if error.code == ErrorCode::InvalidEvent => 2,
             CliError::Query(
                 lookout_query::QueryError::Range | lookout_query::QueryError::Interval,
             ) => 2,

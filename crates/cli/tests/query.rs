@@ -144,3 +144,52 @@ fn points_recorded_from_a_shell_are_queried_and_summarised() {
         "{bad:?}"
     );
 }
+
+#[test]
+fn events_from_a_shell_answer_as_seed_004_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let ok = json_of(&lookout(
+        base,
+        &[
+            "record",
+            "event",
+            "COMMAND",
+            "--source",
+            "shell",
+            "--data",
+            r#"{"command": "deploy"}"#,
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(ok["status"], "success");
+    assert!(ok["event_id"].is_string() && ok["timestamp"].is_string());
+
+    let bad = lookout(
+        base,
+        &["record", "event", "command", "--data", "not json"],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        said.starts_with("error[INVALID_EVENT]: event validation failed: 3 problems"),
+        "{said}"
+    );
+    assert_eq!(said.matches("\n  - ").count(), 3, "{said}");
+
+    let same = r#"{"event_type": "OPERATION", "source": "loop", "data": {"n": 1}}"#;
+    let lines = format!("{}\n", [same; 11].join("\n"));
+    let looped = lookout(base, &["record", "event", "-", "--json"], Some(&lines));
+    assert_eq!(looped.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&looped.stderr).starts_with("error[LOOP_DETECTED]"),
+        "{looped:?}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&looped.stdout).lines().count(),
+        10,
+        "ten recorded first"
+    );
+}

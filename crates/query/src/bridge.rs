@@ -51,6 +51,19 @@ pub struct BridgeError {
     pub details: Value,
 }
 
+impl ErrorCode {
+    /// The code as seed 004 writes it (`INVALID_EVENT`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidEvent => "INVALID_EVENT",
+            ErrorCode::LoopDetected => "LOOP_DETECTED",
+            ErrorCode::StorageFailure => "STORAGE_FAILURE",
+            ErrorCode::InvalidAggregation => "INVALID_AGGREGATION",
+            ErrorCode::RetrievalFailure => "RETRIEVAL_FAILURE",
+        }
+    }
+}
+
 impl BridgeError {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         BridgeError {
@@ -164,7 +177,10 @@ impl Bridge {
     pub fn record_event(&self, event: &Value) -> Result<Recorded, BridgeError> {
         let (mut body, time) = validate(event).map_err(|errors| BridgeError {
             code: ErrorCode::InvalidEvent,
-            message: format!("the event is not valid: {}", errors.join("; ")),
+            message: match errors.len() {
+                1 => format!("event validation failed: {}", errors[0]),
+                n => format!("event validation failed: {n} problems"),
+            },
             details: json!({"validation_errors": errors, "received_event": event}),
         })?;
         if self.is_loop(&body) {

@@ -15,12 +15,21 @@ use std::time::{Duration, SystemTime};
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(super) fn run(args: RecordArgs, settings: &Settings) -> Result<(), CliError> {
-    let RecordArgs::Metric {
-        name,
-        value,
-        labels,
-        time,
-    } = args;
+    let (name, value, labels, time) = match args {
+        RecordArgs::Metric {
+            name,
+            value,
+            labels,
+            time,
+        } => (name, value, labels, time),
+        RecordArgs::Event {
+            event_type,
+            source,
+            data,
+            timestamp,
+            id,
+        } => return events(&event_type, source, &data, timestamp, id, settings),
+    };
     let records = if name == "-" {
         from_stdin()?
     } else {
@@ -49,6 +58,59 @@ pub(super) fn run(args: RecordArgs, settings: &Settings) -> Result<(), CliError>
                 "recorded {} ({})",
                 record.body["name"].as_str().unwrap_or(""),
                 record.event_id
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// `record event`: each event through seed 004's `record_event`, answered as it answers.
+fn events(
+    event_type: &str,
+    source: Option<String>,
+    data: &str,
+    timestamp: Option<String>,
+    id: Option<String>,
+    settings: &Settings,
+) -> Result<(), CliError> {
+    let events: Vec<Value> = if event_type == "-" {
+        let mut events = Vec::new();
+        for (n, line) in std::io::stdin().lock().lines().enumerate() {
+            let line = line.map_err(|e| invalid(format!("stdin: {e}")))?;
+            if !line.trim().is_empty() {
+                let event = serde_json::from_str(&line)
+                    .map_err(|e| invalid(format!("line {}: {e}", n + 1)))?;
+                events.push(event);
+            }
+        }
+        events
+    } else {
+        // Bad JSON in --data is one more validation error, reported with the others.
+        let data = serde_json::from_str(data).unwrap_or_else(|_| Value::String(data.to_owned()));
+        let mut event = json!({"event_type": event_type, "data": data});
+        for (key, value) in [
+            ("source", source),
+            ("timestamp", timestamp),
+            ("event_id", id),
+        ] {
+            if let Some(value) = value {
+                event[key] = value.into();
+            }
+        }
+        vec![event]
+    };
+    let bridge = lookout_query::bridge::Bridge::new(
+        Store::open(super::store_config()?),
+        lookout_query::bridge::BridgeConfig::default(),
+    );
+    for event in &events {
+        let recorded = bridge.record_event(event).map_err(CliError::Bridge)?;
+        match settings.json {
+            true => println!("{}", serde_json::to_value(&recorded).unwrap_or_default()),
+            false => println!(
+                "recorded {} ({})",
+                event["event_type"].as_str().unwrap_or(""),
+                recorded.event_id
             ),
         }
     }
