@@ -273,3 +273,18 @@ fn aggregations_parse_as_the_commands_write_them() {
         assert_eq!(Aggregation::parse(bad), None, "{bad}");
     }
 }
+
+#[path = "../examples/dashboard_queries.rs"]
+mod dashboard_queries;
+
+#[test]
+fn seed_003s_dashboard_example_runs_and_finds_the_slow_patch() {
+    let dir = tempfile::tempdir().unwrap();
+    let found = dashboard_queries::dashboard(dir.path()).unwrap();
+    assert!((12..=13).contains(&found.buckets), "{found:?}");
+    // The slow patch (two points, eight times the usual) is exactly what is found.
+    assert_eq!(found.anomalies, 2, "{found:?}");
+    assert!(found.p95 > 12.0 && found.p95 < 20.0, "{found:?}");
+    // Three executions every 15 s: 0.2 a second.
+    assert!((found.last_rate - 0.2).abs() < 1e-9, "{found:?}");
+}
