@@ -145,18 +145,31 @@ mod tests {
     fn contended_counters_stripe_and_lose_nothing() {
         let cell = CounterCell::default();
         let threads = 4;
-        let per_thread = 200_000;
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    for _ in 0..per_thread {
-                        cell.add(1);
-                    }
-                });
-            }
+        let start = std::sync::Barrier::new(threads);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // All start at once and hammer one word until it has striped (two threads on
+        // two cores collide within microseconds), then a while longer.
+        let added: u64 = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        let mut added = 0u64;
+                        while added < 200_000
+                            || (!cell.is_striped() && std::time::Instant::now() < deadline)
+                        {
+                            for _ in 0..1_000 {
+                                cell.add(1);
+                            }
+                            added += 1_000;
+                        }
+                        added
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
         });
-        assert_eq!(cell.get(), threads * per_thread);
-        // Four threads hammering one word collide at least once in 800,000 increments.
-        assert!(cell.is_striped());
+        assert_eq!(cell.get(), added, "nothing lost");
+        assert!(cell.is_striped(), "contention stripes the counter");
     }
 }

@@ -374,7 +374,7 @@ impl Bridge {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         for field in ["event_type", "source", "data"] {
-            body.get(field).map(Value::to_string).hash(&mut hasher);
+            body.get(field).map(canonical).hash(&mut hasher);
         }
         let key = hasher.finish();
         let now = Instant::now();
@@ -398,24 +398,19 @@ impl Bridge {
         times.len() > self.config.loop_limit
     }
 
-    /// Records `record` and waits until it is durable; a record the store dropped (a
-    /// full or read-only disk, its size limit) is a `STORAGE_FAILURE`.
+    /// Records `record` and waits until it is in the store's log, synced; a record that
+    /// did not reach the log (a full or read-only disk, the size limit) is a
+    /// `STORAGE_FAILURE`.
     fn store_durably(&self, record: Record) -> Result<(), BridgeError> {
-        let failure = |message: String| BridgeError::new(ErrorCode::StorageFailure, message);
-        let dropped = self.store.stats().dropped_total();
         self.store
-            .record_waiting(record, STORE_TIMEOUT)
-            .map_err(|e| failure(e.to_string()))?;
-        self.store
-            .sync(STORE_TIMEOUT)
-            .map_err(|e| failure(e.to_string()))?;
-        if self.store.stats().dropped_total() > dropped {
-            return Err(failure(format!(
-                "the store at {} did not take the record (see lookout_store_dropped_total)",
-                self.store.config().base_dir.display()
-            )));
-        }
-        Ok(())
+            .record_durable(record, STORE_TIMEOUT)
+            .map_err(|e| {
+                let base = self.store.config().base_dir.display();
+                BridgeError::new(
+                    ErrorCode::StorageFailure,
+                    format!("the store at {base} did not take the record: {e}"),
+                )
+            })
     }
 }
 
@@ -479,6 +474,27 @@ fn validate(event: &Value) -> Result<(Map<String, Value>, SystemTime), Vec<Strin
         true => Ok((fields.clone(), time)),
         false => Err(errors),
     }
+}
+
+/// `value` as JSON text with every object's keys sorted: the same event whatever order
+/// its sender wrote the keys in.
+fn canonical(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
 }
 
 fn all_names(conn: &Connection) -> lookout_store::rusqlite::Result<Vec<String>> {

@@ -91,7 +91,12 @@ pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     let rank = (sorted.len() - 1) as f64 * q;
     let below = rank.floor() as usize;
     let above = (below + 1).min(sorted.len() - 1);
-    Some(sorted[below] + (rank - below as f64) * (sorted[above] - sorted[below]))
+    let fraction = rank - below as f64;
+    if fraction == 0.0 {
+        return Some(sorted[below]);
+    }
+    // Weighted, not `a + f (b - a)`: no overflow between ±f64::MAX, no 0 x infinity.
+    Some((1.0 - fraction) * sorted[below] + fraction * sorted[above])
 }
 
 /// Seed 003's `summarize`: count, min, max, mean and p50/p95/p99.
@@ -180,7 +185,9 @@ pub fn bucket_start(time: i64, interval: i64) -> i64 {
     if interval <= 0 {
         return time;
     }
-    time.div_euclid(interval) * interval
+    time.div_euclid(interval)
+        .checked_mul(interval)
+        .unwrap_or(i64::MIN)
 }
 
 /// Seed 003's `movingAverage(metrics, window)`: each point's value replaced by the mean
@@ -224,33 +231,46 @@ pub fn detect_anomalies(points: &[Point], std_devs: f64) -> Vec<Point> {
 }
 
 /// Seed 003's `calculateRate(metrics, interval)` for a counter: per bucket of
-/// `interval` nanoseconds, the increase per second. The increase between two points is
-/// their difference, or the later value when it is lower (the counter restarted from
-/// zero, as PromQL counts a reset); each increase belongs to the bucket of the later
-/// point. Unlike PromQL's `rate`, nothing is extrapolated to the bucket's edges. Buckets
-/// with no increase measured (fewer than two points so far) are left out.
+/// `interval` nanoseconds (aligned to the epoch), the increase per second over the time
+/// the samples cover in it. The increase between two samples is their difference, or
+/// the later value when it is lower (the counter restarted from zero, as PromQL counts a
+/// reset), spread evenly over the time between them, so a gap spans its buckets and a
+/// bucket only partly covered (the one still open) is not diluted. Unlike PromQL's
+/// `rate`, nothing is extrapolated past the first and last samples. Buckets no pair of
+/// samples covers are left out; an `interval` of 0 or less is one bucket.
 pub fn calculate_rate(points: &[Point], interval: i64) -> Vec<Point> {
     let mut sorted = points.to_vec();
     sorted.sort_by_key(|p| p.time);
-    let seconds = interval as f64 / 1e9;
-    let mut rates: Vec<Point> = Vec::new();
+    // Per bucket start: (increase, nanoseconds covered).
+    let mut buckets: std::collections::BTreeMap<i64, (f64, i64)> = Default::default();
     for pair in sorted.windows(2) {
-        let (before, after) = (pair[0].value, pair[1].value);
-        let increase = if after >= before {
-            after - before
+        let (before, after) = (pair[0], pair[1]);
+        let span = after.time - before.time;
+        if span <= 0 {
+            continue;
+        }
+        let increase = if after.value >= before.value {
+            after.value - before.value
         } else {
-            after
+            after.value
         };
-        let start = bucket_start(pair[1].time, interval);
-        match rates.last_mut() {
-            Some(last) if last.time == start => last.value += increase,
-            _ => rates.push(Point::new(start, increase)),
+        let mut from = before.time;
+        while from < after.time {
+            let start = bucket_start(from, interval);
+            let end = if interval > 0 {
+                start.saturating_add(interval).min(after.time)
+            } else {
+                after.time
+            };
+            let covered = end - from;
+            let bucket = buckets.entry(start).or_insert((0.0, 0));
+            bucket.0 += increase * covered as f64 / span as f64;
+            bucket.1 += covered;
+            from = end;
         }
     }
-    if seconds > 0.0 {
-        for rate in &mut rates {
-            rate.value /= seconds;
-        }
-    }
-    rates
+    buckets
+        .into_iter()
+        .map(|(start, (increase, covered))| Point::new(start, increase / (covered as f64 / 1e9)))
+        .collect()
 }

@@ -86,7 +86,8 @@ pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryE
     if query.until < query.from {
         return Err(QueryError::Range);
     }
-    if query.interval <= 0 || (query.until - query.from) / query.interval > MAX_BUCKETS {
+    let span = i128::from(query.until) - i128::from(query.from);
+    if query.interval <= 0 || span / i128::from(query.interval) > i128::from(MAX_BUCKETS) {
         return Err(QueryError::Interval);
     }
     let series = metrics::series(conn, &query.metric, &query.labels)?;

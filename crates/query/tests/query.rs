@@ -251,11 +251,60 @@ fn a_rate_counts_across_a_counter_reset_as_promql_does() {
         .map(|(i, v)| Point::new(i as i64 * 15_000_000_000, *v))
         .collect();
     let rates = functions::calculate_rate(&points, MINUTE);
-    // Minute 0 holds the increases up to 45 s: 10 + 10 + 10 = 30 in 60 s. Minute 1 holds
-    // the reset (5: the counter restarted from zero) and 10 + 10: 25.
-    assert_eq!(rates, [Point::new(0, 0.5), Point::new(MINUTE, 25.0 / 60.0)]);
-    // Without the reset rule the second minute would be negative.
-    assert!(rates.iter().all(|r| r.value >= 0.0));
+    // Minute 0 holds 10 + 10 + 10 and the reset (5: the counter restarted from zero) over
+    // its 60 s; minute 1 holds 10 + 10 over the 30 s its samples cover.
+    assert_eq!(rates.len(), 2);
+    assert_eq!(rates[0].time, 0);
+    assert!((rates[0].value - 35.0 / 60.0).abs() < 1e-12, "{rates:?}");
+    assert_eq!(rates[1].time, MINUTE);
+    assert!((rates[1].value - 20.0 / 30.0).abs() < 1e-12, "{rates:?}");
+
+    // A gap: 600 in ten minutes is 1 a second in each of them, not 10 in the last.
+    let gap = functions::calculate_rate(
+        &[Point::new(0, 0.0), Point::new(10 * MINUTE, 600.0)],
+        MINUTE,
+    );
+    assert_eq!(gap.len(), 10);
+    assert!(gap.iter().all(|r| (r.value - 1.0).abs() < 1e-12), "{gap:?}");
+    // A bucket still open (covered for 20 s of its 60) is not diluted.
+    let open = functions::calculate_rate(
+        &[
+            Point::new(0, 0.0),
+            Point::new(MINUTE, 60.0),
+            Point::new(MINUTE + 20_000_000_000, 80.0),
+        ],
+        MINUTE,
+    );
+    assert!((open[1].value - 1.0).abs() < 1e-12, "{open:?}");
+    // Before the epoch too: buckets align downwards.
+    let old = functions::calculate_rate(
+        &[
+            Point::new(-90_000_000_000, 0.0),
+            Point::new(-30_000_000_000, 60.0),
+        ],
+        MINUTE,
+    );
+    assert_eq!(
+        old.iter().map(|r| r.time).collect::<Vec<_>>(),
+        [-2 * MINUTE, -MINUTE]
+    );
+}
+
+#[test]
+fn percentiles_at_the_edges() {
+    assert_eq!(functions::percentile(&[3.0, 7.0], 0.0), Some(3.0));
+    assert_eq!(functions::percentile(&[3.0, 7.0], 1.0), Some(7.0));
+    assert_eq!(functions::percentile(&[3.0, 7.0], 0.25), Some(4.0));
+    assert_eq!(functions::percentile(&[5.0], 0.99), Some(5.0));
+    assert_eq!(functions::percentile(&[1.0, f64::INFINITY], 0.0), Some(1.0));
+    assert_eq!(
+        functions::percentile(&[-f64::MAX, f64::MAX], 0.5),
+        Some(0.0)
+    );
+    assert_eq!(functions::percentile(&[], 0.5), None);
+    assert_eq!(functions::percentile(&[1.0], 1.5), None);
+    assert_eq!(functions::bucket_start(-1, 10), -10);
+    assert_eq!(functions::bucket_start(i64::MIN + 1, 1_000), i64::MIN);
 }
 
 #[test]

@@ -77,6 +77,13 @@ pub(crate) fn retention(
             WHERE time_unix_nano < ?1 LIMIT ?2)",
         cutoff(retention.metrics),
     )?;
+    // Series whose points are all gone (processes long ended) go too, with their labels.
+    conn.execute_batch(
+        "DELETE FROM telemetry_series_labels WHERE series_id NOT IN
+             (SELECT DISTINCT series_id FROM telemetry_points);
+         DELETE FROM telemetry_series WHERE series_id NOT IN
+             (SELECT DISTINCT series_id FROM telemetry_points);",
+    )?;
     let aggregates_cutoff = cutoff(retention.aggregates) / 1_000_000_000;
     removed.aggregates = delete_batched(
         conn,

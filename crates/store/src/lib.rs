@@ -168,6 +168,31 @@ impl Store {
             })
     }
 
+    /// Records `record` and waits (up to `timeout`) until it is in the log, synced: what
+    /// an API acknowledging a record needs. `Err` when its batch did not reach the log (a
+    /// full or read-only disk, the size limit); an index that lags behind is no error,
+    /// since the log is the truth.
+    pub fn record_durable(&self, record: Record, timeout: Duration) -> Result<(), FlushError> {
+        let Some(sender) = &self.inner.sender else {
+            return Err(FlushError::Closed);
+        };
+        let deadline = Instant::now() + timeout;
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let entry = Entry::Record(record);
+        sender
+            .send_timeout(Message::Durable { entry, reply }, timeout)
+            .map_err(|e| match e {
+                crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
+                crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
+            })?;
+        if let Some(writer) = &self.inner.writer {
+            writer.thread().unpark();
+        }
+        answer
+            .recv_deadline(deadline)
+            .map_err(|_| FlushError::Timeout(timeout))?
+    }
+
     fn enqueue(&self, entry: Entry) {
         self.send(Message::Entry(entry));
     }

@@ -53,7 +53,8 @@ pub fn canonical_labels(labels: &Map<String, Value>) -> String {
     serde_json::to_string(&sorted).unwrap_or_else(|_| "{}".into())
 }
 
-/// Indexes metric point `record`, if it has a name and a number or text value.
+/// Indexes metric point `record`, if it has a name and a number, boolean (0 or 1) or
+/// text value.
 pub(crate) fn index(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
     insert(tx, &record.event_id, nanos(record.time), &record.body)
 }
@@ -104,9 +105,31 @@ fn insert(conn: &Connection, event_id: &str, time: i64, body: &Value) -> rusqlit
     Ok(())
 }
 
-/// Migration 4: series and points, filled from the metric points already stored.
+/// Migration 4: series and points, filled from the metric points already stored (the
+/// version 3 table's rows and the `metric_point` records, which then leave
+/// `telemetry_records`: a migrated file holds what a rebuild from the log would).
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(include_str!("schema/004_metric_points.sql"))?;
+    let mut old = conn.prepare(
+        "SELECT event_id, name, kind, labels, time_unix_nano, value FROM telemetry_metrics_v3",
+    )?;
+    let mut rows = old.query([])?;
+    while let Some(row) = rows.next()? {
+        let (id, name, kind, labels, time, value): (String, String, String, String, i64, f64) = (
+            row.get(0)?,
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+            row.get(5)?,
+        );
+        let labels: Value = serde_json::from_str(&labels).unwrap_or_else(|_| json!({}));
+        let body = json!({"name": name, "kind": kind, "labels": labels, "value": value});
+        insert(conn, &id, time, &body)?;
+    }
+    drop(rows);
+    drop(old);
+    conn.execute_batch("DROP TABLE telemetry_metrics_v3")?;
     let mut points = conn.prepare(
         "SELECT event_id, time_unix_nano, body FROM telemetry_records
          WHERE kind = 'metric_point' ORDER BY time_unix_nano",
@@ -118,6 +141,12 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             insert(conn, &id, time, &body)?;
         }
     }
+    drop(rows);
+    drop(points);
+    conn.execute(
+        "DELETE FROM telemetry_records WHERE kind = 'metric_point'",
+        [],
+    )?;
     Ok(())
 }
 
@@ -127,7 +156,8 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 pub struct StoredSeries {
     /// The row id in `telemetry_series`.
     pub series_id: i64,
-    /// `counter`, `gauge`, `histogram`, ...
+    /// `counter`, `gauge`, `histogram_bucket` (what the store's exporter writes), or what
+    /// a point record named.
     pub kind: String,
     /// Its labels.
     pub labels: BTreeMap<String, String>,

@@ -27,6 +27,12 @@ pub(crate) enum Message {
     Entry(Entry),
     /// A record to build here, then store as an entry.
     Deferred(Deferred),
+    /// An entry whose sender waits to hear that it is in the log, synced: `Err` with the
+    /// reason when its batch did not reach the log.
+    Durable {
+        entry: Entry,
+        reply: Sender<Result<(), FlushError>>,
+    },
     /// Answer once everything sent before is in the log (synced) and the index; with
     /// `report_drops`, also say (once) what was dropped since the last such answer.
     Flush {
@@ -228,6 +234,7 @@ impl Writer {
             };
             let mut batch = Vec::new();
             let mut waiters = Vec::new();
+            let mut durable_waiters = Vec::new();
             // Entries after the last flush of the batch: the next flush answers for them.
             let mut after_last_flush = 0;
             let mut next = Some(first);
@@ -244,6 +251,11 @@ impl Writer {
                         }
                         None => self.dropped(DropReason::BodyPanicked, 1),
                     },
+                    Message::Durable { entry, reply } => {
+                        batch.push(entry);
+                        after_last_flush += 1;
+                        durable_waiters.push(reply);
+                    }
                     Message::Flush {
                         reply,
                         report_drops,
@@ -259,7 +271,16 @@ impl Writer {
                     .flatten();
             }
             let dropped_before = self.dropped_since_flush.0;
-            self.write(batch);
+            let logged = self.write(batch);
+            if !durable_waiters.is_empty() {
+                // In the log and synced is durable: the index catches up from the log.
+                let answer = logged
+                    .and_then(|()| self.sync_log())
+                    .map_err(|reason| FlushError::Dropped { count: 1, reason });
+                for reply in durable_waiters {
+                    let _ = reply.send(answer.clone());
+                }
+            }
             if !waiters.is_empty() {
                 let dropped_here = self.dropped_since_flush.0 - dropped_before;
                 let reason = self.dropped_since_flush.1;
@@ -313,19 +334,28 @@ impl Writer {
     /// Syncs the log and checks the index has everything; a failed sync is a drop, for
     /// the next flush that reports drops.
     fn make_durable(&mut self) -> Result<(), FlushError> {
-        if let Some(log) = &mut self.log
-            && let Err(e) = log.sync()
-        {
-            let reason = DropReason::of(&e);
-            self.warn(reason.as_str(), &format!("cannot sync the log: {e}"));
-            self.dropped_since_flush = (self.dropped_since_flush.0.max(1), reason.as_str());
-        }
+        let _ = self.sync_log();
         self.retry_unindexed();
         if !self.unindexed.is_empty() {
             // The index stayed busy: the records are in the log, not yet in SQLite.
             return Err(FlushError::Timeout(crate::index::BUSY_TIMEOUT));
         }
         Ok(())
+    }
+
+    /// Syncs the log; a failure is a drop (for the next flush that reports drops), and
+    /// its reason.
+    fn sync_log(&mut self) -> Result<(), &'static str> {
+        let Some(log) = &mut self.log else {
+            return Ok(());
+        };
+        let Err(e) = log.sync() else {
+            return Ok(());
+        };
+        let reason = DropReason::of(&e);
+        self.warn(reason.as_str(), &format!("cannot sync the log: {e}"));
+        self.dropped_since_flush = (self.dropped_since_flush.0.max(1), reason.as_str());
+        Err(reason.as_str())
     }
 
     /// What was dropped since the last flush that reported drops, reported now.
@@ -337,21 +367,23 @@ impl Writer {
         Ok(())
     }
 
-    fn write(&mut self, batch: Vec<Entry>) {
+    /// Appends `batch` to the log and indexes it; `Err` with the reason when the batch
+    /// did not reach the log (it is dropped and counted).
+    fn write(&mut self, batch: Vec<Entry>) -> Result<(), &'static str> {
         if batch.is_empty() {
-            return;
+            return Ok(());
         }
         let n = batch.len() as u64;
         if self.log.is_none() {
             self.dropped(self.log_unavailable, n);
-            return;
+            return Err(self.log_unavailable.as_str());
         }
         if let Some(reason) = self.space_check() {
             self.dropped(reason, n);
-            return;
+            return Err(reason.as_str());
         }
         let Some(log) = &mut self.log else {
-            return;
+            return Err(self.log_unavailable.as_str());
         };
         let mut lines = Vec::with_capacity(batch.len() * 512);
         for entry in &batch {
@@ -369,7 +401,7 @@ impl Writer {
                     &format!("cannot append to {}: {e}", file.display()),
                 );
                 self.dropped(reason, n);
-                return;
+                return Err(reason.as_str());
             }
         };
         Counters::add(&self.counters.torn, appended.repaired.torn_lines);
@@ -384,6 +416,7 @@ impl Writer {
         let checkpoint = contiguous.then_some((name, appended.end));
         self.unindexed.extend(batch);
         self.index_unindexed(checkpoint);
+        Ok(())
     }
 
     fn retry_unindexed(&mut self) {

@@ -210,10 +210,51 @@ fn an_older_database_is_migrated_and_keeps_its_rows() {
             [unix_nanos(SystemTime::now())],
         )
         .unwrap();
+        // Metric points as versions 1 to 3 kept them: a row of telemetry_metrics, and a
+        // metric_point record.
+        let recent = unix_nanos(SystemTime::now());
+        old.execute(
+            "INSERT INTO telemetry_metrics (event_id, name, kind, labels, time_unix_nano, value)
+             VALUES ('m1', 'queue_depth', 'gauge', '{\"priority\":\"high\"}', ?1, 4.0)",
+            [recent],
+        )
+        .unwrap();
+        old.execute(
+            "INSERT INTO telemetry_records (event_id, kind, time_unix_nano, body)
+             VALUES ('m2', 'metric_point', ?1 + 1000,
+                     '{\"name\":\"queue_depth\",\"labels\":{\"priority\":\"high\"},\"value\":6}')",
+            [recent],
+        )
+        .unwrap();
     }
     let store = Store::open(config.clone());
     store.flush(FLUSH).unwrap();
     let conn = Connection::open(&config.db_path).unwrap();
+    let points: Vec<(i64, f64)> = conn
+        .prepare(
+            "SELECT time_unix_nano - (SELECT MIN(time_unix_nano) FROM telemetry_points), value
+             FROM telemetry_metrics
+             WHERE name = 'queue_depth' AND json_extract(labels, '$.priority') = 'high'
+             ORDER BY time_unix_nano",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        points,
+        [(0, 4.0), (1000, 6.0)],
+        "both kinds of old point, one series"
+    );
+    assert_eq!(
+        count(
+            &config.db_path,
+            "SELECT COUNT(*) FROM telemetry_records WHERE kind = 'metric_point'"
+        ),
+        0,
+        "as a rebuild from the log would hold it"
+    );
     let version: u32 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();

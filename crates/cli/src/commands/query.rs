@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The range when none is given.
 const DEFAULT_SINCE: Duration = Duration::from_secs(3600);
+/// The most buckets a sparkline shows (the newest).
+const SPARK_WIDTH: usize = 120;
 /// Bars of the terminal histogram of `stats`.
 const HISTOGRAM_BINS: usize = 10;
 /// Width of its longest bar.
@@ -119,9 +121,11 @@ pub(super) fn run_stats(args: StatsArgs, settings: &Settings) -> Result<(), CliE
 fn series_query(args: &SeriesArgs, aggregation: Aggregation) -> Query {
     let now = SystemTime::now();
     let until = args.until.unwrap_or(now);
-    let from = args
-        .from
-        .unwrap_or_else(|| until - args.since.unwrap_or(DEFAULT_SINCE));
+    let from = args.from.unwrap_or_else(|| {
+        until
+            .checked_sub(args.since.unwrap_or(DEFAULT_SINCE))
+            .unwrap_or(UNIX_EPOCH)
+    });
     let mut query = Query::new(&args.name, nanos(from), nanos(until), aggregation, 1);
     for (key, value) in args.labels.iter().flat_map(|set| &set.0) {
         query = query.label(key, value);
@@ -180,12 +184,18 @@ fn human_age(age: Duration) -> String {
     }
 }
 
-/// One character per bucket of the range, its height the bucket's value between the
-/// series' smallest and largest; a bucket without points is a space.
+/// One character per bucket of the range (its newest [`SPARK_WIDTH`] buckets), its
+/// height the bucket's value between the series' smallest and largest; a bucket without
+/// points is a space.
 fn sparkline(points: &[Point], from: i64, until: i64, interval: i64) -> String {
     const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let first = functions::bucket_start(from, interval);
-    let buckets = ((until - first) / interval.max(1) + 1).clamp(1, 120) as usize;
+    let interval = interval.max(1);
+    let last = functions::bucket_start(until, interval);
+    let span = (i128::from(last) - i128::from(functions::bucket_start(from, interval)))
+        / i128::from(interval);
+    let buckets = (span + 1).clamp(1, SPARK_WIDTH as i128) as usize;
+    let first = last - (buckets as i64 - 1) * interval;
+    let points: Vec<&Point> = points.iter().filter(|p| p.time >= first).collect();
     let (low, high) = points
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
@@ -193,7 +203,7 @@ fn sparkline(points: &[Point], from: i64, until: i64, interval: i64) -> String {
         });
     let mut line = vec![' '; buckets];
     for point in points {
-        let slot = ((point.time - first) / interval.max(1)) as usize;
+        let slot = ((point.time - first) / interval) as usize;
         let level = match high > low {
             true => ((point.value - low) / (high - low) * 7.0).round() as usize,
             false => 3,

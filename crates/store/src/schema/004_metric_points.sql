@@ -1,10 +1,12 @@
 -- Version 4: metric points by series. A series is a metric name and its labels (JSON,
 -- keys sorted); its points are clustered by time, so a query reads one range per series.
--- `telemetry_metrics` (seed 003's table) becomes a view over them, with the same columns.
+-- `telemetry_metrics` (seed 003's table) becomes a view over them with its columns, plus
+-- `text` for text values (`value` is then NULL). Its rows, if any, move first (the
+-- migration's code); the views on it are rebuilt.
 
 DROP VIEW IF EXISTS v_recent_metrics;
 DROP VIEW IF EXISTS v_context_utilization;
-DROP TABLE telemetry_metrics;
+ALTER TABLE telemetry_metrics RENAME TO telemetry_metrics_v3;
 
 CREATE TABLE telemetry_series (
     series_id INTEGER PRIMARY KEY,
@@ -37,10 +39,11 @@ CREATE VIEW telemetry_metrics AS
 SELECT p.event_id, s.name, s.kind, s.labels, p.time_unix_nano, p.value, p.text
 FROM telemetry_points p JOIN telemetry_series s USING (series_id);
 
+-- CROSS JOIN keeps the series outermost: one indexed lookup of its newest point each.
 CREATE VIEW v_recent_metrics AS
 SELECT s.name, s.kind, s.labels, p.value, p.time_unix_nano
 FROM telemetry_series s
-JOIN telemetry_points p ON p.series_id = s.series_id
+CROSS JOIN telemetry_points p ON p.series_id = s.series_id
  AND p.time_unix_nano = (SELECT MAX(time_unix_nano) FROM telemetry_points q
                          WHERE q.series_id = s.series_id);
 
