@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The fields an event may have.
 const EVENT_FIELDS: [&str; 5] = ["event_type", "source", "data", "timestamp", "event_id"];
@@ -293,7 +293,10 @@ impl Bridge {
             None => all_names(&conn).map_err(failure)?,
         };
         let (from, until) = range.map_or((i64::MIN, i64::MAX), |(from, until)| {
-            (nanos(from), nanos(until))
+            (
+                lookout_store::unix_nanos(from),
+                lookout_store::unix_nanos(until),
+            )
         });
         let mut metrics = BTreeMap::new();
         for name in names {
@@ -315,7 +318,10 @@ impl Bridge {
                     lookout_exporter_json::rfc3339(until),
                 ),
                 None if values.is_empty() => (String::new(), String::new()),
-                None => (rfc3339_nanos(first), rfc3339_nanos(last)),
+                None => (
+                    lookout_store::rfc3339_of_nanos(first),
+                    lookout_store::rfc3339_of_nanos(last),
+                ),
             };
             metrics.insert(
                 name,
@@ -501,13 +507,4 @@ fn all_names(conn: &Connection) -> lookout_store::rusqlite::Result<Vec<String>> 
     conn.prepare("SELECT DISTINCT name FROM telemetry_series ORDER BY name")?
         .query_map([], |r| r.get(0))?
         .collect()
-}
-
-fn nanos(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
-}
-
-fn rfc3339_nanos(nanos: i64) -> String {
-    lookout_exporter_json::rfc3339(UNIX_EPOCH + Duration::from_nanos(nanos.max(0) as u64))
 }

@@ -64,21 +64,15 @@ impl Aggregation {
 
     /// The value of `values` (any order; reordered for percentiles); `None` when empty.
     pub fn apply(self, values: &mut [f64]) -> Option<f64> {
-        if values.is_empty() {
-            return None;
+        if let Aggregation::Percentile(thousandths) = self {
+            values.sort_unstable_by(f64::total_cmp);
+            return percentile(values, f64::from(thousandths) / 1000.0);
         }
-        let n = values.len() as f64;
-        Some(match self {
-            Aggregation::Avg => values.iter().sum::<f64>() / n,
-            Aggregation::Sum => values.iter().sum(),
-            Aggregation::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
-            Aggregation::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            Aggregation::Count => n,
-            Aggregation::Percentile(thousandths) => {
-                values.sort_unstable_by(f64::total_cmp);
-                percentile(values, f64::from(thousandths) / 1000.0)?
-            }
-        })
+        let mut bucket = Bucket::new(0);
+        for value in values.iter() {
+            bucket.add(*value);
+        }
+        bucket.value(self)
     }
 }
 
@@ -151,9 +145,44 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// An empty bucket starting at `start`.
+    pub fn new(start: i64) -> Bucket {
+        Bucket {
+            start,
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Counts `value` in.
+    pub fn add(&mut self, value: f64) {
+        self.count += 1;
+        self.sum += value;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
+
     /// The mean of its points.
     pub fn avg(&self) -> f64 {
         self.sum / self.count as f64
+    }
+
+    /// Its value under `aggregation`; `None` for percentiles (they need the values) and
+    /// for an empty bucket.
+    pub fn value(&self, aggregation: Aggregation) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        match aggregation {
+            Aggregation::Avg => Some(self.avg()),
+            Aggregation::Sum => Some(self.sum),
+            Aggregation::Min => Some(self.min),
+            Aggregation::Max => Some(self.max),
+            Aggregation::Count => Some(self.count as f64),
+            Aggregation::Percentile(_) => None,
+        }
     }
 }
 
@@ -165,17 +194,10 @@ pub fn aggregate(points: &[Point], interval: i64) -> Vec<Bucket> {
     let mut buckets: std::collections::BTreeMap<i64, Bucket> = Default::default();
     for point in points {
         let start = bucket_start(point.time, interval);
-        let bucket = buckets.entry(start).or_insert(Bucket {
-            start,
-            count: 0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        });
-        bucket.count += 1;
-        bucket.sum += point.value;
-        bucket.min = bucket.min.min(point.value);
-        bucket.max = bucket.max.max(point.value);
+        buckets
+            .entry(start)
+            .or_insert_with(|| Bucket::new(start))
+            .add(point.value);
     }
     buckets.into_values().collect()
 }

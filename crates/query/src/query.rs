@@ -2,10 +2,10 @@
 //! points in the store: the metric's series whose labels match, each as one value per
 //! interval bucket (aligned to the Unix epoch; buckets without points left out).
 
-use crate::functions::{Aggregation, Point, bucket_start};
+use crate::functions::{Aggregation, Bucket, Point, bucket_start};
 use lookout_store::metrics;
 use lookout_store::rusqlite::{self, Connection};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The most buckets one series of an answer may have.
 pub const MAX_BUCKETS: i64 = 100_000;
@@ -90,19 +90,14 @@ pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryE
     if query.interval <= 0 || span / i128::from(query.interval) > i128::from(MAX_BUCKETS) {
         return Err(QueryError::Interval);
     }
-    let series = metrics::series(conn, &query.metric, &query.labels)?;
-    let ids: Vec<i64> = series.iter().map(|s| s.series_id).collect();
-    let mut buckets: Vec<Buckets> = series
-        .iter()
-        .map(|_| Buckets::new(query.aggregation))
-        .collect();
-    let position: std::collections::HashMap<i64, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    metrics::for_each_point_of(conn, &ids, query.from, query.until, |id, time, value| {
-        if let Some(i) = position.get(&id) {
-            buckets[*i].add(bucket_start(time, query.interval), value);
+    let mut buckets: Vec<Buckets> = Vec::new();
+    let series = read_points(conn, query, |i, time, value| {
+        if buckets.len() <= i {
+            buckets.resize_with(i + 1, || Buckets::new(query.aggregation));
         }
+        buckets[i].add(bucket_start(time, query.interval), value);
     })?;
+    buckets.resize_with(series.len(), || Buckets::new(query.aggregation));
     let answer = series
         .into_iter()
         .zip(buckets)
@@ -115,17 +110,13 @@ pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryE
     Ok(answer)
 }
 
-/// Folds points arriving in time order into one value per bucket: running sums for the
-/// plain aggregations, the bucket's values for percentiles.
+/// Folds points arriving in time order into one value per bucket: a [`Bucket`]'s running
+/// sums for the plain aggregations, the bucket's values for percentiles.
 struct Buckets {
     aggregation: Aggregation,
     done: Vec<Point>,
-    start: Option<i64>,
+    current: Option<Bucket>,
     values: Vec<f64>,
-    count: usize,
-    sum: f64,
-    min: f64,
-    max: f64,
 }
 
 impl Buckets {
@@ -133,47 +124,36 @@ impl Buckets {
         Buckets {
             aggregation,
             done: Vec::new(),
-            start: None,
+            current: None,
             values: Vec::new(),
-            count: 0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
         }
     }
 
     fn add(&mut self, start: i64, value: f64) {
-        if self.start != Some(start) {
+        if self.current.as_ref().is_none_or(|b| b.start != start) {
             self.close();
-            self.start = Some(start);
+            self.current = Some(Bucket::new(start));
         }
-        self.count += 1;
-        self.sum += value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
+        if let Some(bucket) = &mut self.current {
+            bucket.add(value);
+        }
         if matches!(self.aggregation, Aggregation::Percentile(_)) {
             self.values.push(value);
         }
     }
 
     fn close(&mut self) {
-        let Some(start) = self.start.take() else {
+        let Some(bucket) = self.current.take() else {
             return;
         };
-        let n = self.count as f64;
         let value = match self.aggregation {
-            Aggregation::Avg => Some(self.sum / n),
-            Aggregation::Sum => Some(self.sum),
-            Aggregation::Min => Some(self.min),
-            Aggregation::Max => Some(self.max),
-            Aggregation::Count => Some(n),
             Aggregation::Percentile(_) => self.aggregation.apply(&mut self.values),
+            plain => bucket.value(plain),
         };
         if let Some(value) = value {
-            self.done.push(Point::new(start, value));
+            self.done.push(Point::new(bucket.start, value));
         }
         self.values.clear();
-        (self.count, self.sum, self.min, self.max) = (0, 0.0, f64::INFINITY, f64::NEG_INFINITY);
     }
 
     fn finish(mut self) -> Vec<Point> {
@@ -189,23 +169,40 @@ pub fn points(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, Que
     if query.until < query.from {
         return Err(QueryError::Range);
     }
-    let mut answer = Vec::new();
-    for series in metrics::series(conn, &query.metric, &query.labels)? {
-        let mut points = Vec::new();
-        metrics::for_each_point(
-            conn,
-            series.series_id,
-            query.from,
-            query.until,
-            |time, value| {
-                points.push(Point::new(time, value));
-            },
-        )?;
-        answer.push(SeriesResult {
+    let mut points: Vec<Vec<Point>> = Vec::new();
+    let series = read_points(conn, query, |i, time, value| {
+        if points.len() <= i {
+            points.resize_with(i + 1, Vec::new);
+        }
+        points[i].push(Point::new(time, value));
+    })?;
+    points.resize_with(series.len(), Vec::new);
+    Ok(series
+        .into_iter()
+        .zip(points)
+        .map(|(series, points)| SeriesResult {
             labels: series.labels,
             kind: series.kind,
             points,
-        });
-    }
-    Ok(answer)
+        })
+        .collect())
+}
+
+/// The series `query` selects, in label order, after handing `f` every numeric point of
+/// them in its range: `(the series' position, time, value)`, one series after another,
+/// each in time order, read in one statement.
+fn read_points(
+    conn: &Connection,
+    query: &Query,
+    mut f: impl FnMut(usize, i64, f64),
+) -> Result<Vec<metrics::StoredSeries>, QueryError> {
+    let series = metrics::series(conn, &query.metric, &query.labels)?;
+    let ids: Vec<i64> = series.iter().map(|s| s.series_id).collect();
+    let position: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    metrics::for_each_point_of(conn, &ids, query.from, query.until, |id, time, value| {
+        if let Some(i) = position.get(&id) {
+            f(*i, time, value);
+        }
+    })?;
+    Ok(series)
 }

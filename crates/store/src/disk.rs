@@ -33,3 +33,18 @@ pub fn space(path: &Path) -> Option<Space> {
         available: stat.f_bavail as u64 * stat.f_frsize as u64,
     })
 }
+
+/// Bytes in the files under `dir`, subdirectories included (0 if it cannot be read).
+pub fn directory_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => directory_bytes(&entry.path()),
+            Ok(_) => entry.metadata().map_or(0, |m| m.len()),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -133,18 +133,3 @@ fn claim(conn: &Connection, task: &str, now: SystemTime, force: bool) -> rusqlit
     )?;
     Ok(claimed > 0)
 }
-
-/// Bytes of the files under `dir` (recursively).
-pub(crate) fn directory_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|entry| match entry.file_type() {
-            Ok(t) if t.is_dir() => directory_bytes(&entry.path()),
-            Ok(_) => entry.metadata().map_or(0, |m| m.len()),
-            Err(_) => 0,
-        })
-        .sum()
-}

@@ -59,7 +59,7 @@ pub use config::{
 pub use exporter::{StoreExporter, StorePayload};
 pub use housekeeping::Removed;
 pub use index::{SCHEMA_VERSION, open_reader};
-pub use record::{Record, RecordKind, new_event_id, span_event_id};
+pub use record::{Record, RecordKind, new_event_id, rfc3339_of_nanos, span_event_id, unix_nanos};
 /// The SQLite bindings the index is read with (its connections and errors).
 pub use rusqlite;
 pub use stats::{DropReason, StoreStats};

@@ -129,9 +129,18 @@ pub(crate) enum Entry {
 
 pub(crate) const SPAN_KIND: &str = "span";
 
-pub(crate) fn nanos(time: SystemTime) -> i64 {
+/// `time` as Unix nanoseconds, as the store's columns hold it (0 before the epoch, the
+/// largest `i64` past 2262).
+pub fn unix_nanos(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+pub(crate) use unix_nanos as nanos;
+
+/// Unix nanoseconds (a column's value) as RFC 3339 in UTC, milliseconds shown.
+pub fn rfc3339_of_nanos(nanos: i64) -> String {
+    lookout_exporter_json::rfc3339(UNIX_EPOCH + Duration::from_nanos(nanos.max(0) as u64))
 }
 
 fn time_from(value: &Value) -> Option<SystemTime> {

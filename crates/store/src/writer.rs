@@ -491,7 +491,7 @@ impl Writer {
         } else if self
             .config
             .max_bytes
-            .is_some_and(|max| crate::housekeeping::directory_bytes(base) >= max)
+            .is_some_and(|max| crate::disk::directory_bytes(base) >= max)
         {
             Some(DropReason::SizeLimit)
         } else {

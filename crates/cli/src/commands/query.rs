@@ -5,6 +5,7 @@ use crate::args::{QueryArgs, SeriesArgs, StatsArgs};
 use crate::error::CliError;
 use crate::settings::Settings;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
+use lookout::store::{rfc3339_of_nanos, unix_nanos};
 use lookout_query::functions::{self, Point};
 use lookout_query::{Aggregation, Query, SeriesResult, query};
 use serde_json::{Value, json};
@@ -126,7 +127,13 @@ fn series_query(args: &SeriesArgs, aggregation: Aggregation) -> Query {
             .checked_sub(args.since.unwrap_or(DEFAULT_SINCE))
             .unwrap_or(UNIX_EPOCH)
     });
-    let mut query = Query::new(&args.name, nanos(from), nanos(until), aggregation, 1);
+    let mut query = Query::new(
+        &args.name,
+        unix_nanos(from),
+        unix_nanos(until),
+        aggregation,
+        1,
+    );
     for (key, value) in args.labels.iter().flat_map(|set| &set.0) {
         query = query.label(key, value);
     }
@@ -142,19 +149,11 @@ fn read<T>(
     read(&conn).map_err(CliError::Query)
 }
 
-fn nanos(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
-}
-
 fn series_json(series: &SeriesResult, aggregation: &str) -> Value {
     let points: Vec<Value> = series
         .points
         .iter()
-        .map(|p| {
-            let time = UNIX_EPOCH + Duration::from_nanos(p.time.max(0) as u64);
-            json!({"time": lookout::json::rfc3339(time), "value": p.value})
-        })
+        .map(|p| json!({"time": rfc3339_of_nanos(p.time), "value": p.value}))
         .collect();
     json!({"labels": series.labels, "kind": series.kind, "aggregation": aggregation, "points": points})
 }

@@ -123,8 +123,7 @@ fn show(id: &str, store: &StoreConfig, settings: &Settings) -> Result<(), CliErr
     let events: Vec<Value> = events
         .into_iter()
         .map(|(name, time, payload)| {
-            let time = SystemTime::UNIX_EPOCH + Duration::from_nanos(time.max(0) as u64);
-            json!({"name": name, "time": lookout::json::rfc3339(time), "payload": payload})
+            json!({"name": name, "time": lookout::store::rfc3339_of_nanos(time), "payload": payload})
         })
         .collect();
     let remote = body.get("git_repo").and_then(Value::as_str);

@@ -5,9 +5,9 @@ use crate::client;
 use crate::error::CliError;
 use crate::settings::Settings;
 use lookout::store::overview::{Overview, overview};
+use lookout::store::rfc3339_of_nanos;
 use serde_json::{Value, json};
-use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How long to wait for a running `lookout serve`: status must answer quickly.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
@@ -21,7 +21,7 @@ pub(super) async fn run(settings: &Settings) -> Result<(), CliError> {
         }
         false => None,
     };
-    let bytes = dir_bytes(&store.base_dir);
+    let bytes = lookout::store::disk::directory_bytes(&store.base_dir);
     let url = settings.endpoint("/health");
     let serve = match client::get(&url, &[], settings.timeout_or(HEALTH_TIMEOUT)).await {
         Ok(fetched) if fetched.status.is_success() => {
@@ -50,7 +50,11 @@ pub(super) async fn run(settings: &Settings) -> Result<(), CliError> {
                 o.schema_version, o.spans, o.traces, o.error_spans
             );
             if let Some((first, last)) = o.span_times {
-                println!("         spans from {} to {}", time(first), time(last));
+                println!(
+                    "         spans from {} to {}",
+                    rfc3339_of_nanos(first),
+                    rfc3339_of_nanos(last)
+                );
             }
             let pairs = |items: &[(String, u64)]| {
                 items
@@ -72,7 +76,7 @@ pub(super) async fn run(settings: &Settings) -> Result<(), CliError> {
                     let message = message.as_deref().unwrap_or("");
                     println!(
                         "         {}  {name}: {message}  (lookout traces {trace})",
-                        time(*end)
+                        rfc3339_of_nanos(*end)
                     );
                 }
             }
@@ -103,27 +107,12 @@ fn overview_json(o: &Overview) -> Value {
         "schema_version": o.schema_version, "spans": o.spans, "traces": o.traces,
         "error_spans": o.error_spans, "records": map(&o.records), "runs": map(&o.runs),
         "series": o.series, "points": o.points,
-        "first_span": o.span_times.map(|(first, _)| time(first)),
-        "last_span": o.span_times.map(|(_, last)| time(last)),
+        "first_span": o.span_times.map(|(first, _)| rfc3339_of_nanos(first)),
+        "last_span": o.span_times.map(|(_, last)| rfc3339_of_nanos(last)),
         "recent_errors": o.recent_errors.iter().map(|(name, message, end, trace)| json!({
-            "name": name, "message": message, "end": time(*end), "trace_id": trace,
+            "name": name, "message": message, "end": rfc3339_of_nanos(*end), "trace_id": trace,
         })).collect::<Vec<_>>(),
     })
-}
-
-/// Bytes under `dir` (database, its journal, the log, backups).
-fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(kind) if kind.is_dir() => dir_bytes(&entry.path()),
-            Ok(_) => entry.metadata().map_or(0, |m| m.len()),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 fn size(bytes: u64) -> String {
@@ -133,8 +122,4 @@ fn size(bytes: u64) -> String {
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{b} B"),
     }
-}
-
-fn time(nanos: i64) -> String {
-    lookout::json::rfc3339(UNIX_EPOCH + Duration::from_nanos(nanos.max(0) as u64))
 }
