@@ -3,7 +3,8 @@
 //! (seed 003's periodic export to the database) becomes metric points: a counter as
 //! `{name}_total`, a gauge as `{name}`, a histogram as `{name}_count`, `{name}_sum` and
 //! cumulative `{name}_bucket{le}`, as Prometheus names them, each labelled with its
-//! process's `service` and `instance` (so that two processes never share a counter).
+//! process's `service` and `instance` (so that two processes do not share a counter;
+//! a series' own labels of those names are kept).
 
 use crate::metrics::{PointValue, point_record};
 use crate::{Record, Store, StoreConfig};
