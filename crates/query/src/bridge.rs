@@ -8,7 +8,7 @@
 
 use crate::functions::Aggregation;
 use lookout_store::metrics::{PointValue, point_record};
-use lookout_store::rusqlite::Connection;
+use lookout_store::rusqlite::{Connection, OptionalExtension};
 use lookout_store::{Record, RecordKind, Store};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -173,7 +173,9 @@ impl Bridge {
 
     /// Seed 004's `record_event`: validates (`event_type`, `source` and `data` required;
     /// `timestamp` RFC 3339 and `event_id` optional; nothing else), refuses loops, and
-    /// answers once the event is stored.
+    /// answers once the event is stored. An `event_id` stored already answers as it did
+    /// the first time when the event is the same (a retry stores nothing twice), and is
+    /// `INVALID_EVENT` when it is another.
     pub fn record_event(&self, event: &Value) -> Result<Recorded, BridgeError> {
         let (mut body, time) = validate(event).map_err(|errors| BridgeError {
             code: ErrorCode::InvalidEvent,
@@ -183,6 +185,28 @@ impl Bridge {
             },
             details: json!({"validation_errors": errors, "received_event": event}),
         })?;
+        // A retry (an id stored already, the same event) gets the first answer; an id
+        // reused for another event is refused.
+        if let Some(id) = body.get("event_id").and_then(Value::as_str)
+            && let Some(stored) = self.stored_event(id)?
+        {
+            let same = ["event_type", "source", "data"]
+                .iter()
+                .all(|f| body.get(*f).map(canonical) == stored.get(*f).map(canonical));
+            if !same {
+                let problem = format!("event_id {id:?} was recorded for another event");
+                return Err(BridgeError {
+                    code: ErrorCode::InvalidEvent,
+                    message: format!("event validation failed: {problem}"),
+                    details: json!({"validation_errors": [problem], "received_event": event}),
+                });
+            }
+            return Ok(Recorded {
+                status: "success",
+                event_id: id.to_owned(),
+                timestamp: stored["timestamp"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
         if self.is_loop(&body) {
             self.loops_refused.fetch_add(1, Ordering::Relaxed);
             return Err(BridgeError::new(
@@ -372,6 +396,30 @@ impl Bridge {
                 "storage_usage_percentage": (usage * 10.0).round() / 10.0,
             }
         })
+    }
+
+    /// The stored event with id `id`, if the index has one.
+    fn stored_event(&self, id: &str) -> Result<Option<Map<String, Value>>, BridgeError> {
+        let failure = |e: lookout_store::rusqlite::Error| {
+            BridgeError::new(
+                ErrorCode::StorageFailure,
+                format!("cannot read the store: {e}"),
+            )
+        };
+        let db = &self.store.config().db_path;
+        if !db.exists() {
+            return Ok(None);
+        }
+        let conn = lookout_store::open_reader(db).map_err(failure)?;
+        let body: Option<String> = conn
+            .query_row(
+                "SELECT body FROM telemetry_records WHERE event_id = ?1 AND kind = 'bridge_event'",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(failure)?;
+        Ok(body.and_then(|body| serde_json::from_str(&body).ok()))
     }
 
     /// Whether `body` arrived more than the loop limit allows within the window

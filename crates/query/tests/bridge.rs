@@ -67,6 +67,19 @@ fn events_are_validated_stored_and_loops_refused() {
         ErrorCode::InvalidEvent
     );
 
+    // A retry with the same id gets the first answer, stored once; the id reused for
+    // another event is refused.
+    let with_id = json!({"event_type": "COMMAND", "source": "retrying", "data": {"n": 1},
+                         "event_id": "cmd-0001"});
+    let first = bridge.record_event(&with_id).unwrap();
+    let again = bridge.record_event(&with_id).unwrap();
+    assert_eq!(first, again);
+    let other = json!({"event_type": "COMMAND", "source": "retrying", "data": {"n": 2},
+                       "event_id": "cmd-0001"});
+    let reused = bridge.record_event(&other).unwrap_err();
+    assert_eq!(reused.code, ErrorCode::InvalidEvent);
+    assert!(reused.message.contains("cmd-0001"), "{reused}");
+
     // The same event an 11th time within a second is a loop; another event is not.
     let tick = json!({"event_type": "OPERATION", "source": "poller", "data": {"n": 1, "of": 2}});
     for _ in 0..10 {
@@ -85,7 +98,10 @@ fn events_are_validated_stored_and_loops_refused() {
         .unwrap();
     let health = bridge.health_check();
     assert_eq!(health["status"], "healthy");
-    assert_eq!(health["stats"]["events_recorded"], 12);
+    assert_eq!(
+        health["stats"]["events_recorded"], 13,
+        "the retry is not counted again"
+    );
     assert_eq!(health["stats"]["loops_refused"], 1);
     assert_eq!(health["stats"]["data_retention_days"], 7);
     let usage = health["stats"]["storage_usage_percentage"]
