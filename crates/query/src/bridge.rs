@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The fields an event may have.
@@ -153,6 +153,8 @@ pub struct Bridge {
     events: AtomicU64,
     metrics: AtomicU64,
     loops_refused: AtomicU64,
+    /// Whether the last record the bridge wrote failed to reach the log.
+    last_write_failed: AtomicBool,
     /// Recent arrivals of each event (by a hash of type, source and data).
     recent: Mutex<HashMap<u64, VecDeque<Instant>>>,
 }
@@ -167,6 +169,7 @@ impl Bridge {
             events: AtomicU64::new(0),
             metrics: AtomicU64::new(0),
             loops_refused: AtomicU64::new(0),
+            last_write_failed: AtomicBool::new(false),
             recent: Mutex::new(HashMap::new()),
         }
     }
@@ -259,16 +262,9 @@ impl Bridge {
                 format!("{x} is not a finite number"),
             ));
         }
-        let labels: BTreeMap<String, String> = context
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                )
-            })
-            .collect();
+        let labels = context
+            .map(lookout_store::metrics::labels_of)
+            .unwrap_or_default();
         let time = timestamp.unwrap_or_else(SystemTime::now);
         let record = point_record(name, "gauge", &labels, value, time);
         let event_id = record.event_id.clone();
@@ -366,26 +362,15 @@ impl Bridge {
         })
     }
 
-    /// Seed 004's `health_check`: `healthy` unless the store has failed to write records
-    /// (no space, no permission, an I/O error, an unusable index: `degraded`); version,
-    /// uptime and counts.
+    /// Seed 004's `health_check`: `degraded` while the last record the bridge wrote did
+    /// not reach the store's log (no space, no permission, an I/O error), else `healthy`;
+    /// version, uptime and counts.
     pub fn health_check(&self) -> Value {
-        let stats = self.store.stats();
-        use lookout_store::DropReason;
-        let refused = [
-            DropReason::DiskFull,
-            DropReason::Unwritable,
-            DropReason::SizeLimit,
-            DropReason::Io,
-            DropReason::IndexUnavailable,
-        ]
-        .into_iter()
-        .map(|reason| stats.dropped(reason))
-        .sum::<u64>();
+        let degraded = self.last_write_failed.load(Ordering::Relaxed);
         let usage = lookout_store::disk::space(&self.store.config().base_dir)
             .map_or(0.0, |s| s.used_percent());
         json!({
-            "status": if refused == 0 { "healthy" } else { "degraded" },
+            "status": if degraded { "degraded" } else { "healthy" },
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_seconds": self.started.elapsed().as_secs(),
             "stats": {
@@ -456,15 +441,16 @@ impl Bridge {
     /// did not reach the log (a full or read-only disk, the size limit) is a
     /// `STORAGE_FAILURE`.
     fn store_durably(&self, record: Record) -> Result<(), BridgeError> {
-        self.store
-            .record_durable(record, STORE_TIMEOUT)
-            .map_err(|e| {
-                let base = self.store.config().base_dir.display();
-                BridgeError::new(
-                    ErrorCode::StorageFailure,
-                    format!("the store at {base} did not take the record: {e}"),
-                )
-            })
+        let written = self.store.record_durable(record, STORE_TIMEOUT);
+        self.last_write_failed
+            .store(written.is_err(), Ordering::Relaxed);
+        written.map_err(|e| {
+            let base = self.store.config().base_dir.display();
+            BridgeError::new(
+                ErrorCode::StorageFailure,
+                format!("the store at {base} did not take the record: {e}"),
+            )
+        })
     }
 }
 

@@ -38,19 +38,24 @@ pub fn point_record(
     record
 }
 
-/// Labels as stored: a JSON object with its keys sorted, every value a string.
-pub fn canonical_labels(labels: &Map<String, Value>) -> String {
-    let sorted: BTreeMap<&str, String> = labels
+/// Labels from a JSON object: each value as text (a string as it is, anything else as
+/// its JSON).
+pub fn labels_of(object: &Map<String, Value>) -> BTreeMap<String, String> {
+    object
         .iter()
         .map(|(key, value)| {
             let text = match value {
                 Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
-            (key.as_str(), text)
+            (key.clone(), text)
         })
-        .collect();
-    serde_json::to_string(&sorted).unwrap_or_else(|_| "{}".into())
+        .collect()
+}
+
+/// Labels as stored: a JSON object with its keys sorted, every value a string.
+pub fn canonical_labels(labels: &Map<String, Value>) -> String {
+    serde_json::to_string(&labels_of(labels)).unwrap_or_else(|_| "{}".into())
 }
 
 /// Indexes metric point `record`, if it has a name and a number, boolean (0 or 1) or

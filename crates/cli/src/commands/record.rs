@@ -169,15 +169,7 @@ fn from_stdin() -> Result<Vec<Record>, CliError> {
         };
         let labels: BTreeMap<String, String> = match &body["labels"] {
             Value::Null => BTreeMap::new(),
-            Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                    )
-                })
-                .collect(),
+            Value::Object(map) => lookout::store::metrics::labels_of(map),
             _ => return Err(bad("\"labels\" must be an object".into())),
         };
         let time = match body["time"].as_str() {
