@@ -81,3 +81,19 @@ pub fn durations() -> Vec<f64> {
     }
     values
 }
+
+/// Prints `rows` (a call and its latencies in ns) as a markdown table of p50, p99, p99.9
+/// and max in µs.
+pub fn latency_table(rows: &[(&str, &hdrhistogram::Histogram<u64>)]) {
+    let us = |h: &hdrhistogram::Histogram<u64>, q| h.value_at_quantile(q) as f64 / 1e3;
+    println!("| call | p50 | p99 | p99.9 | max |\n| --- | ---: | ---: | ---: | ---: |");
+    for (name, h) in rows {
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            us(h, 0.5),
+            us(h, 0.99),
+            us(h, 0.999),
+            h.max() as f64 / 1e3
+        );
+    }
+}

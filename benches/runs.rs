@@ -137,25 +137,15 @@ fn latencies(runs: &Runs, telemetry: &Telemetry, seed: &mut SeedWriter) {
         let _ = seed_start.record(start.as_nanos() as u64);
         let _ = seed_end.record(end.as_nanos() as u64);
     }
-    let us = |h: &hdrhistogram::Histogram<u64>, q| h.value_at_quantile(q) as f64 / 1e3;
     println!("\nper call on the caller's thread (µs):");
-    println!("| call | p50 | p99 | p99.9 | max |\n| --- | ---: | ---: | ---: | ---: |");
-    for (name, h) in [
+    peers::latency_table(&[
         ("lookout start_run", &start_ns),
         ("lookout end_run", &end_ns),
         ("lookout start_run, thread CPU", &start_cpu),
         ("lookout end_run, thread CPU", &end_cpu),
         ("seed 002 start_run", &seed_start),
         ("seed 002 end_run", &seed_end),
-    ] {
-        println!(
-            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            us(h, 0.5),
-            us(h, 0.99),
-            us(h, 0.999),
-            h.max() as f64 / 1e3
-        );
-    }
+    ]);
 }
 
 criterion_group! {

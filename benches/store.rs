@@ -105,18 +105,8 @@ fn latencies() {
             let _ = flush_ns.record(at.elapsed().as_nanos() as u64);
         }
     }
-    let us = |h: &hdrhistogram::Histogram<u64>, q| h.value_at_quantile(q) as f64 / 1e3;
     println!("\nat 1,000 records/s offered, a flush every 10 records (µs):");
-    println!("| call | p50 | p99 | p99.9 | max |\n| --- | ---: | ---: | ---: | ---: |");
-    for (name, h) in [("record", &record_ns), ("flush", &flush_ns)] {
-        println!(
-            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            us(h, 0.5),
-            us(h, 0.99),
-            us(h, 0.999),
-            h.max() as f64 / 1e3
-        );
-    }
+    peers::latency_table(&[("record", &record_ns), ("flush", &flush_ns)]);
 }
 
 criterion_group! {

@@ -209,24 +209,13 @@ fn child_ends_a_run_and_waits_to_be_killed() {
 fn a_post_pending_when_its_process_died_is_sent_by_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let (silent, reached) = receiver(&[0]);
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "posting::child_ends_a_run_and_waits_to_be_killed",
-            "--nocapture",
-        ])
-        .env(CHILD_BASE, dir.path())
-        .env(CHILD_URL, &silent)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let id = stdout
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("run ").map(str::to_owned))
-        .expect("the child says its run's id");
+    let (mut child, id) = crate::util::child_with_run(
+        "posting::child_ends_a_run_and_waits_to_be_killed",
+        &[
+            (CHILD_BASE, dir.path().as_os_str()),
+            (CHILD_URL, std::ffi::OsStr::new(&silent)),
+        ],
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while reached.lock().unwrap().is_empty() {
         assert!(Instant::now() < deadline, "the child never posted");
@@ -248,23 +237,10 @@ fn a_post_pending_when_its_process_died_is_sent_by_the_next() {
 #[test]
 fn a_run_its_process_left_running_is_posted_as_abandoned() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "runs::child_starts_a_run_and_waits_to_be_killed",
-            "--nocapture",
-        ])
-        .env(crate::runs::CHILD_BASE, dir.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let id = stdout
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("run ").map(str::to_owned))
-        .expect("the child says its run's id");
+    let (mut child, id) = crate::util::child_with_run(
+        "runs::child_starts_a_run_and_waits_to_be_killed",
+        &[(crate::runs::CHILD_BASE, dir.path().as_os_str())],
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 

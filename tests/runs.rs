@@ -302,25 +302,11 @@ fn child_starts_a_run_and_waits_to_be_killed() {
 
 #[test]
 fn runs_left_running_by_a_killed_process_are_closed_as_abandoned() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "runs::child_starts_a_run_and_waits_to_be_killed",
-            "--nocapture",
-        ])
-        .env(CHILD_BASE, dir.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let id = stdout
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("run ").map(str::to_owned))
-        .expect("the child says its run's id");
+    let (mut child, id) = crate::util::child_with_run(
+        "runs::child_starts_a_run_and_waits_to_be_killed",
+        &[(CHILD_BASE, dir.path().as_os_str())],
+    );
     let telemetry = telemetry(dir.path());
     let runs = telemetry.runs();
     assert_eq!(

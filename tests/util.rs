@@ -181,3 +181,21 @@ impl Prometheus {
         panic!("Prometheus scraped Lookout only {seen} times in 60 s");
     }
 }
+
+/// Runs ignored test `name` of this test binary as a child process with `envs`, and
+/// returns it with the run id it prints (`run ID`) once its run is stored.
+pub fn child_with_run(name: &str, envs: &[(&str, &std::ffi::OsStr)]) -> (Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", name, "--nocapture"])
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("run ").map(str::to_owned))
+        .expect("the child says its run's id");
+    (child, id)
+}

@@ -157,15 +157,7 @@ impl Store {
     /// dropping it: for the few records an operator's command must not lose (a commit
     /// associated, a stale run closed), never for the recording path.
     pub fn record_waiting(&self, record: Record, timeout: Duration) -> Result<(), FlushError> {
-        let Some(sender) = &self.inner.sender else {
-            return Err(FlushError::Closed);
-        };
-        sender
-            .send_timeout(Message::Entry(Entry::Record(record)), timeout)
-            .map_err(|e| match e {
-                crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
-                crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
-            })
+        self.send_waiting(Message::Entry(Entry::Record(record)), timeout)
     }
 
     /// Records `record` and waits (up to `timeout`) until it is in the log, synced: what
@@ -173,18 +165,31 @@ impl Store {
     /// full or read-only disk, the size limit); an index that lags behind is no error,
     /// since the log is the truth.
     pub fn record_durable(&self, record: Record, timeout: Duration) -> Result<(), FlushError> {
+        let entry = Entry::Record(record);
+        self.ask(|reply| Message::Durable { entry, reply }, timeout)
+    }
+
+    /// Sends `message`, waiting up to `timeout` for room in the queue.
+    fn send_waiting(&self, message: Message, timeout: Duration) -> Result<(), FlushError> {
         let Some(sender) = &self.inner.sender else {
             return Err(FlushError::Closed);
         };
+        sender.send_timeout(message, timeout).map_err(|e| match e {
+            crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
+            crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
+        })
+    }
+
+    /// Sends the message `question` makes of a reply channel and waits for the writer's
+    /// answer, all within `timeout`. A busy writer polls: it is woken, not waited for.
+    fn ask(
+        &self,
+        question: impl FnOnce(crossbeam_channel::Sender<Result<(), FlushError>>) -> Message,
+        timeout: Duration,
+    ) -> Result<(), FlushError> {
         let deadline = Instant::now() + timeout;
         let (reply, answer) = crossbeam_channel::bounded(1);
-        let entry = Entry::Record(record);
-        sender
-            .send_timeout(Message::Durable { entry, reply }, timeout)
-            .map_err(|e| match e {
-                crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
-                crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
-            })?;
+        self.send_waiting(question(reply), timeout)?;
         if let Some(writer) = &self.inner.writer {
             writer.thread().unpark();
         }
@@ -237,30 +242,11 @@ impl Store {
     }
 
     fn wait_durable(&self, timeout: Duration, report_drops: bool) -> Result<(), FlushError> {
-        let Some(sender) = &self.inner.sender else {
-            return Err(FlushError::Closed);
+        let flush = |reply| Message::Flush {
+            reply,
+            report_drops,
         };
-        let deadline = Instant::now() + timeout;
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        sender
-            .send_timeout(
-                Message::Flush {
-                    reply,
-                    report_drops,
-                },
-                timeout,
-            )
-            .map_err(|e| match e {
-                crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
-                crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::Closed,
-            })?;
-        // A busy writer polls; a flush need not wait for its next turn.
-        if let Some(writer) = &self.inner.writer {
-            writer.thread().unpark();
-        }
-        answer
-            .recv_deadline(deadline)
-            .map_err(|_| FlushError::Timeout(timeout))?
+        self.ask(flush, timeout)
     }
 
     /// What it wrote and dropped since it opened.

@@ -275,13 +275,9 @@ pub fn close_stale(
             body.insert("api_posting_status".into(), "pending".into());
             body.entry("api_posting_attempts").or_insert(0.into());
         }
-        store
-            .record_waiting(Record::new(RecordKind::Run, body.into()), SYNC_TIMEOUT)
-            .map_err(|e| RunStoreError(e.to_string()))?;
+        queue(store, body)?;
     }
-    store
-        .sync(SYNC_TIMEOUT)
-        .map_err(|e| RunStoreError(e.to_string()))?;
+    sync(store)?;
     Ok(running
         .into_iter()
         .map(|mut body| {
@@ -306,9 +302,7 @@ fn read_stored<T>(
     read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
 ) -> Result<T, RunStoreError> {
     let db = &store.config().db_path;
-    store
-        .sync(SYNC_TIMEOUT)
-        .map_err(|e| RunStoreError(e.to_string()))?;
+    sync(store)?;
     crate::open_reader(db)
         .and_then(|conn| read(&conn))
         .map_err(|e| RunStoreError(format!("cannot read {}: {e}", db.display())))
@@ -330,13 +324,23 @@ pub fn update(
         return Ok(false);
     };
     edit(&mut body);
+    queue(store, body)?;
+    sync(store)?;
+    Ok(true)
+}
+
+/// Queues a new state of a run, waiting for room rather than dropping it.
+fn queue(store: &crate::Store, body: RunBody) -> Result<(), RunStoreError> {
     store
         .record_waiting(Record::new(RecordKind::Run, body.into()), SYNC_TIMEOUT)
-        .map_err(|e| RunStoreError(e.to_string()))?;
+        .map_err(|e| RunStoreError(e.to_string()))
+}
+
+/// Waits until what was recorded is in the index (the host's drop report left alone).
+fn sync(store: &crate::Store) -> Result<(), RunStoreError> {
     store
         .sync(SYNC_TIMEOUT)
-        .map_err(|e| RunStoreError(e.to_string()))?;
-    Ok(true)
+        .map_err(|e| RunStoreError(e.to_string()))
 }
 
 /// Sets a run's commit, as seed 002's `associate_commit`: the hash and source, and the
