@@ -22,4 +22,4 @@ pub mod functions;
 pub mod query;
 
 pub use functions::{Aggregation, Point};
-pub use query::{Query, QueryError, SeriesResult};
+pub use query::{Query, QueryError, SeriesResult, Source};

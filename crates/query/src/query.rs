@@ -4,6 +4,7 @@
 
 use crate::functions::{Aggregation, Bucket, Point, bucket_start};
 use lookout_store::metrics;
+use lookout_store::rollups::{self, Rollup};
 use lookout_store::rusqlite::{self, Connection};
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,6 +27,23 @@ pub struct Query {
     pub aggregation: Aggregation,
     /// The bucket width in nanoseconds.
     pub interval: i64,
+    /// Points or rollups.
+    pub source: Source,
+}
+
+/// What a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Source {
+    /// Rollups when the range and the interval are whole minutes (hours where they are
+    /// whole hours), points otherwise.
+    #[default]
+    Auto,
+    /// The points themselves: exact percentiles, only within the points' retention.
+    Points,
+    /// Rollups only ([`QueryError::NotWhole`] when the range or interval is not whole
+    /// minutes): percentiles within [`rollups::RELATIVE_ERROR`].
+    Rollups,
 }
 
 impl Query {
@@ -44,6 +62,32 @@ impl Query {
             until,
             aggregation,
             interval,
+            source: Source::Auto,
+        }
+    }
+
+    /// Read from `source`.
+    pub fn source(mut self, source: Source) -> Query {
+        self.source = source;
+        self
+    }
+
+    /// The rollup width (seconds) this query reads, if it reads rollups: the widest
+    /// whose multiples the range and interval are.
+    fn rollup_width(&self) -> Result<Option<i64>, QueryError> {
+        if self.source == Source::Points {
+            return Ok(None);
+        }
+        let whole = |width: i64| {
+            let nanos = width * 1_000_000_000;
+            [self.from, self.until, self.interval]
+                .iter()
+                .all(|t| t.rem_euclid(nanos) == 0)
+        };
+        let width = rollups::WIDTHS.iter().rev().copied().find(|w| whole(*w));
+        match (width, self.source) {
+            (None, Source::Rollups) => Err(QueryError::NotWhole),
+            (width, _) => Ok(width),
         }
     }
 
@@ -76,6 +120,12 @@ pub enum QueryError {
     /// The interval is not positive, or makes more than [`MAX_BUCKETS`] buckets.
     #[error("the interval must be positive and make at most {MAX_BUCKETS} buckets")]
     Interval,
+    /// Rollups were asked for a range or interval that is not whole minutes.
+    #[error("rollups answer whole minutes: the range and interval must be multiples of 1m")]
+    NotWhole,
+    /// A histogram family was asked for something other than a percentile.
+    #[error("a histogram family answers percentiles (p50, p95, ...)")]
+    NotPercentile,
     /// The store could not be read.
     #[error("cannot read the store: {0}")]
     Store(#[from] rusqlite::Error),
@@ -83,12 +133,9 @@ pub enum QueryError {
 
 /// Answers `query` from the store behind `conn`: every matching series, in label order.
 pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
-    if query.until < query.from {
-        return Err(QueryError::Range);
-    }
-    let span = i128::from(query.until) - i128::from(query.from);
-    if query.interval <= 0 || span / i128::from(query.interval) > i128::from(MAX_BUCKETS) {
-        return Err(QueryError::Interval);
+    check(query)?;
+    if let Some(width) = query.rollup_width()? {
+        return from_rollups(conn, query, width);
     }
     let mut buckets: Vec<Buckets> = Vec::new();
     let series = read_points(conn, query, |i, time, value| {
@@ -108,6 +155,185 @@ pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryE
         })
         .collect();
     Ok(answer)
+}
+
+/// Checks `query`'s range and interval.
+fn check(query: &Query) -> Result<(), QueryError> {
+    if query.until < query.from {
+        return Err(QueryError::Range);
+    }
+    let span = i128::from(query.until) - i128::from(query.from);
+    if query.interval <= 0 || span / i128::from(query.interval) > i128::from(MAX_BUCKETS) {
+        return Err(QueryError::Interval);
+    }
+    Ok(())
+}
+
+/// [`run`] from the rollups of `width` seconds: each interval bucket merges the rollups
+/// it holds.
+fn from_rollups(
+    conn: &Connection,
+    query: &Query,
+    width: i64,
+) -> Result<Vec<SeriesResult>, QueryError> {
+    let series = metrics::series(conn, &query.metric, &query.labels)?;
+    let merged = merged_rollups(conn, &series, width, query)?;
+    Ok(series
+        .into_iter()
+        .zip(merged)
+        .map(|(series, buckets)| SeriesResult {
+            labels: series.labels,
+            kind: series.kind,
+            points: buckets
+                .iter()
+                .filter_map(|r| Some(Point::new(r.start, value_of(r, query.aggregation)?)))
+                .collect(),
+        })
+        .collect())
+}
+
+/// Per series of `series` (same order), its rollups of `width` in `query`'s range merged
+/// into one per interval bucket, in time order.
+fn merged_rollups(
+    conn: &Connection,
+    series: &[metrics::StoredSeries],
+    width: i64,
+    query: &Query,
+) -> Result<Vec<Vec<Rollup>>, QueryError> {
+    let ids: Vec<i64> = series.iter().map(|s| s.series_id).collect();
+    let position: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut merged: Vec<Vec<Rollup>> = vec![Vec::new(); series.len()];
+    rollups::for_each_rollup_of(conn, &ids, width, query.from, query.until, |id, rollup| {
+        let Some(buckets) = position.get(&id).map(|i| &mut merged[*i]) else {
+            return;
+        };
+        let start = bucket_start(rollup.start, query.interval);
+        match buckets.last_mut() {
+            Some(last) if last.start == start => last.merge(&rollup),
+            _ => {
+                let mut bucket = Rollup::new(start);
+                bucket.merge(&rollup);
+                buckets.push(bucket);
+            }
+        }
+    })?;
+    Ok(merged)
+}
+
+/// A merged rollup's value under `aggregation`.
+fn value_of(rollup: &Rollup, aggregation: Aggregation) -> Option<f64> {
+    if rollup.count == 0 {
+        return None;
+    }
+    Some(match aggregation {
+        Aggregation::Avg => rollup.sum / rollup.count as f64,
+        Aggregation::Sum => rollup.sum,
+        Aggregation::Min => rollup.min,
+        Aggregation::Max => rollup.max,
+        Aggregation::Count => rollup.count as f64,
+        Aggregation::Percentile(thousandths) => rollup.quantile(f64::from(thousandths) / 1000.0)?,
+    })
+}
+
+/// Percentiles of histogram family `query.metric` (its `{metric}_bucket` series, as the
+/// store's exporter writes a registry histogram) per interval bucket, from the minute or
+/// hour rollups' increases of each bucket, interpolated within a bucket as Prometheus'
+/// `histogram_quantile` does: the answer lies in the same bucket as the exact percentile.
+/// The range is widened to whole minutes; series are summed over their `le` and
+/// `instance` labels (one answer per service and label set, not per process).
+pub fn histogram_percentiles(
+    conn: &Connection,
+    query: &Query,
+) -> Result<Vec<SeriesResult>, QueryError> {
+    let Aggregation::Percentile(thousandths) = query.aggregation else {
+        return Err(QueryError::NotPercentile);
+    };
+    let minute = rollups::WIDTHS[0] * 1_000_000_000;
+    let mut query = query.clone().source(Source::Rollups);
+    query.from = bucket_start(query.from, minute);
+    query.until = bucket_start(query.until.saturating_add(minute - 1), minute);
+    query.interval = query.interval.max(minute) / minute * minute;
+    check(&query)?;
+    let width = query.rollup_width()?.unwrap_or(rollups::WIDTHS[0]);
+    let series = metrics::series(conn, &format!("{}_bucket", query.metric), &query.labels)?;
+    let merged = merged_rollups(conn, &series, width, &query)?;
+    // Per label set without `le` and `instance`: per bucket start, per bound, the increase.
+    type Bounds = BTreeMap<i64, Vec<(f64, f64)>>;
+    let mut groups: BTreeMap<BTreeMap<String, String>, Bounds> = BTreeMap::new();
+    for (series, buckets) in series.iter().zip(merged) {
+        let Some(bound) = series.labels.get("le").and_then(|le| parse_bound(le)) else {
+            continue;
+        };
+        let mut labels = series.labels.clone();
+        labels.remove("le");
+        labels.remove("instance");
+        let times = groups.entry(labels).or_default();
+        for rollup in buckets {
+            times
+                .entry(rollup.start)
+                .or_default()
+                .push((bound, rollup.increase));
+        }
+    }
+    let q = f64::from(thousandths) / 1000.0;
+    Ok(groups
+        .into_iter()
+        .map(|(labels, times)| SeriesResult {
+            labels,
+            kind: "histogram".into(),
+            points: times
+                .into_iter()
+                .filter_map(|(start, bounds)| Some(Point::new(start, bucket_quantile(q, bounds)?)))
+                .collect(),
+        })
+        .collect())
+}
+
+fn parse_bound(le: &str) -> Option<f64> {
+    match le {
+        "+Inf" | "Inf" | "inf" => Some(f64::INFINITY),
+        other => other.parse().ok(),
+    }
+}
+
+/// Prometheus' `histogram_quantile` over cumulative `(upper bound, count)` pairs (any
+/// order; counts of one bound summed): the rank's bucket, interpolated linearly from its
+/// lower bound (0 for the first bucket); in the `+Inf` bucket, the highest finite bound.
+/// `None` without observations.
+fn bucket_quantile(q: f64, mut bounds: Vec<(f64, f64)>) -> Option<f64> {
+    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    bounds.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+        }
+        same
+    });
+    // Cumulative counts may dip where processes ended between exports: keep them rising.
+    let mut highest = 0.0_f64;
+    for bound in &mut bounds {
+        highest = highest.max(bound.1);
+        bound.1 = highest;
+    }
+    let total = bounds.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let i = bounds.iter().position(|(_, count)| *count >= rank)?;
+    let (upper, count) = bounds[i];
+    if upper.is_infinite() {
+        return bounds[..i].last().map(|(bound, _)| *bound);
+    }
+    let (lower, below) = match i {
+        0 if upper > 0.0 => (0.0, 0.0),
+        0 => return Some(upper),
+        _ => bounds[i - 1],
+    };
+    if count == below {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * (rank - below) / (count - below))
 }
 
 /// Folds points arriving in time order into one value per bucket: a [`Bucket`]'s running

@@ -3,8 +3,9 @@
 //! moving averages, anomalies, and rates across a counter reset.
 
 use lookout_query::functions::{self, Aggregation, Point};
-use lookout_query::{Query, QueryError, query};
+use lookout_query::{Query, QueryError, Source, query};
 use lookout_store::metrics::{PointValue, point_record};
+use lookout_store::rollups::RELATIVE_ERROR;
 use lookout_store::{Store, StoreConfig};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -116,12 +117,36 @@ fn close(a: &[Point], b: &[Point]) -> bool {
         })
 }
 
+/// Whether each of `got`'s percentiles (from a rollup's sketch) is within
+/// `RELATIVE_ERROR` of the value at the rank below `t` thousandths of its bucket's
+/// `points`, which the exact percentile interpolates from.
+fn within_sketch_error(got: &[Point], points: &[Point], interval: i64, t: u16) -> bool {
+    let mut groups: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for p in points {
+        groups
+            .entry(p.time - p.time.rem_euclid(interval))
+            .or_default()
+            .push(p.value);
+    }
+    got.len() == groups.len()
+        && got.iter().zip(groups).all(|(point, (start, mut values))| {
+            values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let rank = ((t as f64 / 1000.0) * (values.len() as f64 - 1.0)) as usize;
+            let below = values[rank];
+            point.time == start && (point.value - below).abs() <= RELATIVE_ERROR * below * 1.0001
+        })
+}
+
 #[test]
 fn every_aggregation_equals_the_tests_own_computation_gaps_and_filters_included() {
     let (dir, _store, all, start) = generated();
     let conn = lookout_store::open_reader(&dir.path().join("db/telemetry.sqlite")).unwrap();
     let (from, until) = (start + 5 * MINUTE, start + 115 * MINUTE);
-    for aggregation in ["avg", "sum", "min", "max", "count", "p50", "p95", "p99"] {
+    let aggregations = ["avg", "sum", "min", "max", "count", "p50", "p95", "p99"];
+    for (aggregation, source) in aggregations
+        .iter()
+        .flat_map(|a| [(a, Source::Points), (a, Source::Rollups)])
+    {
         let aggregation = Aggregation::parse(aggregation).unwrap();
         let answer = query::run(
             &conn,
@@ -132,7 +157,8 @@ fn every_aggregation_equals_the_tests_own_computation_gaps_and_filters_included(
                 aggregation,
                 5 * MINUTE,
             )
-            .label("agent_type", "reviewer"),
+            .label("agent_type", "reviewer")
+            .source(source),
         )
         .unwrap();
         assert_eq!(answer.len(), 1, "the label filter keeps one series");
@@ -143,11 +169,18 @@ fn every_aggregation_equals_the_tests_own_computation_gaps_and_filters_included(
             .copied()
             .collect();
         let want = expected(&inside, 5 * MINUTE, aggregation);
-        assert!(
-            close(&answer[0].points, &want),
-            "{aggregation:?}: {:?} != {want:?}",
-            answer[0].points
-        );
+        match (aggregation, source) {
+            (Aggregation::Percentile(t), Source::Rollups) => assert!(
+                within_sketch_error(&answer[0].points, &inside, 5 * MINUTE, t),
+                "{aggregation:?} from rollups: {:?} vs exact {want:?}",
+                answer[0].points
+            ),
+            _ => assert!(
+                close(&answer[0].points, &want),
+                "{aggregation:?} from {source:?}: {:?} != {want:?}",
+                answer[0].points
+            ),
+        }
         // The empty half hour stays empty: no bucket from 00:40 to 01:10.
         let gap = start + 40 * MINUTE..start + 70 * MINUTE;
         assert!(answer[0].points.iter().all(|p| !gap.contains(&p.time)));
@@ -336,4 +369,175 @@ fn seed_003s_dashboard_example_runs_and_finds_the_slow_patch() {
     assert!(found.p95 > 12.0 && found.p95 < 20.0, "{found:?}");
     // Three executions every 15 s: 0.2 a second.
     assert!((found.last_rate - 0.2).abs() < 1e-9, "{found:?}");
+}
+
+#[test]
+fn hour_rollups_answer_whole_hours_and_rollups_refuse_part_minutes() {
+    let (dir, _store, all, start) = generated();
+    let conn = lookout_store::open_reader(&dir.path().join("db/telemetry.sqlite")).unwrap();
+    let hour = 60 * MINUTE;
+    let (from, until) = (start, start + 2 * hour);
+    for aggregation in ["avg", "sum", "min", "max", "count"] {
+        let aggregation = Aggregation::parse(aggregation).unwrap();
+        let ask = |source| {
+            query::run(
+                &conn,
+                &Query::new(
+                    "agent_execution_duration_seconds",
+                    from,
+                    until,
+                    aggregation,
+                    hour,
+                )
+                .label("agent_type", "coder")
+                .source(source),
+            )
+            .unwrap()
+        };
+        let want = expected(&all["coder"], hour, aggregation);
+        for source in [Source::Auto, Source::Rollups, Source::Points] {
+            assert!(
+                close(&ask(source)[0].points, &want),
+                "{aggregation:?} {source:?}"
+            );
+        }
+    }
+    let part = Query::new(
+        "agent_execution_duration_seconds",
+        start + 1_000_000_000,
+        until,
+        Aggregation::Avg,
+        hour,
+    );
+    assert!(matches!(
+        query::run(&conn, &part.clone().source(Source::Rollups)),
+        Err(QueryError::NotWhole)
+    ));
+    // Auto reads the points for a range that starts inside a minute: still exact.
+    let coder = query::run(&conn, &part.label("agent_type", "coder")).unwrap();
+    let inside: Vec<Point> = all["coder"]
+        .iter()
+        .filter(|p| p.time >= start + 1_000_000_000)
+        .copied()
+        .collect();
+    assert!(close(
+        &coder[0].points,
+        &expected(&inside, hour, Aggregation::Avg)
+    ));
+}
+
+/// Upper bounds of the histogram below, as the registry's default buckets are cut.
+const BOUNDS: [f64; 8] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, f64::INFINITY];
+
+#[test]
+fn histogram_percentiles_from_rollups_fall_in_the_exact_percentiles_bucket() {
+    // Two processes observe durations into one histogram family; each exports its
+    // cumulative buckets every 15 s for two hours, as the store's exporter writes them.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path()));
+    let start = 1_767_225_600_000_000_000;
+    let mut rng = Rng(7);
+    let mut observations: Vec<(i64, f64)> = Vec::new();
+    for instance in ["a", "b"] {
+        let mut cumulative = [0u64; BOUNDS.len()];
+        let mut time = start;
+        while time < start + 120 * MINUTE {
+            for _ in 0..rng.next() % 20 {
+                // Log-uniform from 0.02 s to 6 s; the second hour twice as slow, its
+                // slowest past the last finite bound.
+                let slow = if time >= start + 60 * MINUTE {
+                    2.0
+                } else {
+                    1.0
+                };
+                let value = slow * 0.02 * 300f64.powf(rng.unit());
+                observations.push((time, value));
+                for (i, bound) in BOUNDS.iter().enumerate() {
+                    if value <= *bound {
+                        cumulative[i] += 1;
+                    }
+                }
+            }
+            time += 15_000_000_000;
+            for (bound, count) in BOUNDS.iter().zip(cumulative) {
+                let le = if bound.is_infinite() {
+                    "+Inf".to_owned()
+                } else {
+                    bound.to_string()
+                };
+                store.record(point_record(
+                    "tool_duration_seconds_bucket",
+                    "histogram_bucket",
+                    &labels(&[("instance", instance), ("le", &le), ("tool", "grep")]),
+                    PointValue::Number(count as f64),
+                    at(time),
+                ));
+            }
+        }
+    }
+    store.flush(Duration::from_secs(30)).unwrap();
+    let conn = lookout_store::open_reader(&dir.path().join("db/telemetry.sqlite")).unwrap();
+    let hour = 60 * MINUTE;
+    for t in [500u16, 950, 990] {
+        let answer = query::histogram_percentiles(
+            &conn,
+            &Query::new(
+                "tool_duration_seconds",
+                start,
+                start + 2 * hour,
+                Aggregation::Percentile(t),
+                hour,
+            )
+            .label("tool", "grep"),
+        )
+        .unwrap();
+        assert_eq!(answer.len(), 1, "the two processes are summed: {answer:?}");
+        assert_eq!(answer[0].labels, labels(&[("tool", "grep")]));
+        assert_eq!(answer[0].points.len(), 2);
+        for point in &answer[0].points {
+            // An observation counts in the export after it: (time, time + 15 s].
+            let mut values: Vec<f64> = observations
+                .iter()
+                .filter(|(time, _)| {
+                    let exported = time + 15_000_000_000;
+                    (point.time..point.time + hour).contains(&exported)
+                })
+                .map(|(_, value)| *value)
+                .collect();
+            values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let exact = functions::percentile(&values, t as f64 / 1000.0).unwrap();
+            let bucket = |x: f64| BOUNDS.iter().position(|b| x <= *b).unwrap();
+            if bucket(exact) == BOUNDS.len() - 1 {
+                // Past the last finite bound, Prometheus answers that bound.
+                assert_eq!(point.value, BOUNDS[BOUNDS.len() - 2]);
+                continue;
+            }
+            assert_eq!(
+                bucket(point.value),
+                bucket(exact),
+                "p{} at {}: {} vs exact {exact}",
+                t / 10,
+                point.time,
+                point.value
+            );
+        }
+        // The slower second hour shows.
+        assert!(
+            answer[0].points[1].value > answer[0].points[0].value,
+            "{answer:?}"
+        );
+    }
+    assert!(matches!(
+        query::histogram_percentiles(
+            &conn,
+            &Query::new(
+                "tool_duration_seconds",
+                start,
+                start + hour,
+                Aggregation::Avg,
+                hour
+            )
+        ),
+        Err(QueryError::NotPercentile)
+    ));
 }

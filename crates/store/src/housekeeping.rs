@@ -23,7 +23,7 @@ pub struct Removed {
     pub records: u64,
     /// Metric points.
     pub metric_points: u64,
-    /// Aggregates.
+    /// Rollups (seed 003's aggregates).
     pub aggregates: u64,
     /// NDJSON day files.
     pub day_files: u64,
@@ -77,19 +77,20 @@ pub(crate) fn retention(
             WHERE time_unix_nano < ?1 LIMIT ?2)",
         cutoff(retention.metrics),
     )?;
-    // Series whose points are all gone (processes long ended) go too, with their labels.
-    conn.execute_batch(
-        "DELETE FROM telemetry_series_labels WHERE series_id NOT IN
-             (SELECT DISTINCT series_id FROM telemetry_points);
-         DELETE FROM telemetry_series WHERE series_id NOT IN
-             (SELECT DISTINCT series_id FROM telemetry_points);",
-    )?;
-    let aggregates_cutoff = cutoff(retention.aggregates) / 1_000_000_000;
     removed.aggregates = delete_batched(
         conn,
-        "DELETE FROM telemetry_aggregates WHERE rowid IN
-           (SELECT rowid FROM telemetry_aggregates WHERE bucket_start < ?1 LIMIT ?2)",
-        aggregates_cutoff,
+        "DELETE FROM telemetry_rollups WHERE (series_id, width_seconds, start_unix_nano) IN
+           (SELECT series_id, width_seconds, start_unix_nano FROM telemetry_rollups
+            WHERE start_unix_nano < ?1 LIMIT ?2)",
+        cutoff(retention.aggregates),
+    )?;
+    // Series with neither points nor rollups left (processes long ended) go too, with
+    // their labels.
+    conn.execute_batch(
+        "DELETE FROM telemetry_series_labels WHERE series_id NOT IN
+             (SELECT series_id FROM telemetry_points UNION SELECT series_id FROM telemetry_rollups);
+         DELETE FROM telemetry_series WHERE series_id NOT IN
+             (SELECT series_id FROM telemetry_points UNION SELECT series_id FROM telemetry_rollups);",
     )?;
     let oldest_day = log::day_file_name(now.checked_sub(retention.log()).unwrap_or(UNIX_EPOCH));
     for path in log::day_files(raw_dir).unwrap_or_default() {

@@ -18,6 +18,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     |conn| conn.execute_batch(include_str!("schema/002_views.sql")),
     crate::runs::migrate,
     crate::metrics::migrate,
+    crate::rollups::migrate,
 ];
 
 /// The schema version this build writes.
@@ -182,6 +183,7 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
         "INSERT OR IGNORE INTO telemetry_records (event_id, kind, time_unix_nano, body)
          VALUES (?1, ?2, ?3, ?4)",
     )?;
+    let mut rollups = crate::rollups::Pending::default();
     for entry in entries {
         match entry {
             Entry::Span(s) => {
@@ -231,7 +233,7 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
             // A metric point is a row of telemetry_points only (its key makes a repeat
             // a no-op): a million points are not also a million bodies.
             Entry::Record(r) if r.kind == crate::RecordKind::MetricPoint => {
-                crate::metrics::index(tx, r)?;
+                crate::metrics::index(tx, r, &mut rollups)?;
             }
             Entry::Record(r) => {
                 let inserted = record.execute(params![
@@ -246,7 +248,7 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
             }
         }
     }
-    Ok(())
+    rollups.write(tx)
 }
 
 fn status_code(status: &Status) -> &'static str {

@@ -47,6 +47,7 @@ pub mod overview;
 pub mod process;
 pub mod query;
 mod record;
+pub mod rollups;
 pub mod runs;
 mod stats;
 mod writer;

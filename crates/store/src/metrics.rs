@@ -4,6 +4,7 @@
 //! every other table.
 
 use crate::record::{Record, RecordKind, nanos};
+use crate::rollups::{self, Pending};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -60,11 +61,28 @@ pub fn canonical_labels(labels: &Map<String, Value>) -> String {
 
 /// Indexes metric point `record`, if it has a name and a number, boolean (0 or 1) or
 /// text value.
-pub(crate) fn index(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
-    insert(tx, &record.event_id, nanos(record.time), &record.body)
+/// Its rollups change in `rollups`.
+pub(crate) fn index(
+    tx: &Transaction<'_>,
+    record: &Record,
+    rollups: &mut Pending,
+) -> rusqlite::Result<()> {
+    insert(
+        tx,
+        &record.event_id,
+        nanos(record.time),
+        &record.body,
+        Some(rollups),
+    )
 }
 
-fn insert(conn: &Connection, event_id: &str, time: i64, body: &Value) -> rusqlite::Result<()> {
+fn insert(
+    conn: &Connection,
+    event_id: &str,
+    time: i64,
+    body: &Value,
+    rollups: Option<&mut Pending>,
+) -> rusqlite::Result<()> {
     let Some(name) = body.get("name").and_then(Value::as_str) else {
         return Ok(());
     };
@@ -79,12 +97,14 @@ fn insert(conn: &Connection, event_id: &str, time: i64, body: &Value) -> rusqlit
         .get("labels")
         .and_then(Value::as_object)
         .map_or_else(|| "{}".to_owned(), canonical_labels);
-    let series: i64 = match conn
-        .prepare_cached("SELECT series_id FROM telemetry_series WHERE name = ?1 AND labels = ?2")?
-        .query_row(params![name, labels], |r| r.get(0))
+    let (series, kind): (i64, String) = match conn
+        .prepare_cached(
+            "SELECT series_id, kind FROM telemetry_series WHERE name = ?1 AND labels = ?2",
+        )?
+        .query_row(params![name, labels], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
     {
-        Some(id) => id,
+        Some(found) => found,
         None => {
             conn.prepare_cached(
                 "INSERT INTO telemetry_series (name, kind, labels) VALUES (?1, ?2, ?3)",
@@ -99,14 +119,23 @@ fn insert(conn: &Connection, event_id: &str, time: i64, body: &Value) -> rusqlit
             for (key, value) in &pairs {
                 label.execute(params![name, key, value, id])?;
             }
-            id
+            (id, kind.to_owned())
         }
     };
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO telemetry_points (series_id, time_unix_nano, event_id, value, text)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![series, time, event_id, value, text])?;
+    let counter = rollups::is_counter(&kind);
+    let previous = match (&rollups, value) {
+        (Some(_), Some(_)) if counter => rollups::previous_value(conn, series, time)?,
+        _ => None,
+    };
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO telemetry_points (series_id, time_unix_nano, event_id, value, text)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![series, time, event_id, value, text])?;
+    if let (Some(rollups), Some(value), 1) = (rollups, value, inserted) {
+        rollups.add(series, counter, time, value, previous);
+    }
     Ok(())
 }
 
@@ -130,7 +159,7 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         );
         let labels: Value = serde_json::from_str(&labels).unwrap_or_else(|_| json!({}));
         let body = json!({"name": name, "kind": kind, "labels": labels, "value": value});
-        insert(conn, &id, time, &body)?;
+        insert(conn, &id, time, &body, None)?;
     }
     drop(rows);
     drop(old);
@@ -143,7 +172,7 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     while let Some(row) = rows.next()? {
         let (id, time, body): (String, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
         if let Ok(body) = serde_json::from_str(&body) {
-            insert(conn, &id, time, &body)?;
+            insert(conn, &id, time, &body, None)?;
         }
     }
     drop(rows);

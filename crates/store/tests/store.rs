@@ -247,6 +247,15 @@ fn an_older_database_is_migrated_and_keeps_its_rows() {
         [(0, 4.0), (1000, 6.0)],
         "both kinds of old point, one series"
     );
+    let rolled: (i64, f64, f64) = conn
+        .query_row(
+            "SELECT SUM(count), SUM(sum), MAX(max) FROM telemetry_aggregates
+             WHERE name = 'queue_depth' AND interval_seconds = 60",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(rolled, (2, 10.0, 6.0), "migration 5 rolls up the points");
     assert_eq!(
         count(
             &config.db_path,
@@ -277,6 +286,7 @@ fn retention_removes_old_rows_and_day_files() {
         (8, RecordKind::Run),
         (8, RecordKind::MetricPoint),
         (31, RecordKind::MetricPoint),
+        (91, RecordKind::MetricPoint),
     ] {
         let mut record = Record::new(kind, json!({"name": "m", "value": age}));
         record.time = now - day * age;
@@ -300,12 +310,26 @@ fn retention_removes_old_rows_and_day_files() {
     let removed = store.apply_retention().unwrap();
     assert_eq!(removed.spans, 1);
     assert_eq!(removed.records, 1, "records past 7 days");
-    assert_eq!(removed.metric_points, 1, "metric points past 30 days");
+    assert_eq!(removed.metric_points, 2, "metric points past 30 days");
+    assert_eq!(removed.aggregates, 2, "the minute and hour past 90 days");
     assert_eq!(removed.day_files, 1);
     assert!(!old_file.exists());
     let db = &config.db_path;
     assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_records"), 1);
     assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_metrics"), 1);
+    assert_eq!(
+        count(
+            db,
+            "SELECT SUM(count) FROM telemetry_aggregates WHERE interval_seconds = 60"
+        ),
+        2,
+        "the 31-day-old point lives on in its rollups, the 91-day-old one is gone"
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM telemetry_series"),
+        1,
+        "a series with rollups left is kept"
+    );
     assert_eq!(
         count(
             db,
@@ -662,37 +686,74 @@ fn metric_points_are_stored_by_series_and_rebuilt_from_the_log() {
         json!({"name": "flag", "value": true}),
     ));
     store.record(Record::new(RecordKind::MetricPoint, json!({"value": 1})));
+    // A counter that restarts: 5, 9, then 2 and 4 after a restart from zero.
+    for (i, value) in [5.0, 9.0, 2.0, 4.0].into_iter().enumerate() {
+        store.record(point_record(
+            "requests_total",
+            "counter",
+            &labels(&[]),
+            PointValue::Number(value),
+            time + Duration::from_secs(30 * i as u64),
+        ));
+    }
     store.flush(FLUSH).unwrap();
     drop(store);
 
-    let check = |db: &Path| {
-        assert_eq!(
-            count(db, "SELECT COUNT(*) FROM telemetry_series"),
-            3,
-            "label order is one series"
-        );
-        assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_points"), 4);
-        let conn = Connection::open(db).unwrap();
-        let (value, labels): (f64, String) = conn
-            .query_row(
-                "SELECT value, labels FROM v_recent_metrics WHERE name = 'queue_depth'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+    let check =
+        |db: &Path| {
+            assert_eq!(
+                count(db, "SELECT COUNT(*) FROM telemetry_series"),
+                4,
+                "label order is one series"
+            );
+            assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_points"), 8);
+            let conn = Connection::open(db).unwrap();
+            // Rollups: one per minute and one per hour, the repeated point counted once; a
+            // counter's increase across its restart as PromQL counts it (5 + 4 + 2 + 2).
+            let rollups: Vec<(i64, i64, f64, f64, f64, f64)> = conn
+            .prepare(
+                "SELECT interval_seconds, count, sum, min, max, increase FROM telemetry_aggregates
+                 WHERE name IN ('queue_depth', 'requests_total')
+                 ORDER BY name, interval_seconds, bucket_start",
             )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(
-            (value, labels.as_str()),
-            (5.0, r#"{"agent":"coder","priority":"high"}"#)
-        );
-        let text: String = conn
-            .query_row(
-                "SELECT text FROM telemetry_metrics WHERE name = 'deploy_version'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(text, "v1.2.3");
-    };
+            assert_eq!(
+                rollups,
+                [
+                    (60, 1, 3.0, 3.0, 3.0, 0.0),
+                    (60, 1, 5.0, 5.0, 5.0, 0.0),
+                    (3600, 2, 8.0, 3.0, 5.0, 0.0),
+                    (60, 2, 14.0, 5.0, 9.0, 9.0),
+                    (60, 2, 6.0, 2.0, 4.0, 4.0),
+                    (3600, 4, 20.0, 2.0, 9.0, 13.0),
+                ]
+            );
+            let (value, labels): (f64, String) = conn
+                .query_row(
+                    "SELECT value, labels FROM v_recent_metrics WHERE name = 'queue_depth'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(
+                (value, labels.as_str()),
+                (5.0, r#"{"agent":"coder","priority":"high"}"#)
+            );
+            let text: String = conn
+                .query_row(
+                    "SELECT text FROM telemetry_metrics WHERE name = 'deploy_version'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(text, "v1.2.3");
+        };
     check(&config.db_path);
     // The log is the truth: without the database, the next open rebuilds the points.
     std::fs::remove_file(&config.db_path).unwrap();
