@@ -64,6 +64,9 @@ pub(crate) enum Command {
     /// Record into the store from a shell: `record metric NAME VALUE`.
     #[command(subcommand)]
     Record(RecordArgs),
+    /// Remove metrics, traces, events or all of them recorded until now, from the
+    /// store's index and its log; asks first unless --yes.
+    Clear(ClearArgs),
     /// Copy the store's database, consistently while agents write to it.
     Backup(BackupArgs),
     /// Replace the store's database with a backup that passes integrity_check.
@@ -217,6 +220,38 @@ pub(crate) struct QueryArgs {
     /// The bucket width.
     #[arg(long, value_parser = parse_age, default_value = "5m", value_name = "AGE")]
     pub(crate) interval: std::time::Duration,
+    /// What to read: the per-minute and per-hour rollups when the range and interval
+    /// are whole minutes (auto), the points themselves (exact percentiles, 30 days), or
+    /// the rollups only (percentiles within 1%, 90 days).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) source: QuerySource,
+}
+
+/// `lookout query --source`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum QuerySource {
+    /// Rollups where the range and interval are whole minutes, points otherwise.
+    Auto,
+    /// The points.
+    Points,
+    /// The rollups.
+    Rollups,
+}
+
+/// `lookout clear` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ClearArgs {
+    /// What to clear: metrics (points, series, rollups), traces (spans), events (runs,
+    /// bridge events and every other record), or all.
+    #[arg(value_parser = parse_clear)]
+    pub(crate) what: lookout::store::clear::Clear,
+    /// Clear without asking.
+    #[arg(long, short)]
+    pub(crate) yes: bool,
+}
+
+fn parse_clear(text: &str) -> Result<lookout::store::clear::Clear, String> {
+    text.parse()
 }
 
 /// `lookout stats` flags.

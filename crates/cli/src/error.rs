@@ -154,9 +154,8 @@ impl CliError {
             CliError::Run(RunError::Hash(_) | RunError::Source(_)) => 2,
             CliError::InvalidAggregation(_) | CliError::InvalidInput(_) => 2,
             CliError::Bridge(error) if error.code == ErrorCode::InvalidEvent => 2,
-            CliError::Query(
-                lookout_query::QueryError::Range | lookout_query::QueryError::Interval,
-            ) => 2,
+            CliError::Query(lookout_query::QueryError::Store(_)) => 1,
+            CliError::Query(_) => 2,
             _ => 1,
         }
     }

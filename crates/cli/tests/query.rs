@@ -92,6 +92,39 @@ fn points_recorded_from_a_shell_are_queried_and_summarised() {
     }
     assert_eq!(points[1]["time"], "2026-01-01T10:15:00.000Z");
 
+    // The same from the points, and rollups refusing a range inside a minute.
+    let mut args = vec![
+        "query",
+        "task_seconds",
+        "--labels",
+        "agent_type=coder",
+        "--interval",
+        "15m",
+        "--json",
+        "--source",
+        "points",
+    ];
+    args.extend(range);
+    assert_eq!(json_of(&lookout(base, &args, None)), answer);
+    let part = lookout(
+        base,
+        &[
+            "query",
+            "task_seconds",
+            "--source",
+            "rollups",
+            "--from",
+            "2026-01-01T10:00:30Z",
+        ],
+        None,
+    );
+    assert_eq!(part.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&part.stderr)
+            .starts_with("error[E_QUERY]: rollups answer whole minutes"),
+        "{part:?}"
+    );
+
     let mut args = vec!["stats", "task_seconds", "--json"];
     args.extend(range);
     let stats = json_of(&lookout(base, &args, None));
@@ -192,4 +225,118 @@ fn events_from_a_shell_answer_as_seed_004_does() {
         10,
         "ten recorded first"
     );
+}
+
+#[test]
+fn a_registry_histogram_in_the_store_answers_its_percentiles_by_name() {
+    use lookout::config::{Config, env_map};
+    use lookout::metrics::{Descriptor, HistogramOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().display().to_string();
+    let config = Config::default()
+        .with_env(&env_map(&[(lookout::store::BASE_DIR_ENV, &base)]))
+        .unwrap();
+    let telemetry = lookout::Telemetry::builder()
+        .config(config)
+        .build()
+        .unwrap();
+    let family = telemetry
+        .registry()
+        .histogram_with(
+            Descriptor::new("tool_duration_seconds", "Tool call durations.")
+                .unit("seconds")
+                .labels(["tool"]),
+            &HistogramOptions::seconds(),
+        )
+        .unwrap();
+    // 2,000 durations, log-uniform from 10 ms to 20 s, in two exports.
+    let mut values: Vec<f64> = (0..2000u32)
+        .map(|i| 0.01 * 2000f64.powf(f64::from((i * 7919) % 2000) / 2000.0))
+        .collect();
+    for half in values.chunks(1000) {
+        for value in half {
+            family.observe(&["grep"], *value);
+        }
+        assert!(telemetry.flush().is_ok());
+    }
+    drop(telemetry);
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    // The seconds preset's bounds, up to where the values end.
+    let bucket = |x: f64| {
+        [
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ]
+        .iter()
+        .position(|b| x <= *b)
+    };
+    for (agg, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
+        let answer = json_of(&lookout(
+            dir.path(),
+            &[
+                "query",
+                "tool_duration_seconds",
+                "--labels",
+                "tool=grep",
+                "--agg",
+                agg,
+                "--interval",
+                "1h",
+                "--json",
+            ],
+            None,
+        ));
+        let series = answer.as_array().unwrap();
+        assert_eq!(series.len(), 1, "{answer}");
+        assert_eq!(series[0]["kind"], "histogram");
+        assert!(series[0]["labels"].get("instance").is_none());
+        let points = series[0]["points"].as_array().unwrap();
+        assert_eq!(points.len(), 1, "{answer}");
+        let value = points[0]["value"].as_f64().unwrap();
+        let exact = lookout_query::functions::percentile(&values, q).unwrap();
+        assert_eq!(
+            bucket(value),
+            bucket(exact),
+            "{agg}: {value} vs exact {exact}"
+        );
+    }
+}
+
+#[test]
+fn clear_asks_first_and_then_removes_from_index_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let lines = "{\"name\": \"depth\", \"value\": 1}\n{\"name\": \"depth\", \"value\": 2}\n";
+    assert!(
+        lookout(base, &["record", "metric", "-"], Some(lines))
+            .status
+            .success()
+    );
+    let series = |base| json_of(&lookout(base, &["query", "depth", "--json"], None));
+
+    let no = lookout(base, &["clear", "metrics"], Some("n\n"));
+    assert_eq!(no.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no.stderr).contains("nothing cleared"));
+    let silent = lookout(base, &["clear", "metrics"], None);
+    assert_eq!(silent.status.code(), Some(1), "no answer is no");
+    assert_eq!(series(base).as_array().unwrap().len(), 1);
+
+    let yes = lookout(base, &["clear", "metrics", "--json"], Some("y\n"));
+    let cleared = json_of(&yes);
+    assert_eq!(
+        (cleared["rows"].as_u64(), cleared["log_lines"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert!(series(base).as_array().unwrap().is_empty());
+    let raw = std::fs::read_dir(base.join("raw")).unwrap();
+    for file in raw.filter_map(Result::ok).filter(|f| f.path().is_file()) {
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert!(!text.contains("\"metric_point\""), "{text}");
+    }
+
+    let again = lookout(base, &["clear", "all", "--yes"], None);
+    assert!(again.status.success(), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("cleared all: "));
+    let bad = lookout(base, &["clear", "logs", "--yes"], None);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not metrics, traces, events or all"));
 }

@@ -35,8 +35,9 @@ pub struct Query {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Source {
-    /// Rollups when the range and the interval are whole minutes (hours where they are
-    /// whole hours), points otherwise.
+    /// Hour rollups when the range and the interval are whole hours; minute rollups
+    /// when they are whole minutes and the range starts before the oldest stored point
+    /// (past the points' retention); the points otherwise (exact where they are kept).
     #[default]
     Auto,
     /// The points themselves: exact percentiles, only within the points' retention.
@@ -72,9 +73,9 @@ impl Query {
         self
     }
 
-    /// The rollup width (seconds) this query reads, if it reads rollups: the widest
-    /// whose multiples the range and interval are.
-    fn rollup_width(&self) -> Result<Option<i64>, QueryError> {
+    /// The rollup width (seconds) this query reads, if it reads rollups (see
+    /// [`Source`]): the widest whose multiples the range and interval are.
+    fn rollup_width(&self, conn: &Connection) -> Result<Option<i64>, QueryError> {
         if self.source == Source::Points {
             return Ok(None);
         }
@@ -84,11 +85,16 @@ impl Query {
                 .iter()
                 .all(|t| t.rem_euclid(nanos) == 0)
         };
-        let width = rollups::WIDTHS.iter().rev().copied().find(|w| whole(*w));
-        match (width, self.source) {
-            (None, Source::Rollups) => Err(QueryError::NotWhole),
-            (width, _) => Ok(width),
-        }
+        let [minute, hour] = rollups::WIDTHS;
+        Ok(match self.source {
+            _ if whole(hour) => Some(hour),
+            Source::Rollups if whole(minute) => Some(minute),
+            Source::Rollups => return Err(QueryError::NotWhole),
+            _ if whole(minute) && metrics::oldest_point(conn)?.is_none_or(|t| self.from < t) => {
+                Some(minute)
+            }
+            _ => None,
+        })
     }
 
     /// Only series with label `name` = `value`.
@@ -134,7 +140,7 @@ pub enum QueryError {
 /// Answers `query` from the store behind `conn`: every matching series, in label order.
 pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
     check(query)?;
-    if let Some(width) = query.rollup_width()? {
+    if let Some(width) = query.rollup_width(conn)? {
         return from_rollups(conn, query, width);
     }
     let mut buckets: Vec<Buckets> = Vec::new();
@@ -177,7 +183,7 @@ fn from_rollups(
     width: i64,
 ) -> Result<Vec<SeriesResult>, QueryError> {
     let series = metrics::series(conn, &query.metric, &query.labels)?;
-    let merged = merged_rollups(conn, &series, width, query)?;
+    let merged = merged_rollups(conn, &series, width, query, false)?;
     Ok(series
         .into_iter()
         .zip(merged)
@@ -193,17 +199,21 @@ fn from_rollups(
 }
 
 /// Per series of `series` (same order), its rollups of `width` in `query`'s range merged
-/// into one per interval bucket, in time order.
+/// into one per interval bucket, in time order (the sketches left out for a `histogram`
+/// family's buckets, whose increases answer).
 fn merged_rollups(
     conn: &Connection,
     series: &[metrics::StoredSeries],
     width: i64,
     query: &Query,
+    histogram: bool,
 ) -> Result<Vec<Vec<Rollup>>, QueryError> {
     let ids: Vec<i64> = series.iter().map(|s| s.series_id).collect();
     let position: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut merged: Vec<Vec<Rollup>> = vec![Vec::new(); series.len()];
-    rollups::for_each_rollup_of(conn, &ids, width, query.from, query.until, |id, rollup| {
+    let sketches = matches!(query.aggregation, Aggregation::Percentile(_)) && !histogram;
+    let range = (query.from, query.until);
+    rollups::for_each_rollup_of(conn, &ids, width, range, sketches, |id, rollup| {
         let Some(buckets) = position.get(&id).map(|i| &mut merged[*i]) else {
             return;
         };
@@ -211,8 +221,8 @@ fn merged_rollups(
         match buckets.last_mut() {
             Some(last) if last.start == start => last.merge(&rollup),
             _ => {
-                let mut bucket = Rollup::new(start);
-                bucket.merge(&rollup);
+                let mut bucket = rollup;
+                bucket.start = start;
                 buckets.push(bucket);
             }
         }
@@ -254,9 +264,9 @@ pub fn histogram_percentiles(
     query.until = bucket_start(query.until.saturating_add(minute - 1), minute);
     query.interval = query.interval.max(minute) / minute * minute;
     check(&query)?;
-    let width = query.rollup_width()?.unwrap_or(rollups::WIDTHS[0]);
+    let width = query.rollup_width(conn)?.unwrap_or(rollups::WIDTHS[0]);
     let series = metrics::series(conn, &format!("{}_bucket", query.metric), &query.labels)?;
-    let merged = merged_rollups(conn, &series, width, &query)?;
+    let merged = merged_rollups(conn, &series, width, &query, true)?;
     // Per label set without `le` and `instance`: per bucket start, per bound, the increase.
     type Bounds = BTreeMap<i64, Vec<(f64, f64)>>;
     let mut groups: BTreeMap<BTreeMap<String, String>, Bounds> = BTreeMap::new();

@@ -541,3 +541,56 @@ fn histogram_percentiles_from_rollups_fall_in_the_exact_percentiles_bucket() {
         Err(QueryError::NotPercentile)
     ));
 }
+
+#[test]
+fn past_the_points_retention_the_rollups_still_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path()));
+    let now = lookout_store::unix_nanos(SystemTime::now());
+    // Forty days ago, from a whole hour: one point every 20 s for an hour.
+    let start = functions::bucket_start(now - 40 * 24 * 60 * MINUTE, 60 * MINUTE);
+    let points: Vec<Point> = (0..180)
+        .map(|i| Point::new(start + i * 20_000_000_000, (i % 7) as f64))
+        .collect();
+    for point in &points {
+        store.record(point_record(
+            "queue_depth",
+            "gauge",
+            &labels(&[]),
+            PointValue::Number(point.value),
+            at(point.time),
+        ));
+    }
+    // And one recent point, so that the points table is not empty.
+    store.record(point_record(
+        "queue_depth",
+        "gauge",
+        &labels(&[]),
+        PointValue::Number(1.0),
+        SystemTime::now(),
+    ));
+    store.flush(Duration::from_secs(30)).unwrap();
+    let removed = store.apply_retention().unwrap();
+    assert_eq!(removed.metric_points, 180);
+    let conn = lookout_store::open_reader(&dir.path().join("db/telemetry.sqlite")).unwrap();
+    let ask = |source| {
+        let query = Query::new(
+            "queue_depth",
+            start,
+            start + 60 * MINUTE,
+            Aggregation::Avg,
+            15 * MINUTE,
+        );
+        query::run(&conn, &query.source(source)).unwrap()
+    };
+    assert!(
+        ask(Source::Points)[0].points.is_empty(),
+        "the points are gone"
+    );
+    let want = expected(&points, 15 * MINUTE, Aggregation::Avg);
+    assert!(
+        close(&ask(Source::Auto)[0].points, &want),
+        "{:?}",
+        ask(Source::Auto)
+    );
+}

@@ -19,6 +19,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     crate::runs::migrate,
     crate::metrics::migrate,
     crate::rollups::migrate,
+    |conn| conn.execute_batch(include_str!("schema/006_clears.sql")),
 ];
 
 /// The schema version this build writes.
@@ -141,23 +142,29 @@ impl Index {
         Ok(offset.map_or(0, |o| o as u64))
     }
 
-    /// Inserts replayed `entries` and moves `file`'s checkpoint to `offset`, at once.
+    /// Inserts replayed `entries` and moves `file`'s checkpoint to `offset`, at once, if
+    /// `unchanged()` says, with the write lock held, that the file read is still there;
+    /// returns whether it was.
     pub(crate) fn replay(
         &mut self,
         file: &str,
         entries: &[Entry],
         offset: u64,
-    ) -> rusqlite::Result<()> {
+        unchanged: impl FnOnce() -> bool,
+    ) -> rusqlite::Result<bool> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if !unchanged() {
+            return Ok(false);
+        }
         insert_all(&tx, entries)?;
         tx.execute(
             "INSERT INTO store_log_checkpoints (file, offset) VALUES (?1, ?2)
              ON CONFLICT (file) DO UPDATE SET offset = MAX(offset, excluded.offset)",
             params![file, offset as i64],
         )?;
-        tx.commit()
+        tx.commit().map(|()| true)
     }
 
     /// The connection, for housekeeping.
@@ -184,8 +191,11 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
          VALUES (?1, ?2, ?3, ?4)",
     )?;
     let mut rollups = crate::rollups::Pending::default();
+    let mut cutoffs = crate::clear::Cutoffs::load(tx)?;
     for entry in entries {
         match entry {
+            Entry::Span(s) if cutoffs.covers(crate::record::SPAN_KIND, nanos(s.end_time)) => {}
+            Entry::Record(r) if cutoffs.covers(r.kind.as_str(), nanos(r.time)) => {}
             Entry::Span(s) => {
                 let trace_id = s.trace_id.to_string();
                 let span_id = s.span_id.to_string();
@@ -242,7 +252,14 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
                     nanos(r.time),
                     r.body.to_string()
                 ])?;
-                if inserted > 0 {
+                if inserted > 0 && r.kind == crate::RecordKind::Clear {
+                    // Points of this batch are not in the tables yet: write them first.
+                    rollups.write(tx)?;
+                    let what = r.body["clear"].as_str().and_then(|w| w.parse().ok());
+                    if let Some(what) = what {
+                        crate::clear::apply(tx, what, nanos(r.time), &mut cutoffs)?;
+                    }
+                } else if inserted > 0 {
                     crate::runs::index(tx, r)?;
                 }
             }

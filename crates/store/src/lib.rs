@@ -36,6 +36,7 @@
 #![warn(unreachable_pub, missing_debug_implementations)]
 
 mod backup;
+pub mod clear;
 mod config;
 pub mod disk;
 mod exporter;
@@ -253,6 +254,21 @@ impl Store {
     /// What it wrote and dropped since it opened.
     pub fn stats(&self) -> StoreStats {
         self.inner.counters.snapshot()
+    }
+
+    /// Clears `what` recorded before now, from the index and from the log (see
+    /// [`clear`]); `timeout` bounds the wait for the clear record to be durable.
+    pub fn clear(
+        &self,
+        what: clear::Clear,
+        timeout: Duration,
+    ) -> Result<clear::Cleared, clear::ClearError> {
+        clear::clear(
+            &self.inner.config,
+            what,
+            |record, timeout| self.record_durable(record, timeout),
+            timeout,
+        )
     }
 
     /// Runs retention now (rows and day files past their age), whether or not another

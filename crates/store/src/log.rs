@@ -79,6 +79,16 @@ impl Log {
         }
         let (name, file) = self.current.as_ref().expect("opened above");
         file.lock()?;
+        if !is_current(&self.dir.join(name), file)? {
+            // A clear rewrote the file while this one waited: append to the new one.
+            let _ = file.unlock();
+            let name = name.clone();
+            let file = open_for_append(&self.dir.join(&name))?;
+            if let Some((_, previous)) = self.current.replace((name, file)) {
+                self.unsynced.push(previous);
+            }
+            return self.append(time, lines);
+        }
         let result = repair_tail(&self.dir, name, file).and_then(|repaired| {
             let start = file.metadata()?.len();
             let mut writer: &File = file;
@@ -127,6 +137,70 @@ pub(crate) fn day_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     };
     files.sort();
     Ok(files)
+}
+
+/// Whether `file` is what `path` names now (a clear renames a rewritten file over it).
+fn is_current(path: &Path, file: &File) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let (open, named) = (file.metadata()?, std::fs::metadata(path)?);
+    Ok(open.dev() == named.dev() && open.ino() == named.ino())
+}
+
+/// The identity of the file `path` names now (device and inode).
+pub(crate) fn identity(path: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let named = std::fs::metadata(path)?;
+    Ok((named.dev(), named.ino()))
+}
+
+/// Removes from every day file in `dir` the lines `drop` picks: each file with such lines
+/// is written beside itself, synced and renamed over it, under its lock, so that a
+/// reader sees the old file or the new one and an appender waiting on the old one writes
+/// to the new one. Returns each file rewritten with the lines it lost.
+pub(crate) fn remove_lines(
+    dir: &Path,
+    mut drop: impl FnMut(&[u8]) -> bool,
+) -> io::Result<Vec<(String, u64)>> {
+    let mut rewritten = Vec::new();
+    for path in day_files(dir)? {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        let file = open_for_append(&path)?;
+        file.lock()?;
+        let result = (|| -> io::Result<u64> {
+            if !is_current(&path, &file)? {
+                return Ok(0); // rewritten meanwhile by another clear
+            }
+            repair_tail(dir, &name, &file)?;
+            let data = std::fs::read(&path)?;
+            let mut kept = Vec::with_capacity(data.len());
+            let mut removed = 0;
+            for line in data.split_inclusive(|&b| b == b'\n') {
+                if drop(line.strip_suffix(b"\n").unwrap_or(line)) {
+                    removed += 1;
+                } else {
+                    kept.extend_from_slice(line);
+                }
+            }
+            if removed == 0 {
+                return Ok(0);
+            }
+            let aside = dir.join(format!(".{name}.rewrite"));
+            let mut out = File::create(&aside)?;
+            out.write_all(&kept)?;
+            out.sync_all()?;
+            std::fs::rename(&aside, &path)?;
+            File::open(dir)?.sync_all()?;
+            Ok(removed)
+        })();
+        let _ = file.unlock();
+        let removed = result?;
+        if removed > 0 {
+            rewritten.push((name, removed));
+        }
+    }
+    Ok(rewritten)
 }
 
 fn open_for_append(path: &Path) -> io::Result<File> {
@@ -180,26 +254,39 @@ fn last_line_start(file: &File, len: u64) -> io::Result<u64> {
     Ok(0)
 }
 
+/// What [`scan`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    /// The offset after the last whole line.
+    pub(crate) end: u64,
+    /// What was repaired first.
+    pub(crate) repaired: Repaired,
+    /// The file read ([`identity`]): a clear may replace it after.
+    pub(crate) identity: (u64, u64),
+}
+
 /// Reads the whole lines of `path` from `from` on, under its lock (after setting aside a
-/// torn last line), calling `line` for each; returns the offset after the last one and
-/// what was repaired.
-pub(crate) fn scan(
-    path: &Path,
-    from: u64,
-    mut line: impl FnMut(&[u8]),
-) -> io::Result<(u64, Repaired)> {
-    let file = open_for_append(path)?;
+/// torn last line), calling `line` for each.
+pub(crate) fn scan(path: &Path, from: u64, mut line: impl FnMut(&[u8])) -> io::Result<Scanned> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("events.ndjson")
         .to_owned();
     let dir = path.parent().unwrap_or(Path::new("."));
-    file.lock()?;
+    let file = loop {
+        let file = open_for_append(path)?;
+        file.lock()?;
+        if is_current(path, &file)? {
+            break file;
+        }
+        let _ = file.unlock();
+    };
+    let identity = identity(path);
     let repaired = repair_tail(dir, &name, &file);
     let len = file.metadata().map(|m| m.len());
     let _ = file.unlock();
-    let (repaired, len) = (repaired?, len?);
+    let (repaired, len, identity) = (repaired?, len?, identity?);
     // Lines appended after `len` by live writers are theirs to index.
     let from = from.min(len);
     let mut data = vec![0u8; usize::try_from(len - from).unwrap_or(usize::MAX)];
@@ -215,7 +302,11 @@ pub(crate) fn scan(
             line(text);
         }
     }
-    Ok((end, repaired))
+    Ok(Scanned {
+        end,
+        repaired,
+        identity,
+    })
 }
 
 #[cfg(test)]
@@ -259,10 +350,10 @@ mod tests {
         assert_eq!(std::fs::read_to_string(aside).unwrap(), "{\"b\":\n");
 
         let mut lines = Vec::new();
-        let (end, _) = scan(&path, 0, |l| lines.push(l.to_vec())).unwrap();
+        let end = scan(&path, 0, |l| lines.push(l.to_vec())).unwrap().end;
         assert_eq!(lines, [b"{\"a\":1}".to_vec(), b"{\"c\":3}".to_vec()]);
         assert_eq!(end, std::fs::metadata(&path).unwrap().len());
-        let (again, _) = scan(&path, end, |_| panic!("nothing new")).unwrap();
+        let again = scan(&path, end, |_| panic!("nothing new")).unwrap().end;
         assert_eq!(again, end);
     }
 }

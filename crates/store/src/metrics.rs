@@ -204,17 +204,33 @@ pub fn series(
     name: &str,
     labels: &BTreeMap<String, String>,
 ) -> rusqlite::Result<Vec<StoredSeries>> {
-    let mut sql =
-        String::from("SELECT series_id, kind, labels FROM telemetry_series WHERE name = ?");
-    let mut values: Vec<&str> = vec![name];
-    for (key, value) in labels {
+    // The first label drives: a range of the label index, not a scan of the name's
+    // series; the others filter what it finds.
+    let mut pairs = labels.iter();
+    let (mut sql, mut values) = match pairs.next() {
+        Some((key, value)) => (
+            String::from(
+                "SELECT s.series_id, s.kind, s.labels FROM telemetry_series_labels l
+                 JOIN telemetry_series s ON s.series_id = l.series_id
+                 WHERE l.name = ? AND l.key = ? AND l.value = ?",
+            ),
+            vec![name, key.as_str(), value.as_str()],
+        ),
+        None => (
+            String::from(
+                "SELECT s.series_id, s.kind, s.labels FROM telemetry_series s WHERE s.name = ?",
+            ),
+            vec![name],
+        ),
+    };
+    for (key, value) in pairs {
         sql.push_str(
-            " AND series_id IN (SELECT series_id FROM telemetry_series_labels
-                                WHERE name = ? AND key = ? AND value = ?)",
+            " AND s.series_id IN (SELECT series_id FROM telemetry_series_labels
+                                  WHERE name = ? AND key = ? AND value = ?)",
         );
         values.extend([name, key.as_str(), value.as_str()]);
     }
-    sql.push_str(" ORDER BY labels");
+    sql.push_str(" ORDER BY s.labels");
     let mut statement = conn.prepare_cached(&sql)?;
     statement
         .query_map(rusqlite::params_from_iter(&values), |r| {
@@ -271,4 +287,10 @@ pub fn for_each_point_of(
         f(row.get(0)?, row.get(1)?, row.get(2)?);
     }
     Ok(())
+}
+
+/// The time of the oldest point stored (of any series), Unix nanoseconds.
+pub fn oldest_point(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT MIN(time_unix_nano) FROM telemetry_points")?
+        .query_row([], |r| r.get(0))
 }

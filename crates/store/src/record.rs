@@ -26,11 +26,13 @@ pub enum RecordKind {
     Alert,
     /// An export operation (seed 003's `telemetry_exports`).
     ExportOperation,
+    /// A clear: a class of data recorded before its time removed (`lookout clear`).
+    Clear,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 9] = [
+    pub const ALL: [RecordKind; 10] = [
         RecordKind::Run,
         RecordKind::RunEvent,
         RecordKind::SkillEntry,
@@ -40,6 +42,7 @@ impl RecordKind {
         RecordKind::MetricPoint,
         RecordKind::Alert,
         RecordKind::ExportOperation,
+        RecordKind::Clear,
     ];
 
     /// The name in the log and the `kind` column: `run`, `run_event`, ...
@@ -54,6 +57,7 @@ impl RecordKind {
             RecordKind::MetricPoint => "metric_point",
             RecordKind::Alert => "alert",
             RecordKind::ExportOperation => "export_operation",
+            RecordKind::Clear => "clear",
         }
     }
 

@@ -224,27 +224,54 @@ pub(crate) fn previous_value(
 /// Migration 5: the rollups table, filled from the points already stored.
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(include_str!("schema/005_rollups.sql"))?;
+    rebuild(conn)
+}
+
+/// Computes every rollup again from the points the index holds (those past the points'
+/// retention are lost); for a file whose points were written around the store.
+pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
+    rebuild_range(conn, i64::MIN, i64::MAX)
+}
+
+/// Computes the rollups of the hour starting at `hour` (Unix nanoseconds) again from its
+/// points.
+pub(crate) fn rebuild_hour(conn: &Connection, hour: i64) -> rusqlite::Result<()> {
+    rebuild_range(conn, hour, hour.saturating_add(WIDTHS[1] * 1_000_000_000))
+}
+
+/// Rollups of buckets starting in `[from, until)` (whole hours) from the points there.
+fn rebuild_range(conn: &Connection, from: i64, until: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM telemetry_rollups WHERE start_unix_nano >= ?1 AND start_unix_nano < ?2",
+        params![from, until],
+    )?;
     let mut points = conn.prepare(
         "SELECT p.series_id, s.kind, p.time_unix_nano, p.value FROM telemetry_points p
          JOIN telemetry_series s USING (series_id)
-         WHERE p.value IS NOT NULL ORDER BY p.series_id, p.time_unix_nano",
+         WHERE p.value IS NOT NULL AND p.time_unix_nano >= ?1 AND p.time_unix_nano < ?2
+         ORDER BY p.series_id, p.time_unix_nano",
     )?;
-    let mut rows = points.query([])?;
+    let mut rows = points.query(params![from, until])?;
     let mut pending = Pending::default();
     let mut last: Option<(i64, f64)> = None;
     while let Some(row) = rows.next()? {
         let (series_id, kind, time, value): (i64, String, i64, f64) =
             (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        let counter = is_counter(&kind);
         let previous = match last {
             Some((id, before)) if id == series_id => Some(before),
-            Some(_) => {
-                // One series at a time in memory.
-                pending.write(conn)?;
-                None
+            other => {
+                if other.is_some() {
+                    // One series at a time in memory.
+                    pending.write(conn)?;
+                }
+                match counter {
+                    true => previous_value(conn, series_id, from)?,
+                    false => None,
+                }
             }
-            None => None,
         };
-        pending.add(series_id, is_counter(&kind), time, value, previous);
+        pending.add(series_id, counter, time, value, previous);
         last = Some((series_id, value));
     }
     pending.write(conn)
@@ -252,23 +279,25 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 
 /// The rollups of `width` seconds of the series `series_ids` whose buckets start in
 /// `[from, until)`: `f` gets `(series_id, rollup)`, each series' rollups together and in
-/// time order, read in one statement.
+/// time order, read in one statement; their sketches only `with_sketches` (percentiles
+/// need them, nothing else does).
 pub fn for_each_rollup_of(
     conn: &Connection,
     series_ids: &[i64],
     width: i64,
-    from: i64,
-    until: i64,
+    (from, until): (i64, i64),
+    with_sketches: bool,
     mut f: impl FnMut(i64, Rollup),
 ) -> rusqlite::Result<()> {
     let ids = serde_json::to_string(series_ids).unwrap_or_else(|_| "[]".into());
-    let mut statement = conn.prepare_cached(
-        "SELECT count, sum, min, max, increase, sketch, series_id, start_unix_nano
+    let sketch = if with_sketches { "sketch" } else { "NULL" };
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT count, sum, min, max, increase, {sketch}, series_id, start_unix_nano
          FROM telemetry_rollups
          WHERE series_id IN (SELECT value FROM json_each(?1)) AND width_seconds = ?2
            AND start_unix_nano >= ?3 AND start_unix_nano < ?4
-         ORDER BY series_id, start_unix_nano",
-    )?;
+         ORDER BY series_id, start_unix_nano"
+    ))?;
     let mut rows = statement.query(params![ids, width, from, until])?;
     while let Some(r) = rows.next()? {
         let rollup = row(r, r.get(7)?)?;

@@ -180,15 +180,19 @@ impl Writer {
                 Some(entry) => entries.push(entry),
                 None => invalid += 1,
             });
-            let Ok((end, repaired)) = scanned else {
+            let Ok(scanned) = scanned else {
                 continue;
             };
-            Counters::add(&self.counters.torn, repaired.torn_lines);
+            Counters::add(&self.counters.torn, scanned.repaired.torn_lines);
             Counters::add(&self.counters.invalid, invalid);
             let count = entries.len() as u64;
-            if index.replay(&name, &entries, end).is_ok() {
+            // A clear that rewrote the file since it was read owns it now.
+            let replayed = index.replay(&name, &entries, scanned.end, || {
+                log::identity(&path).is_ok_and(|now| now == scanned.identity)
+            });
+            if replayed.is_ok_and(|done| done) {
                 Counters::add(&self.counters.replayed, count);
-                self.indexed_prefix.insert(name, end);
+                self.indexed_prefix.insert(name, scanned.end);
             }
         }
     }
@@ -434,7 +438,9 @@ impl Writer {
             return;
         };
         let result = match &checkpoint {
-            Some((file, offset)) => index.replay(file, &self.unindexed, *offset),
+            Some((file, offset)) => index
+                .replay(file, &self.unindexed, *offset, || true)
+                .map(drop),
             None => index.insert(&self.unindexed),
         };
         match result {

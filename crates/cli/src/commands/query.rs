@@ -1,17 +1,18 @@
 //! `lookout query` and `lookout stats`: seed 003's `/telemetry query` and `/telemetry
 //! stats` over the metric points in the store.
 
-use crate::args::{QueryArgs, SeriesArgs, StatsArgs};
+use crate::args::{QueryArgs, QuerySource, SeriesArgs, StatsArgs};
 use crate::error::CliError;
 use crate::settings::Settings;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use lookout::store::{rfc3339_of_nanos, unix_nanos};
 use lookout_query::functions::{self, Point};
-use lookout_query::{Aggregation, Query, SeriesResult, query};
+use lookout_query::{Aggregation, Query, SeriesResult, Source, query};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+const MINUTE: i64 = 60_000_000_000;
 /// The range when none is given.
 const DEFAULT_SINCE: Duration = Duration::from_secs(3600);
 /// The most buckets a sparkline shows (the newest).
@@ -24,9 +25,26 @@ const BAR_WIDTH: usize = 40;
 pub(super) fn run_query(args: QueryArgs, settings: &Settings) -> Result<(), CliError> {
     let aggregation = Aggregation::parse(&args.agg)
         .ok_or_else(|| CliError::InvalidAggregation(args.agg.clone()))?;
-    let mut query = series_query(&args.series, aggregation);
+    let mut query = series_query(&args.series, aggregation).source(match args.source {
+        QuerySource::Auto => Source::Auto,
+        QuerySource::Points => Source::Points,
+        QuerySource::Rollups => Source::Rollups,
+    });
     query.interval = args.interval.as_nanos().min(i64::MAX as u128) as i64;
-    let answer = read(|conn| query::run(conn, &query))?;
+    if args.series.from.is_none() && args.series.until.is_none() && query.interval % MINUTE == 0 {
+        // A range relative to now in whole intervals: whole first and last buckets, which
+        // the rollups answer.
+        query.from = functions::bucket_start(query.from, query.interval);
+        query.until =
+            functions::bucket_start(query.until, query.interval).saturating_add(query.interval);
+    }
+    // A histogram family (its `_bucket` series) answers percentiles by its name.
+    let answer = read(|conn| match query::run(conn, &query)? {
+        empty if empty.is_empty() && matches!(aggregation, Aggregation::Percentile(_)) => {
+            query::histogram_percentiles(conn, &query)
+        }
+        answer => Ok(answer),
+    })?;
     if settings.json {
         let series: Vec<Value> = answer.iter().map(|s| series_json(s, &args.agg)).collect();
         println!("{}", Value::from(series));
