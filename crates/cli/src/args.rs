@@ -64,6 +64,9 @@ pub(crate) enum Command {
     /// Record into the store from a shell: `record metric NAME VALUE`.
     #[command(subcommand)]
     Record(RecordArgs),
+    /// Did a commit (or a time window) make a skill, agent or tool slower, costlier or
+    /// flakier than another: per span name, with the numbers and whether it is noise.
+    Diff(DiffArgs),
     /// Remove metrics, traces, events or all of them recorded until now, from the
     /// store's index and its log; asks first unless --yes.
     Clear(ClearArgs),
@@ -236,6 +239,38 @@ pub(crate) enum QuerySource {
     Points,
     /// The rollups.
     Rollups,
+}
+
+/// `lookout diff` flags: two commits, or two windows.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("sides").required(true).args(["commit", "from"])))]
+pub(crate) struct DiffArgs {
+    /// The commit asked about (a hash or a prefix): the traces of its runs.
+    #[arg(
+        long,
+        requires = "against",
+        conflicts_with = "from",
+        value_name = "HASH"
+    )]
+    pub(crate) commit: Option<String>,
+    /// The baseline commit.
+    #[arg(long, value_name = "HASH")]
+    pub(crate) against: Option<String>,
+    /// The window asked about, from (RFC 3339) ...
+    #[arg(long, value_parser = parse_time, requires_all = ["until", "against_from", "against_until"], value_name = "TIME")]
+    pub(crate) from: Option<std::time::SystemTime>,
+    /// ... until.
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub(crate) until: Option<std::time::SystemTime>,
+    /// The baseline window, from ...
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub(crate) against_from: Option<std::time::SystemTime>,
+    /// ... until.
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub(crate) against_until: Option<std::time::SystemTime>,
+    /// Only span names containing this (`grep`, `invoke_agent coder`).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
 }
 
 /// `lookout clear` flags.

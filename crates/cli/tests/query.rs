@@ -340,3 +340,77 @@ fn clear_asks_first_and_then_removes_from_index_and_log() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not metrics, traces, events or all"));
 }
+
+#[test]
+fn diff_calls_a_slower_tool_and_says_which_prices() {
+    use lookout::store::{Record, RecordKind, Store, StoreConfig};
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path()));
+    let start = SystemTime::now() - Duration::from_secs(600);
+    for (c, (commit, grep)) in [("1111aaaa", 0.40), ("2222bbbb", 0.52)]
+        .into_iter()
+        .enumerate()
+    {
+        for i in 0..12u64 {
+            let trace = (c as u128 + 1) << 64 | u128::from(i);
+            let jitter = Duration::from_millis(i * 3);
+            let mut tool = lookout_export::testing::span(trace, 2, "execute_tool grep");
+            tool.start_time = start;
+            tool.end_time = start + Duration::from_secs_f64(grep) + jitter;
+            let mut llm = lookout_export::testing::span(trace, 3, "chat gpt");
+            llm.start_time = start;
+            llm.end_time = start + Duration::from_secs(1) + jitter;
+            llm.attributes = vec![
+                lookout_export::KeyValue::new("gen_ai.request.model", "gpt-4o-mini"),
+                lookout_export::KeyValue::new("gen_ai.usage.input_tokens", 1000 + i as i64),
+            ];
+            store.record_spans([tool, llm]);
+            store.record(Record::new(
+                RecordKind::Run,
+                json!({"run_id": format!("{commit}-{i}"), "trace_id": format!("{trace:032x}"),
+                       "git_commit_hash": commit, "status": "success"}),
+            ));
+        }
+    }
+    drop(store);
+    let diff = |args: &[&str]| lookout(dir.path(), &[&["diff"], args].concat(), None);
+    let answer = json_of(&diff(&[
+        "--commit",
+        "2222",
+        "--against",
+        "1111aa",
+        "--json",
+    ]));
+    assert!(answer["prices"].as_str().unwrap().starts_with("bundled "));
+    let rows = answer["comparisons"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap();
+    assert_eq!(row("execute_tool grep")["verdicts"], json!(["slower"]));
+    assert_eq!(row("chat gpt")["verdicts"], json!(["no change"]));
+    assert_eq!(row("chat gpt")["priced_as"], json!(["gpt-4o-mini"]));
+    assert_eq!(row("chat gpt")["this"]["costs_computed"], 12);
+    let table = diff(&["--commit", "2222", "--against", "1111", "--name", "grep"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("execute_tool grep") && text.contains("slower"),
+        "{text}"
+    );
+    assert!(!text.contains("chat gpt"), "{text}");
+
+    let missing = diff(&["--commit", "3333", "--against", "1111"]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).starts_with("error[E_NOT_FOUND]"),
+        "{missing:?}"
+    );
+    let bad = diff(&["--commit", "zz%", "--against", "1111"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).starts_with("error[E_INVALID]"),
+        "{bad:?}"
+    );
+    assert_eq!(
+        diff(&["--commit", "2222"]).status.code(),
+        Some(2),
+        "needs --against"
+    );
+}

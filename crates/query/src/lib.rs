@@ -2,7 +2,9 @@
 //! metric points in the store. [`functions`] holds the calculations on a series of
 //! points (buckets, percentiles, summaries, moving averages, anomalies, rates); [`query`]
 //! reads a metric's series from the store, filtered by labels and time, and buckets them;
-//! [`bridge`] is seed 004's record and metrics API with its codes.
+//! [`bridge`] is seed 004's record and metrics API with its codes; [`diff`] compares
+//! the executions of two commits or time windows, with [`significance`] tests and
+//! [`cost`]s from token usage.
 //!
 //! ```
 //! use lookout_query::functions::{percentile, summarize, Point};
@@ -18,8 +20,11 @@
 #![warn(unreachable_pub, missing_debug_implementations)]
 
 pub mod bridge;
+pub mod cost;
+pub mod diff;
 pub mod functions;
 pub mod query;
+pub mod significance;
 
 pub use functions::{Aggregation, Point};
 pub use query::{Query, QueryError, SeriesResult, Source};

@@ -3,6 +3,7 @@
 
 pub(crate) mod backup;
 pub(crate) mod clear;
+pub(crate) mod diff;
 #[cfg(unix)]
 pub(crate) mod exec;
 pub(crate) mod export;
@@ -40,6 +41,7 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
             Command::Query(args) => query::run_query(args, &settings).map(|()| 0),
             Command::Stats(args) => query::run_stats(args, &settings).map(|()| 0),
             Command::Record(args) => record::run(args, &settings).map(|()| 0),
+            Command::Diff(args) => diff::run(args, &settings).map(|()| 0),
             Command::Clear(args) => clear::run(args, &settings),
             Command::Backup(args) => backup::backup(args, &settings).map(|()| 0),
             Command::Restore(args) => backup::restore(args, &settings).map(|()| 0),
