@@ -15,6 +15,8 @@ pub(super) struct FileConfig {
     pub(super) span_log: Option<String>,
     /// The durable store.
     pub(super) store: Option<StoreBlock>,
+    /// Alert rules, for `lookout serve` (read by the query engine).
+    pub(super) monitors: Option<serde_json::Value>,
 }
 
 /// The `store` block: its settings are the store crate's to read.

@@ -81,6 +81,9 @@ pub struct Config {
     /// ([`crate::trace::process_resource`]): the file's `opentelemetry.serviceName` and
     /// `resourceAttributes`, then `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
     pub resource: Resource,
+    /// The file's `monitors` block as written: alert rules `lookout serve` evaluates
+    /// (the query engine reads them; the engine only carries them).
+    pub monitors: Option<serde_json::Value>,
 }
 
 /// The `/metrics` endpoint.
@@ -104,6 +107,7 @@ impl Default for Config {
             #[cfg(feature = "otlp")]
             opentelemetry: None,
             metric_interval: Duration::from_secs(60),
+            monitors: None,
             #[cfg(feature = "store")]
             store: None,
             store_disabled: false,
@@ -231,6 +235,7 @@ impl Config {
             config.metric_interval = interval("exportInterval", ms)?;
         }
         config.span_log = file.span_log.map(SpanLog::new);
+        config.monitors = file.monitors;
         if let Some(block) = file.store {
             config.set_store(&block)?;
         }

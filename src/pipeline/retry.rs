@@ -39,12 +39,7 @@ impl RetryPolicy {
 
     /// The wait before attempt `attempt + 1` after `attempt` failures; `random` is any
     /// 64 random bits (the jitter).
-    pub(crate) fn backoff(
-        &self,
-        attempt: u32,
-        retry_after: Option<Duration>,
-        random: u64,
-    ) -> Duration {
+    pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>, random: u64) -> Duration {
         if let Some(delay) = retry_after {
             return delay;
         }

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use std::time::Duration;
 
@@ -51,21 +51,32 @@ pub(crate) async fn get(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Fetched, ClientError> {
-    request(Method::GET, url, headers, timeout).await
+    request(Method::GET, url, headers, Bytes::new(), timeout).await
 }
 
 /// POSTs an empty body to `url`, within `timeout`.
 pub(crate) async fn post(url: &str, timeout: Duration) -> Result<Fetched, ClientError> {
-    request(Method::POST, url, &[], timeout).await
+    request(Method::POST, url, &[], Bytes::new(), timeout).await
+}
+
+/// POSTs JSON `body` to `url`, within `timeout`.
+pub(crate) async fn post_json(
+    url: &str,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Fetched, ClientError> {
+    let headers = [("content-type", "application/json")];
+    request(Method::POST, url, &headers, body, timeout).await
 }
 
 async fn request(
     method: Method,
     url: &str,
     headers: &[(&str, &str)],
+    body: Bytes,
     timeout: Duration,
 ) -> Result<Fetched, ClientError> {
-    tokio::time::timeout(timeout, send(method, url, headers))
+    tokio::time::timeout(timeout, send(method, url, headers, body))
         .await
         .unwrap_or_else(|_| {
             Err(ClientError::Timeout {
@@ -75,7 +86,12 @@ async fn request(
         })
 }
 
-async fn send(method: Method, url: &str, headers: &[(&str, &str)]) -> Result<Fetched, ClientError> {
+async fn send(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Fetched, ClientError> {
     let invalid = |reason: &str| ClientError::InvalidUrl {
         url: url.to_owned(),
         reason: reason.to_owned(),
@@ -108,7 +124,7 @@ async fn send(method: Method, url: &str, headers: &[(&str, &str)]) -> Result<Fet
         request = request.header(*name, *value);
     }
     let request = request
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(body))
         .map_err(|e| invalid(&e.to_string()))?;
     let response = sender
         .send_request(request)

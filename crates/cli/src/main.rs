@@ -5,6 +5,7 @@ mod args;
 mod client;
 mod commands;
 mod error;
+mod monitors;
 mod settings;
 
 use clap::Parser;

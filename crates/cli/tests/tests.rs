@@ -2,6 +2,7 @@
 
 mod cli;
 mod exporting;
+mod monitors;
 mod python;
 mod query;
 mod runs;

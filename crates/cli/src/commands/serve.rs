@@ -5,6 +5,7 @@ use crate::error::CliError;
 use lookout::Telemetry;
 use lookout::config::{Config, DEFAULT_LISTEN, process_env};
 use lookout::server::serve;
+use lookout_query::monitors::MonitorConfig;
 use std::time::Duration;
 
 pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -13,6 +14,12 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         None => Config::default().with_env(&process_env)?,
     }
     .with_default_store();
+    let monitors = config
+        .monitors
+        .as_ref()
+        .map(MonitorConfig::parse)
+        .transpose()
+        .map_err(CliError::InvalidInput)?;
     let (listen, path) = match &config.prometheus {
         Some(p) => (
             args.listen.unwrap_or(p.listen),
@@ -42,6 +49,18 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         for (name, destination) in pipeline.exporters() {
             println!("exporting to {name}: {destination}");
         }
+    }
+    if let Some(monitors) = monitors {
+        println!(
+            "monitors: {} rules every {:?}{}",
+            monitors.rules.len(),
+            monitors.interval,
+            monitors
+                .webhook
+                .as_ref()
+                .map_or(String::new(), |url| format!(", alerts posted to {url}"))
+        );
+        crate::monitors::start(&telemetry, monitors);
     }
     let served = serve(telemetry.clone(), listener, path, shutdown_signal()).await;
     let flushing = telemetry.clone();
