@@ -296,3 +296,43 @@ pub fn calculate_rate(points: &[Point], interval: i64) -> Vec<Point> {
         .map(|(start, (increase, covered))| Point::new(start, increase / (covered as f64 / 1e9)))
         .collect()
 }
+
+/// Prometheus' `histogram_quantile`: quantile `q` (0 to 1) of a histogram given as
+/// cumulative `(upper bound, count)` pairs (any order; counts of one bound summed): the
+/// rank's bucket, interpolated linearly from its lower bound (0 for the first bucket);
+/// in the `+Inf` bucket, the highest finite bound. `None` without observations.
+pub fn histogram_quantile(q: f64, mut bounds: Vec<(f64, f64)>) -> Option<f64> {
+    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    bounds.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+        }
+        same
+    });
+    // Cumulative counts may dip where processes ended between exports: keep them rising.
+    let mut highest = 0.0_f64;
+    for bound in &mut bounds {
+        highest = highest.max(bound.1);
+        bound.1 = highest;
+    }
+    let total = bounds.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let i = bounds.iter().position(|(_, count)| *count >= rank)?;
+    let (upper, count) = bounds[i];
+    if upper.is_infinite() {
+        return bounds[..i].last().map(|(bound, _)| *bound);
+    }
+    let (lower, below) = match i {
+        0 if upper > 0.0 => (0.0, 0.0),
+        0 => return Some(upper),
+        _ => bounds[i - 1],
+    };
+    if count == below {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * (rank - below) / (count - below))
+}

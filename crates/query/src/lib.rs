@@ -23,6 +23,7 @@ pub mod bridge;
 pub mod cost;
 pub mod diff;
 pub mod functions;
+pub mod live;
 pub mod monitors;
 pub mod query;
 pub mod significance;

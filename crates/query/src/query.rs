@@ -2,7 +2,7 @@
 //! points in the store: the metric's series whose labels match, each as one value per
 //! interval bucket (aligned to the Unix epoch; buckets without points left out).
 
-use crate::functions::{Aggregation, Bucket, Point, bucket_start};
+use crate::functions::{Aggregation, Bucket, Point, bucket_start, histogram_quantile};
 use lookout_store::metrics;
 use lookout_store::rollups::{self, Rollup};
 use lookout_store::rusqlite::{self, Connection};
@@ -293,7 +293,9 @@ pub fn histogram_percentiles(
             kind: "histogram".into(),
             points: times
                 .into_iter()
-                .filter_map(|(start, bounds)| Some(Point::new(start, bucket_quantile(q, bounds)?)))
+                .filter_map(|(start, bounds)| {
+                    Some(Point::new(start, histogram_quantile(q, bounds)?))
+                })
                 .collect(),
         })
         .collect())
@@ -304,46 +306,6 @@ fn parse_bound(le: &str) -> Option<f64> {
         "+Inf" | "Inf" | "inf" => Some(f64::INFINITY),
         other => other.parse().ok(),
     }
-}
-
-/// Prometheus' `histogram_quantile` over cumulative `(upper bound, count)` pairs (any
-/// order; counts of one bound summed): the rank's bucket, interpolated linearly from its
-/// lower bound (0 for the first bucket); in the `+Inf` bucket, the highest finite bound.
-/// `None` without observations.
-fn bucket_quantile(q: f64, mut bounds: Vec<(f64, f64)>) -> Option<f64> {
-    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-    bounds.dedup_by(|later, kept| {
-        let same = later.0 == kept.0;
-        if same {
-            kept.1 += later.1;
-        }
-        same
-    });
-    // Cumulative counts may dip where processes ended between exports: keep them rising.
-    let mut highest = 0.0_f64;
-    for bound in &mut bounds {
-        highest = highest.max(bound.1);
-        bound.1 = highest;
-    }
-    let total = bounds.last()?.1;
-    if total <= 0.0 {
-        return None;
-    }
-    let rank = q * total;
-    let i = bounds.iter().position(|(_, count)| *count >= rank)?;
-    let (upper, count) = bounds[i];
-    if upper.is_infinite() {
-        return bounds[..i].last().map(|(bound, _)| *bound);
-    }
-    let (lower, below) = match i {
-        0 if upper > 0.0 => (0.0, 0.0),
-        0 => return Some(upper),
-        _ => bounds[i - 1],
-    };
-    if count == below {
-        return Some(upper);
-    }
-    Some(lower + (upper - lower) * (rank - below) / (count - below))
 }
 
 /// Folds points arriving in time order into one value per bucket: a [`Bucket`]'s running
