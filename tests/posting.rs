@@ -6,58 +6,26 @@ use lookout::Telemetry;
 use lookout::config::{API_URL_ENV, Config, env_map};
 use lookout::runs::RunFields;
 use lookout::store::rusqlite::Connection;
+use lookout_testkit::{Answer, Received};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A request the receiver got: when, and its JSON body.
-type Received = Arc<Mutex<Vec<(Instant, Value)>>>;
+/// The scripted receiver answering `statuses` in turn (0: accept and never answer).
+fn receiver(statuses: &[u16]) -> (String, Received) {
+    let script: Vec<Answer> = statuses
+        .iter()
+        .map(|s| match s {
+            0 => Answer::Never,
+            status => Answer::Status(*status),
+        })
+        .collect();
+    lookout_testkit::receiver(&script)
+}
 
-/// An HTTP receiver on loopback answering the `script`ed statuses in turn (the last one
-/// from then on; 0: accept and never answer). Returns its URL and what it received.
-fn receiver(script: &[u16]) -> (String, Received) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let received = Received::default();
-    let (script, log) = (script.to_vec(), received.clone());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            log.lock().unwrap().push((Instant::now(), body));
-            let status = script[n.min(script.len() - 1)];
-            if status == 0 {
-                held.push(stream);
-                continue;
-            }
-            let said = format!("scripted {status}");
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} Scripted\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{said}",
-                said.len()
-            );
-        }
-    });
-    (url, received)
+/// A received body as JSON.
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or(Value::Null)
 }
 
 fn telemetry(base: &Path, url: &str) -> Telemetry {
@@ -114,7 +82,7 @@ fn server_errors_are_retried_after_one_two_then_four_seconds() {
     assert!((0.95..1.6).contains(&gaps[0]), "{gaps:?}");
     assert!((1.95..2.6).contains(&gaps[1]), "{gaps:?}");
     assert!((3.95..4.6).contains(&gaps[2]), "{gaps:?}");
-    let body = &received[3].1;
+    let body = &json(&received[3].1);
     assert_eq!(body["event_id"], id.as_str(), "a repeat is recognisable");
     assert_eq!(body["run_id"], id.as_str());
     assert_eq!(body["status"], "success");
@@ -230,7 +198,7 @@ fn a_post_pending_when_its_process_died_is_sent_by_the_next() {
     assert_eq!((status.as_str(), attempts), ("posted", 1));
     let received = received.lock().unwrap();
     assert_eq!(received.len(), 1);
-    assert_eq!(received[0].1["items_failed"], 1);
+    assert_eq!(json(&received[0].1)["items_failed"], 1);
     drop(telemetry);
 }
 
@@ -249,7 +217,8 @@ fn a_run_its_process_left_running_is_posted_as_abandoned() {
     let (status, attempts, _) = posting_outcome(dir.path(), &id, Duration::from_secs(10));
     assert_eq!((status.as_str(), attempts), ("posted", 1));
     let received = received.lock().unwrap();
-    assert_eq!(received[0].1["run_id"], id.as_str());
-    assert_eq!(received[0].1["status"], "abandoned");
-    assert!(received[0].1["duration_ms"].as_i64().is_some());
+    let body = json(&received[0].1);
+    assert_eq!(body["run_id"], id.as_str());
+    assert_eq!(body["status"], "abandoned");
+    assert!(body["duration_ms"].as_i64().is_some());
 }

@@ -2,51 +2,10 @@
 //! stored, counted on `/metrics`, and posted to a webhook receiver that first stalls and
 //! then fails, while the evaluations go on.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use lookout_testkit::Answer;
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// A receiver that holds its first request 2 s and answers 500, answers 500 to the
-/// second and 200 from the third; each request's body goes to the channel.
-fn receiver() -> (u16, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (bodies, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            if n == 0 {
-                std::thread::sleep(Duration::from_secs(2));
-            }
-            let status = if n < 2 {
-                "500 Internal Server Error"
-            } else {
-                "200 OK"
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-            let _ = bodies.send(String::from_utf8(body).unwrap());
-        }
-    });
-    (port, received)
-}
 
 /// A child killed when the test ends, passed or not.
 struct Killed(std::process::Child);
@@ -84,13 +43,18 @@ fn a_firing_alert_is_stored_counted_and_posted_through_a_failing_webhook() {
         .output()
         .unwrap();
     assert!(recorded.status.success(), "{recorded:?}");
-    let (port, bodies) = receiver();
+    // The receiver holds the first post 2 s and answers 500, then 500, then 200.
+    let (webhook, received) = lookout_testkit::receiver(&[
+        Answer::Late(Duration::from_secs(2), 500),
+        Answer::Status(500),
+        Answer::Status(200),
+    ]);
     let config = base.join("lookout.json");
     std::fs::write(
         &config,
         format!(
             r#"{{"prometheus": {{"enabled": true, "port": 0}},
-                "monitors": {{"interval": "200ms", "webhook": "http://127.0.0.1:{port}/alerts",
+                "monitors": {{"interval": "200ms", "webhook": "{webhook}/alerts",
                   "rules": [{{"name": "slow", "metric": "task_seconds", "aggregation": "max",
                               "window": "1h", "comparison": ">", "threshold": 3}}]}}}}"#
         ),
@@ -150,12 +114,15 @@ fn a_firing_alert_is_stored_counted_and_posted_through_a_failing_webhook() {
     );
 
     let deadline = Instant::now() + Duration::from_secs(15);
-    let mut posts = Vec::new();
-    while posts.len() < 3 && Instant::now() < deadline {
-        if let Ok(body) = bodies.recv_timeout(Duration::from_millis(100)) {
-            posts.push(body);
-        }
+    while received.lock().unwrap().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
     }
+    let posts: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body.clone())
+        .collect();
     assert_eq!(
         posts.len(),
         3,
@@ -185,6 +152,19 @@ fn a_firing_alert_is_stored_counted_and_posted_through_a_failing_webhook() {
     ] {
         assert_eq!(sample(&metrics, series), want, "{series}\n{metrics}");
     }
+    // `lookout status` reads the exporters' health from the running serve.
+    let status = crate::util::lookout()
+        .env(lookout::store::BASE_DIR_ENV, base)
+        .args(["status", "--json", "--url", &url])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let exporters = status["exporters"].as_array().unwrap();
+    let store = exporters
+        .iter()
+        .find(|e| e["exporter"] == "store" && e["signal"] == "metrics")
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(store["healthy"], true, "{store}");
     crate::util::terminate(&mut server.0);
     let db = base.join("db/telemetry.sqlite");
     let conn = lookout::store::rusqlite::Connection::open(db).unwrap();

@@ -1,6 +1,6 @@
 //! Seed 004's bridge records for real: every error code triggered by what causes it (an
-//! invalid event, a loop, an unwritable store, an unknown aggregation), the response
-//! shapes, and get_metrics against the test's own arithmetic.
+//! invalid event, a loop, an unwritable store, an unknown aggregation, an unreadable
+//! store), the response shapes, and get_metrics against the test's own arithmetic.
 
 use lookout_query::bridge::{Bridge, BridgeConfig, ErrorCode};
 use lookout_store::metrics::PointValue;
@@ -217,4 +217,22 @@ fn get_metrics_aggregates_as_seed_004_says() {
     assert_eq!(error.to_json()["error"]["code"], "INVALID_AGGREGATION");
     let health = bridge.health_check();
     assert_eq!(health["stats"]["metrics_recorded"], 7);
+}
+
+#[test]
+fn an_unreadable_store_is_a_retrieval_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let bridge = bridge(dir.path());
+    bridge
+        .record_metric("depth", PointValue::Number(1.0), None, None)
+        .unwrap();
+    // The database file is replaced by a directory: nothing can be read there.
+    let db = dir.path().join("db/telemetry.sqlite");
+    std::fs::rename(&db, dir.path().join("moved.sqlite")).unwrap();
+    std::fs::create_dir(&db).unwrap();
+    let error = bridge
+        .get_metrics(Some(&["depth"]), None, "MEAN")
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::RetrievalFailure);
+    assert_eq!(error.to_json()["error"]["code"], "RETRIEVAL_FAILURE");
 }

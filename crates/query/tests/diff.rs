@@ -6,24 +6,13 @@ use lookout_export::FinishedSpan;
 use lookout_query::cost::Prices;
 use lookout_query::diff::{self, DiffOptions, Side, Verdict};
 use lookout_store::{Record, RecordKind, Store, StoreConfig};
+use lookout_testkit::Rng;
 use serde_json::json;
 use std::time::{Duration, SystemTime};
 
-/// xorshift64*: the same runs on every run of the test.
-struct Rng(u64);
-
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A duration around `mean` seconds, +-25% noise.
-    fn around(&mut self, mean: f64) -> Duration {
-        Duration::from_secs_f64(mean * (0.75 + 0.5 * self.unit()))
-    }
+/// A duration around `mean` seconds, +-25% noise.
+fn around(rng: &mut Rng, mean: f64) -> Duration {
+    Duration::from_secs_f64(mean * (0.75 + 0.5 * rng.unit()))
 }
 
 fn span(trace: u128, id: u64, name: &str, start: SystemTime, length: Duration) -> FinishedSpan {
@@ -39,7 +28,7 @@ fn runs(store: &Store, commit: &str, rng: &mut Rng, slow: f64, tokens: f64, firs
     for i in 0..30u128 {
         let trace = first_trace + i;
         let at = start + Duration::from_secs(i as u64 * 10);
-        let mut llm = span(trace, 3, "chat claude", at, rng.around(2.0));
+        let mut llm = span(trace, 3, "chat claude", at, around(rng, 2.0));
         llm.attributes = vec![
             lookout_export::KeyValue::new("gen_ai.request.model", "claude-sonnet-4-20250514"),
             lookout_export::KeyValue::new(
@@ -52,8 +41,8 @@ fn runs(store: &Store, commit: &str, rng: &mut Rng, slow: f64, tokens: f64, firs
             ),
         ];
         store.record_spans([
-            span(trace, 1, "run nightly", at, rng.around(5.0)),
-            span(trace, 2, "execute_tool grep", at, rng.around(0.4 * slow)),
+            span(trace, 1, "run nightly", at, around(rng, 5.0)),
+            span(trace, 2, "execute_tool grep", at, around(rng, 0.4 * slow)),
             llm,
         ]);
         store.record(Record::new(

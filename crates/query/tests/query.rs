@@ -7,26 +7,11 @@ use lookout_query::{Query, QueryError, Source, query};
 use lookout_store::metrics::{PointValue, point_record};
 use lookout_store::rollups::RELATIVE_ERROR;
 use lookout_store::{Store, StoreConfig};
+use lookout_testkit::Rng;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const MINUTE: i64 = 60_000_000_000;
-
-/// xorshift64*: the same points on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -49,7 +34,7 @@ fn generated() -> (tempfile::TempDir, Store, BTreeMap<String, Vec<Point>>, i64) 
     let mut all = BTreeMap::new();
     for agent in ["coder", "reviewer", "tester"] {
         let mut points = Vec::new();
-        let mut time = start + (rng.next() % 10_000_000_000) as i64;
+        let mut time = start + (rng.next_u64() % 10_000_000_000) as i64;
         while time < start + 120 * MINUTE {
             let in_gap = (start + 40 * MINUTE..start + 70 * MINUTE).contains(&time);
             if !in_gap {
@@ -64,7 +49,7 @@ fn generated() -> (tempfile::TempDir, Store, BTreeMap<String, Vec<Point>>, i64) 
                 store.record(point);
                 points.push(Point::new(time, value));
             }
-            time += (10 + rng.next() % 40) as i64 * 1_000_000_000;
+            time += (10 + rng.next_u64() % 40) as i64 * 1_000_000_000;
         }
         all.insert(agent.to_owned(), points);
     }
@@ -72,8 +57,8 @@ fn generated() -> (tempfile::TempDir, Store, BTreeMap<String, Vec<Point>>, i64) 
     (dir, store, all, start)
 }
 
-/// The expected buckets, computed here: group by `time - time mod interval`, then fold.
-fn expected(points: &[Point], interval: i64, aggregation: Aggregation) -> Vec<Point> {
+/// The values of `points` by bucket, computed here: grouped by `time - time mod interval`.
+fn grouped(points: &[Point], interval: i64) -> BTreeMap<i64, Vec<f64>> {
     let mut groups: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for p in points {
         groups
@@ -82,6 +67,11 @@ fn expected(points: &[Point], interval: i64, aggregation: Aggregation) -> Vec<Po
             .push(p.value);
     }
     groups
+}
+
+/// The expected buckets: [`grouped`], then folded.
+fn expected(points: &[Point], interval: i64, aggregation: Aggregation) -> Vec<Point> {
+    grouped(points, interval)
         .into_iter()
         .map(|(start, mut values)| {
             values.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -121,13 +111,7 @@ fn close(a: &[Point], b: &[Point]) -> bool {
 /// `RELATIVE_ERROR` of the value at the rank below `t` thousandths of its bucket's
 /// `points`, which the exact percentile interpolates from.
 fn within_sketch_error(got: &[Point], points: &[Point], interval: i64, t: u16) -> bool {
-    let mut groups: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
-    for p in points {
-        groups
-            .entry(p.time - p.time.rem_euclid(interval))
-            .or_default()
-            .push(p.value);
-    }
+    let groups = grouped(points, interval);
     got.len() == groups.len()
         && got.iter().zip(groups).all(|(point, (start, mut values))| {
             values.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -442,7 +426,7 @@ fn histogram_percentiles_from_rollups_fall_in_the_exact_percentiles_bucket() {
         let mut cumulative = [0u64; BOUNDS.len()];
         let mut time = start;
         while time < start + 120 * MINUTE {
-            for _ in 0..rng.next() % 20 {
+            for _ in 0..rng.next_u64() % 20 {
                 // Log-uniform from 0.02 s to 6 s; the second hour twice as slow, its
                 // slowest past the last finite bound.
                 let slow = if time >= start + 60 * MINUTE {

@@ -1,5 +1,6 @@
 //! Helpers shared by Lookout's tests: the real tools a test talks to, free loopback ports,
-//! and a blocking HTTP client that needs no runtime.
+//! a blocking HTTP client that needs no runtime, a scripted HTTP receiver, and a seeded
+//! random number generator.
 //!
 //! A test that needs a tool asks [`require_tool`] for it: without the tool the test cannot
 //! run, and under `CI=true` that is a failure, never a silent pass.
@@ -12,8 +13,12 @@
 #![deny(missing_docs)]
 
 mod http;
+mod receiver;
+mod rng;
 
 pub use http::{Response, get, request};
+pub use receiver::{Answer, Received, receiver};
+pub use rng::Rng;
 
 use std::path::PathBuf;
 

@@ -1,5 +1,6 @@
 //! `lookout status`: seed 003's `/telemetry status`: the store (where, how big, what it
-//! holds, the latest failures) and whether a `lookout serve` answers at `--url`.
+//! holds, the latest failures), whether a `lookout serve` answers at `--url`, and its
+//! exporters' health from its `/metrics`.
 
 use crate::client;
 use crate::error::CliError;
@@ -29,6 +30,10 @@ pub(super) async fn run(settings: &Settings) -> Result<(), CliError> {
         }
         _ => None,
     };
+    let exporters = match serve {
+        Some(_) => exporter_health(settings).await,
+        None => Vec::new(),
+    };
     if settings.json {
         let store_json = found.as_ref().map(overview_json);
         println!(
@@ -37,6 +42,7 @@ pub(super) async fn run(settings: &Settings) -> Result<(), CliError> {
                 "store": {"base_dir": store.base_dir, "db_path": store.db_path, "bytes": bytes,
                           "index": store_json},
                 "serve": {"url": url, "health": serve},
+                "exporters": exporters.iter().map(ExporterHealth::to_json).collect::<Vec<_>>(),
             })
         );
         return Ok(());
@@ -92,7 +98,91 @@ pub(super) async fn run(settings: &Settings) -> Result<(), CliError> {
         ),
         None => println!("serve    not answering at {url}"),
     }
+    for e in &exporters {
+        let errors: Vec<String> = e.errors.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        println!(
+            "exporter {} {}: {} ({} exported, {} failed, {} retries, {} dropped{})",
+            e.exporter,
+            e.signal,
+            if e.failed + e.dropped == 0.0 {
+                "healthy"
+            } else {
+                "failing"
+            },
+            e.exported,
+            e.failed,
+            e.retries,
+            e.dropped,
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!("; errors: {}", errors.join(", "))
+            }
+        );
+    }
     Ok(())
+}
+
+/// One exporter's counts for one signal, from a running serve's exposition.
+#[derive(Debug, Default)]
+struct ExporterHealth {
+    exporter: String,
+    signal: String,
+    exported: f64,
+    failed: f64,
+    retries: f64,
+    dropped: f64,
+    errors: Vec<(String, f64)>,
+}
+
+impl ExporterHealth {
+    fn to_json(&self) -> Value {
+        json!({"exporter": self.exporter, "signal": self.signal, "exported": self.exported,
+               "failed": self.failed, "retries": self.retries, "dropped": self.dropped,
+               "errors": self.errors.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+               "healthy": self.failed + self.dropped == 0.0})
+    }
+}
+
+/// The `lookout_exporter_*` counts of the serve at `--url`; none when it cannot be read.
+async fn exporter_health(settings: &Settings) -> Vec<ExporterHealth> {
+    let url = settings.endpoint("/metrics");
+    let accept = [("accept", "text/plain;version=0.0.4")];
+    let Ok(fetched) = client::get(&url, &accept, settings.timeout_or(HEALTH_TIMEOUT)).await else {
+        return Vec::new();
+    };
+    let Some(families) = std::str::from_utf8(&fetched.body)
+        .ok()
+        .and_then(|text| lookout::prometheus::parse(text).ok())
+    else {
+        return Vec::new();
+    };
+    let mut found: std::collections::BTreeMap<(String, String), ExporterHealth> =
+        Default::default();
+    for sample in families.iter().flat_map(|f| &f.samples) {
+        let (Some(exporter), Some(signal)) = (sample.label("exporter"), sample.label("signal"))
+        else {
+            continue;
+        };
+        let key = (exporter.to_owned(), signal.to_owned());
+        let entry = found.entry(key).or_insert_with(|| ExporterHealth {
+            exporter: exporter.to_owned(),
+            signal: signal.to_owned(),
+            ..ExporterHealth::default()
+        });
+        match sample.name.as_str() {
+            "lookout_exporter_exported_total" => entry.exported = sample.value,
+            "lookout_exporter_failed_total" => entry.failed = sample.value,
+            "lookout_exporter_retries_total" => entry.retries = sample.value,
+            "lookout_exporter_dropped_total" => entry.dropped = sample.value,
+            "lookout_exporter_errors_total" if sample.value > 0.0 => entry.errors.push((
+                sample.label("reason").unwrap_or("?").to_owned(),
+                sample.value,
+            )),
+            _ => {}
+        }
+    }
+    found.into_values().collect()
 }
 
 fn overview_json(o: &Overview) -> Value {
