@@ -87,18 +87,24 @@ pub(crate) fn start(telemetry: &Telemetry, config: MonitorConfig) {
             let evaluated = tokio::task::spawn_blocking(move || {
                 let mut monitors = monitors.lock().unwrap_or_else(|e| e.into_inner());
                 let conn = lookout::store::open_reader(&db).map_err(|e| e.to_string())?;
-                let alerts = monitors
-                    .evaluate(&conn, unix_nanos(SystemTime::now()))
-                    .map_err(|e| e.to_string())?;
+                let evaluation = monitors.evaluate(&conn, unix_nanos(SystemTime::now()));
+                for (rule, error) in &evaluation.failed {
+                    eprintln!("lookout: monitor {rule:?}: {error}");
+                }
+                let outcome = if evaluation.failed.is_empty() {
+                    "ok"
+                } else {
+                    "error"
+                };
                 let firing: Vec<(String, usize)> = monitors
                     .firing()
                     .into_iter()
                     .map(|(rule, n)| (rule.to_owned(), n))
                     .collect();
-                Ok::<_, String>((alerts, firing))
+                Ok::<_, String>((evaluation.alerts, firing, outcome))
             })
             .await;
-            let (alerts, firing) = match evaluated {
+            let (alerts, firing, outcome) = match evaluated {
                 Ok(Ok(done)) => done,
                 Ok(Err(error)) => {
                     counts.evaluations.inc(&["error"]);
@@ -110,7 +116,7 @@ pub(crate) fn start(telemetry: &Telemetry, config: MonitorConfig) {
                     continue;
                 }
             };
-            counts.evaluations.inc(&["ok"]);
+            counts.evaluations.inc(&[outcome]);
             for (rule, n) in firing {
                 counts.firing.set(&[&rule], n as f64);
             }
@@ -148,8 +154,9 @@ fn announce(alert: &Alert) {
     );
 }
 
-/// POSTs each alert to `url` in turn: network errors and 5xx again after the pipeline's
-/// backoff until its time is up, 4xx given up at once.
+/// POSTs each alert to `url` in turn: network errors, 5xx and 429 again after the
+/// pipeline's backoff until its time is up (60 s; the alerts behind wait, the queue
+/// bounds them), other 4xx given up at once.
 async fn post_alerts(url: String, mut alerts: mpsc::Receiver<Alert>, counts: Arc<Counts>) {
     let policy = RetryPolicy::default();
     while let Some(alert) = alerts.recv().await {
@@ -164,7 +171,11 @@ async fn post_alerts(url: String, mut alerts: mpsc::Receiver<Alert>, counts: Arc
                     counts.webhook.inc(&["sent"]);
                     break;
                 }
-                Ok(fetched) => fetched.status.is_server_error(),
+                // 5xx and 429 (too many requests) are worth another try; other 4xx not.
+                Ok(fetched) => {
+                    fetched.status.is_server_error()
+                        || fetched.status == http::StatusCode::TOO_MANY_REQUESTS
+                }
                 Err(_) => true,
             };
             let wait = policy.backoff(attempt, None, rand_bits());

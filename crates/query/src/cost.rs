@@ -95,7 +95,8 @@ impl Prices {
         }
     }
 
-    /// The bundled table with the models of the file at `path` over it.
+    /// The bundled table with the models of the file at `path` over it (a file in another
+    /// currency replaces it).
     pub fn with_file(path: &Path) -> Result<Prices, PriceError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|error| PriceError::Read {
@@ -114,8 +115,11 @@ impl Prices {
         }
         let mut prices = Prices::bundled();
         let theirs = Prices::of(file, &shown);
+        if theirs.currency != prices.currency {
+            // Prices in another currency replace the bundled ones: none are mixed.
+            return Ok(theirs);
+        }
         prices.source = format!("{} over {}", theirs.source, prices.source);
-        prices.currency = theirs.currency;
         prices.models.extend(theirs.models);
         Ok(prices)
     }

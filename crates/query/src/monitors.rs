@@ -303,10 +303,12 @@ impl Monitors {
         firing
     }
 
-    /// Evaluates every rule as of `now` (Unix nanoseconds) on the store behind `conn`;
-    /// returns the alerts that fired or resolved.
-    pub fn evaluate(&mut self, conn: &Connection, now: i64) -> Result<Vec<Alert>, QueryError> {
+    /// Evaluates every rule as of `now` (Unix nanoseconds) on the store behind `conn`:
+    /// the alerts that fired or resolved, and the rules that could not be read (their
+    /// series keep their state until the next evaluation).
+    pub fn evaluate(&mut self, conn: &Connection, now: i64) -> Evaluation {
         let mut alerts = Vec::new();
+        let mut failed = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             let window = i64::try_from(rule.window.as_nanos()).unwrap_or(i64::MAX);
             let mut query = Query::new(
@@ -317,8 +319,15 @@ impl Monitors {
                 1,
             );
             query.labels = rule.labels.clone();
+            let found = match query::points(conn, &query) {
+                Ok(found) => found,
+                Err(error) => {
+                    failed.push((rule.name.clone(), error));
+                    continue;
+                }
+            };
             let mut seen = Vec::new();
-            for series in query::points(conn, &query)? {
+            for series in found {
                 let mut values: Vec<f64> = series.points.iter().map(|p| p.value).collect();
                 let Some(value) = rule.aggregation.apply(&mut values) else {
                     continue;
@@ -382,6 +391,16 @@ impl Monitors {
                 self.states.remove(&(i, labels));
             }
         }
-        Ok(alerts)
+        Evaluation { alerts, failed }
     }
+}
+
+/// What one evaluation found.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Evaluation {
+    /// The alerts that fired or resolved.
+    pub alerts: Vec<Alert>,
+    /// The rules that could not be read, with why.
+    pub failed: Vec<(String, QueryError)>,
 }

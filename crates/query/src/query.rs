@@ -37,7 +37,8 @@ pub struct Query {
 pub enum Source {
     /// Hour rollups when the range and the interval are whole hours; minute rollups
     /// when they are whole minutes and the range starts before the oldest stored point
-    /// (past the points' retention); the points otherwise (exact where they are kept).
+    /// (past the points' retention); the points otherwise (exact where they are kept),
+    /// and for a counter's percentiles (its rollups keep no sketch).
     #[default]
     Auto,
     /// The points themselves: exact percentiles, only within the points' retention.
@@ -86,6 +87,15 @@ impl Query {
                 .all(|t| t.rem_euclid(nanos) == 0)
         };
         let [minute, hour] = rollups::WIDTHS;
+        // Counters' rollups keep no sketch: their percentiles come from the points.
+        if self.source == Source::Auto
+            && matches!(self.aggregation, Aggregation::Percentile(_))
+            && metrics::series(conn, &self.metric, &self.labels)?
+                .iter()
+                .any(|s| rollups::is_counter(&s.kind))
+        {
+            return Ok(None);
+        }
         Ok(match self.source {
             _ if whole(hour) => Some(hour),
             Source::Rollups if whole(minute) => Some(minute),
@@ -137,7 +147,8 @@ pub enum QueryError {
     Store(#[from] rusqlite::Error),
 }
 
-/// Answers `query` from the store behind `conn`: every matching series, in label order.
+/// Answers `query` from the store behind `conn`: every matching series with points in
+/// the range, in label order.
 pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
     check(query)?;
     if let Some(width) = query.rollup_width(conn)? {
@@ -159,6 +170,7 @@ pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryE
             kind: series.kind,
             points: buckets.finish(),
         })
+        .filter(|s| !s.points.is_empty())
         .collect();
     Ok(answer)
 }
@@ -195,6 +207,7 @@ fn from_rollups(
                 .filter_map(|r| Some(Point::new(r.start, value_of(r, query.aggregation)?)))
                 .collect(),
         })
+        .filter(|s| !s.points.is_empty())
         .collect())
 }
 
@@ -362,7 +375,8 @@ impl Buckets {
 
 /// The raw points of every series of `query.metric` matching `query.labels` in
 /// `[query.from, query.until)`, each series in time order (its aggregation and interval
-/// unused): for summaries and histograms over the points themselves.
+/// unused; series without points there left out): for summaries and histograms over the
+/// points themselves.
 pub fn points(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
     if query.until < query.from {
         return Err(QueryError::Range);
@@ -383,6 +397,7 @@ pub fn points(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, Que
             kind: series.kind,
             points,
         })
+        .filter(|s| !s.points.is_empty())
         .collect())
 }
 

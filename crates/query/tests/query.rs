@@ -567,10 +567,7 @@ fn past_the_points_retention_the_rollups_still_answer() {
         );
         query::run(&conn, &query.source(source)).unwrap()
     };
-    assert!(
-        ask(Source::Points)[0].points.is_empty(),
-        "the points are gone"
-    );
+    assert!(ask(Source::Points).is_empty(), "the points are gone");
     let want = expected(&points, 15 * MINUTE, Aggregation::Avg);
     assert!(
         close(&ask(Source::Auto)[0].points, &want),

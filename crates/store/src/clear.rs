@@ -15,7 +15,7 @@
 
 use crate::record::{Record, RecordKind, nanos};
 use crate::{FlushError, StoreConfig, index, log};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -78,7 +78,7 @@ impl FromStr for Clear {
 }
 
 /// The cutoffs in force: per class, nothing recorded before it is kept.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Cutoffs {
     metrics: i64,
     traces: i64,
@@ -86,13 +86,18 @@ pub(crate) struct Cutoffs {
 }
 
 impl Cutoffs {
-    /// The cutoffs stored in the index.
-    pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Cutoffs> {
-        let mut cutoffs = Cutoffs {
+    /// No cutoff.
+    fn none() -> Cutoffs {
+        Cutoffs {
             metrics: i64::MIN,
             traces: i64::MIN,
             events: i64::MIN,
-        };
+        }
+    }
+
+    /// The cutoffs stored in the index.
+    pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Cutoffs> {
+        let mut cutoffs = Cutoffs::none();
         let mut statement =
             conn.prepare_cached("SELECT class, MAX(before) FROM store_clears GROUP BY class")?;
         let mut rows = statement.query([])?;
@@ -140,24 +145,20 @@ pub struct Cleared {
 }
 
 /// Applies clear record `what` at `before` (Unix nanoseconds) to the index: the cutoff
-/// noted, the class's older rows deleted; returns how many.
+/// noted, the class's older rows deleted.
 pub(crate) fn apply(
     tx: &Transaction<'_>,
     what: Clear,
     before: i64,
     cutoffs: &mut Cutoffs,
-) -> rusqlite::Result<u64> {
+) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO store_clears (class, before) VALUES (?1, ?2)
          ON CONFLICT (class) DO UPDATE SET before = MAX(before, excluded.before)",
         params![what.as_str(), before],
     )?;
     cutoffs.raise(what, before);
-    let mut rows = 0;
-    let mut delete = |sql: &str| -> rusqlite::Result<()> {
-        rows += tx.execute(sql, [before])? as u64;
-        Ok(())
-    };
+    let delete = |sql: &str| tx.execute(sql, [before]).map(drop);
     for class in what.classes() {
         match class {
             Clear::Metrics => {
@@ -169,14 +170,8 @@ pub(crate) fn apply(
                 )?;
                 // The hour the cutoff falls in, from the points after it.
                 crate::rollups::rebuild_hour(tx, hour)?;
-                tx.execute_batch(
-                    "DELETE FROM telemetry_series_labels WHERE series_id NOT IN
-                         (SELECT series_id FROM telemetry_points
-                          UNION SELECT series_id FROM telemetry_rollups);
-                     DELETE FROM telemetry_series WHERE series_id NOT IN
-                         (SELECT series_id FROM telemetry_points
-                          UNION SELECT series_id FROM telemetry_rollups);",
-                )?;
+                // The series stay (retention removes them once idle): a counter's next
+                // point then counts from its own value, not from zero.
             }
             Clear::Traces => {
                 delete("DELETE FROM telemetry_spans WHERE end_time_unix_nano < ?1")?;
@@ -195,6 +190,29 @@ pub(crate) fn apply(
                 delete("DELETE FROM agent_run_events WHERE time_unix_nano < ?1")?;
                 delete("DELETE FROM telemetry_exports WHERE time_unix_nano < ?1")?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// How many rows clearing `what` before `before` deletes, as [`apply`] deletes them.
+fn covered(conn: &Connection, what: Clear, before: i64) -> rusqlite::Result<u64> {
+    let mut rows = 0;
+    for class in what.classes() {
+        let statements: &[&str] = match class {
+            Clear::Metrics => &["SELECT COUNT(*) FROM telemetry_points WHERE time_unix_nano < ?1"],
+            Clear::Traces => {
+                &["SELECT COUNT(*) FROM telemetry_spans WHERE end_time_unix_nano < ?1"]
+            }
+            _ => &[
+                "SELECT COUNT(*) FROM telemetry_records WHERE time_unix_nano < ?1 AND kind != 'clear'",
+                "SELECT COUNT(*) FROM agent_runs WHERE updated_unix_nano < ?1",
+                "SELECT COUNT(*) FROM agent_run_events WHERE time_unix_nano < ?1",
+                "SELECT COUNT(*) FROM telemetry_exports WHERE time_unix_nano < ?1",
+            ],
+        };
+        for sql in statements {
+            rows += conn.query_row(sql, [before], |r| r.get::<_, i64>(0))? as u64;
         }
     }
     Ok(rows)
@@ -226,10 +244,13 @@ pub enum ClearError {
     Rewrite(#[from] std::io::Error),
 }
 
-/// Clears `what` recorded before now in the store `config` names: the index's rows (in
-/// one transaction, the cutoff noted so that nothing older comes back), then the clear
-/// record made durable in the log through `record_durable` (so a rebuild clears too),
-/// then the covered lines removed from the day files.
+/// Clears `what` recorded before now in the store `config` names: the clear record made
+/// durable in the log first, through `record_durable` (written even when the store
+/// refuses records for space; from then on a rebuild clears too, and nothing is changed
+/// if it fails), then the index's rows (the cutoff noted so that nothing older comes
+/// back; the writer does the same when it indexes the record), then the covered lines
+/// removed from the day files. The rows counted are those the clear covered when it
+/// began.
 pub(crate) fn clear(
     config: &StoreConfig,
     what: Clear,
@@ -242,18 +263,40 @@ pub(crate) fn clear(
     );
     let before = nanos(record.time);
     let mut conn = index::open_writer(config, index::SCHEMA_VERSION)?;
+    let rows = covered(&conn, what, before)?;
+    record_durable(record, timeout)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut cutoffs = Cutoffs::load(&tx)?;
-    let rows = apply(&tx, what, before, &mut cutoffs)?;
+    apply(&tx, what, before, &mut cutoffs)?;
     tx.commit()?;
-    record_durable(record, timeout)?;
-    let rewritten = log::remove_lines(&config.raw_dir(), |line| {
-        line_class(line).is_some_and(|(kind, time)| cutoffs.covers(&kind, time))
-    })?;
-    // Offsets into a rewritten file mean nothing now: the next open reads it whole.
-    for (file, _) in &rewritten {
-        conn.execute("DELETE FROM store_log_checkpoints WHERE file = ?1", [file])?;
-    }
+    // Only this clear's lines: the log keeps the rest for as long as it keeps lines.
+    let mut this = Cutoffs::none();
+    this.raise(what, before);
+    let rewritten = log::remove_lines(
+        &config.raw_dir(),
+        |line| line_class(line).is_some_and(|(kind, time)| this.covers(&kind, time)),
+        // A rewritten file's checkpoint moves to the same line in the new file (a
+        // replay from a stale offset would re-insert points whose rollups outlive them).
+        |file, map| {
+            let moved = conn
+                .query_row(
+                    "SELECT offset FROM store_log_checkpoints WHERE file = ?1",
+                    [file],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .and_then(|offset| match offset {
+                    Some(offset) => conn
+                        .execute(
+                            "UPDATE store_log_checkpoints SET offset = ?2 WHERE file = ?1",
+                            params![file, map(offset as u64) as i64],
+                        )
+                        .map(drop),
+                    None => Ok(()),
+                });
+            moved.map_err(std::io::Error::other)
+        },
+    )?;
     Ok(Cleared {
         rows,
         lines: rewritten.iter().map(|(_, n)| n).sum(),

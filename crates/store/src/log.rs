@@ -79,8 +79,17 @@ impl Log {
         }
         let (name, file) = self.current.as_ref().expect("opened above");
         file.lock()?;
-        if !is_current(&self.dir.join(name), file)? {
-            // A clear rewrote the file while this one waited: append to the new one.
+        let current = match is_current(&self.dir.join(name), file) {
+            Ok(current) => current,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => {
+                let _ = file.unlock();
+                return Err(e);
+            }
+        };
+        if !current {
+            // A clear rewrote the file while this one waited (or it was removed): append
+            // to the one at its name now.
             let _ = file.unlock();
             let name = name.clone();
             let file = open_for_append(&self.dir.join(&name))?;
@@ -156,32 +165,44 @@ pub(crate) fn identity(path: &Path) -> io::Result<(u64, u64)> {
 /// Removes from every day file in `dir` the lines `drop` picks: each file with such lines
 /// is written beside itself, synced and renamed over it, under its lock, so that a
 /// reader sees the old file or the new one and an appender waiting on the old one writes
-/// to the new one. Returns each file rewritten with the lines it lost.
+/// to the new one. Still under the lock, `rewritten(name, map)` is told of each rewritten
+/// file with `map`, which takes an offset into the old file (a line's end) to the same
+/// place in the new one. Returns each file rewritten with the lines it lost.
 pub(crate) fn remove_lines(
     dir: &Path,
     mut drop: impl FnMut(&[u8]) -> bool,
+    mut rewritten: impl FnMut(&str, &dyn Fn(u64) -> u64) -> io::Result<()>,
 ) -> io::Result<Vec<(String, u64)>> {
-    let mut rewritten = Vec::new();
+    let mut done = Vec::new();
     for path in day_files(dir)? {
         let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
             continue;
         };
-        let file = open_for_append(&path)?;
-        file.lock()?;
-        let result = (|| -> io::Result<u64> {
-            if !is_current(&path, &file)? {
-                return Ok(0); // rewritten meanwhile by another clear
+        // Another clear may rename the file between the open and the lock: open again.
+        let file = loop {
+            let file = open_for_append(&path)?;
+            file.lock()?;
+            if is_current(&path, &file)? {
+                break file;
             }
+            let _ = file.unlock();
+        };
+        let result = (|| -> io::Result<u64> {
             repair_tail(dir, &name, &file)?;
             let data = std::fs::read(&path)?;
             let mut kept = Vec::with_capacity(data.len());
+            // (old end, new end) of every line, for the offset map.
+            let mut ends = Vec::new();
+            let mut old_end = 0u64;
             let mut removed = 0;
             for line in data.split_inclusive(|&b| b == b'\n') {
+                old_end += line.len() as u64;
                 if drop(line.strip_suffix(b"\n").unwrap_or(line)) {
                     removed += 1;
                 } else {
                     kept.extend_from_slice(line);
                 }
+                ends.push((old_end, kept.len() as u64));
             }
             if removed == 0 {
                 return Ok(0);
@@ -192,15 +213,22 @@ pub(crate) fn remove_lines(
             out.sync_all()?;
             std::fs::rename(&aside, &path)?;
             File::open(dir)?.sync_all()?;
+            let map = |offset: u64| match ends.binary_search_by_key(&offset, |(old, _)| *old) {
+                Ok(i) => ends[i].1,
+                // Inside a line, or past the end: where the kept bytes before it end.
+                Err(0) => 0,
+                Err(i) => ends[i - 1].1,
+            };
+            rewritten(&name, &map)?;
             Ok(removed)
         })();
         let _ = file.unlock();
         let removed = result?;
         if removed > 0 {
-            rewritten.push((name, removed));
+            done.push((name, removed));
         }
     }
-    Ok(rewritten)
+    Ok(done)
 }
 
 fn open_for_append(path: &Path) -> io::Result<File> {

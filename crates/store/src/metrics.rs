@@ -97,11 +97,11 @@ fn insert(
         .get("labels")
         .and_then(Value::as_object)
         .map_or_else(|| "{}".to_owned(), canonical_labels);
-    let (series, kind): (i64, String) = match conn
+    let (series, kind, created): (i64, String, bool) = match conn
         .prepare_cached(
             "SELECT series_id, kind FROM telemetry_series WHERE name = ?1 AND labels = ?2",
         )?
-        .query_row(params![name, labels], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![name, labels], |r| Ok((r.get(0)?, r.get(1)?, false)))
         .optional()?
     {
         Some(found) => found,
@@ -119,12 +119,18 @@ fn insert(
             for (key, value) in &pairs {
                 label.execute(params![name, key, value, id])?;
             }
-            (id, kind.to_owned())
+            (id, kind.to_owned(), true)
         }
     };
     let counter = rollups::is_counter(&kind);
+    // A counter's increase counts from its previous point; a new series' first point
+    // from zero; a known series without an earlier point (its points cleared or past
+    // retention) from its own value: nothing is known to have happened in between.
     let previous = match (&rollups, value) {
-        (Some(_), Some(_)) if counter => rollups::previous_value(conn, series, time)?,
+        (Some(_), Some(value)) if counter => match rollups::previous_value(conn, series, time)? {
+            None if !created => Some(value),
+            previous => previous,
+        },
         _ => None,
     };
     let inserted = conn

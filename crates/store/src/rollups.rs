@@ -7,10 +7,12 @@
 //! the log rebuilds them.
 //!
 //! A counter's increase is counted from the series' previous point when the point is
-//! indexed (a lower value is a restart from zero, as PromQL counts a reset; a series'
-//! first point counts from zero, as a process's counters start). Points arrive in time
-//! order from the exporters; a point indexed before an earlier one already stored is
-//! counted against that one.
+//! indexed (a lower value is a restart from zero, as PromQL counts a reset; a new
+//! series' first point counts from zero, as a process's counters start; a known series'
+//! first point after its earlier points were cleared counts nothing). Points arrive in
+//! time order from the exporters; a late point (older than one already stored) is
+//! counted against the one before it, and the one after keeps the increase it was given,
+//! so a late point adds to the sum of increases until a rebuild recounts them.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sketches_ddsketch::{Config, DDSketch};
@@ -230,17 +232,25 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 /// Computes every rollup again from the points the index holds (those past the points'
 /// retention are lost); for a file whose points were written around the store.
 pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
-    rebuild_range(conn, i64::MIN, i64::MAX)
+    rebuild_range(conn, i64::MIN, i64::MAX, false)
 }
 
 /// Computes the rollups of the hour starting at `hour` (Unix nanoseconds) again from its
-/// points.
+/// points, after a clear removed those before them (a counter's first point left counts
+/// nothing).
 pub(crate) fn rebuild_hour(conn: &Connection, hour: i64) -> rusqlite::Result<()> {
-    rebuild_range(conn, hour, hour.saturating_add(WIDTHS[1] * 1_000_000_000))
+    rebuild_range(
+        conn,
+        hour,
+        hour.saturating_add(WIDTHS[1] * 1_000_000_000),
+        true,
+    )
 }
 
-/// Rollups of buckets starting in `[from, until)` (whole hours) from the points there.
-fn rebuild_range(conn: &Connection, from: i64, until: i64) -> rusqlite::Result<()> {
+/// Rollups of buckets starting in `[from, until)` (whole hours) from the points there; a
+/// counter's first point there counts from the point before it, else from zero, or
+/// (`cleared`) nothing.
+fn rebuild_range(conn: &Connection, from: i64, until: i64, cleared: bool) -> rusqlite::Result<()> {
     conn.execute(
         "DELETE FROM telemetry_rollups WHERE start_unix_nano >= ?1 AND start_unix_nano < ?2",
         params![from, until],
@@ -266,7 +276,7 @@ fn rebuild_range(conn: &Connection, from: i64, until: i64) -> rusqlite::Result<(
                     pending.write(conn)?;
                 }
                 match counter {
-                    true => previous_value(conn, series_id, from)?,
+                    true => previous_value(conn, series_id, from)?.or(cleared.then_some(value)),
                     false => None,
                 }
             }

@@ -382,7 +382,11 @@ impl Writer {
             self.dropped(self.log_unavailable, n);
             return Err(self.log_unavailable.as_str());
         }
-        if let Some(reason) = self.space_check() {
+        // A clear frees space: it is written whatever space is left.
+        let clearing = batch
+            .iter()
+            .all(|e| matches!(e, Entry::Record(r) if r.kind == crate::RecordKind::Clear));
+        if let Some(reason) = self.space_check().filter(|_| !clearing) {
             self.dropped(reason, n);
             return Err(reason.as_str());
         }

@@ -73,7 +73,11 @@ fn a_cleared_class_leaves_index_and_log_and_a_rebuild_keeps_it_gone() {
     assert_eq!((cleared.rows, cleared.lines, cleared.files), (3, 3, 1));
     assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_points"), 0);
     assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_rollups"), 0);
-    assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_series"), 0);
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM telemetry_series"),
+        1,
+        "series stay, for a counter's next increase"
+    );
     assert_eq!(
         count(db, "SELECT COUNT(*) FROM telemetry_spans"),
         2,
@@ -178,4 +182,65 @@ fn a_writer_appending_during_clears_loses_nothing() {
         count(&config.db_path, "SELECT COUNT(*) FROM telemetry_spans"),
         2_000
     );
+}
+
+#[test]
+fn a_rewritten_file_keeps_its_checkpoint_so_rollups_count_each_point_once() {
+    // A point past retention is gone from the index but its rollups stay and its line
+    // stays in today's file. A clear of events rewrites that file; reopening must not
+    // replay it from the start (the point would be counted in its rollups again).
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let db = &config.db_path;
+    let store = Store::open(config.clone());
+    let mut old = point(7.0);
+    old.time = SystemTime::now() - Duration::from_secs(31 * 86_400);
+    store.record(old);
+    store.record(Record::new(
+        RecordKind::Run,
+        json!({"run_id": "r1", "status": "running"}),
+    ));
+    store.flush(WAIT).unwrap();
+    assert_eq!(store.apply_retention().unwrap().metric_points, 1);
+    let rolled = "SELECT SUM(count) FROM telemetry_aggregates WHERE interval_seconds = 60";
+    assert_eq!(count(db, rolled), 1);
+    assert_eq!(store.clear(Clear::Events, WAIT).unwrap().files, 1);
+    drop(store);
+    let store = Store::open(config.clone());
+    store.flush(WAIT).unwrap();
+    assert_eq!(count(db, rolled), 1, "the point is counted once");
+    assert_eq!(count(db, "SELECT COUNT(*) FROM telemetry_points"), 0);
+}
+
+#[test]
+fn a_counter_after_a_clear_counts_from_its_next_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    let counter = |value: f64| {
+        point_record(
+            "requests_total",
+            "counter",
+            &BTreeMap::new(),
+            PointValue::Number(value),
+            SystemTime::now(),
+        )
+    };
+    store.record(counter(100.0));
+    store.flush(WAIT).unwrap();
+    store.clear(Clear::Metrics, WAIT).unwrap();
+    std::thread::sleep(Duration::from_millis(2));
+    store.record(counter(105.0));
+    store.record(counter(110.0));
+    store.flush(WAIT).unwrap();
+    // 100 is gone: 105 counts nothing (not 105 since a start), 110 counts 5.
+    let increase: f64 = Connection::open(&config.db_path)
+        .unwrap()
+        .query_row(
+            "SELECT SUM(increase) FROM telemetry_aggregates WHERE interval_seconds = 3600",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(increase, 5.0);
 }
