@@ -14,7 +14,7 @@
 //! cleared too.
 
 use crate::record::{Record, RecordKind, nanos};
-use crate::{FlushError, StoreConfig, index, log};
+use crate::{FlushError, log};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::str::FromStr;
 use std::time::Duration;
@@ -244,15 +244,16 @@ pub enum ClearError {
     Rewrite(#[from] std::io::Error),
 }
 
-/// Clears `what` recorded before now in the store `config` names: the clear record made
-/// durable in the log first, through `record_durable` (written even when the store
-/// refuses records for space; from then on a rebuild clears too, and nothing is changed
-/// if it fails), then the index's rows (the cutoff noted so that nothing older comes
-/// back; the writer does the same when it indexes the record), then the covered lines
-/// removed from the day files. The rows counted are those the clear covered when it
-/// began.
+/// Clears `what` recorded before now in the store whose index `conn` writes and whose log
+/// is in `raw_dir`: the clear record made durable in the log first, through
+/// `record_durable` (written even when the store refuses records for space; from then on
+/// a rebuild clears too, and nothing is changed if it fails), then the index's rows (the
+/// cutoff noted so that nothing older comes back; the writer does the same when it
+/// indexes the record), then the covered lines removed from the day files. The rows
+/// counted are those the clear covered when it began.
 pub(crate) fn clear(
-    config: &StoreConfig,
+    mut conn: Connection,
+    raw_dir: &std::path::Path,
     what: Clear,
     record_durable: impl FnOnce(Record, Duration) -> Result<(), FlushError>,
     timeout: Duration,
@@ -262,7 +263,6 @@ pub(crate) fn clear(
         serde_json::json!({ "clear": what.as_str() }),
     );
     let before = nanos(record.time);
-    let mut conn = index::open_writer(config, index::SCHEMA_VERSION)?;
     let rows = covered(&conn, what, before)?;
     record_durable(record, timeout)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -273,7 +273,7 @@ pub(crate) fn clear(
     let mut this = Cutoffs::none();
     this.raise(what, before);
     let rewritten = log::remove_lines(
-        &config.raw_dir(),
+        raw_dir,
         |line| line_class(line).is_some_and(|(kind, time)| this.covers(&kind, time)),
         // A rewritten file's checkpoint moves to the same line in the new file (a
         // replay from a stale offset would re-insert points whose rollups outlive them).

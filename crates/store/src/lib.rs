@@ -263,8 +263,10 @@ impl Store {
         what: clear::Clear,
         timeout: Duration,
     ) -> Result<clear::Cleared, clear::ClearError> {
+        let config = &self.inner.config;
         clear::clear(
-            &self.inner.config,
+            index::open_writer(config, SCHEMA_VERSION)?,
+            &config.raw_dir(),
             what,
             |record, timeout| self.record_durable(record, timeout),
             timeout,
