@@ -49,6 +49,7 @@ pub mod agent;
 pub mod config;
 pub mod metrics;
 pub mod pipeline;
+pub mod redact;
 #[cfg(feature = "store")]
 pub mod runs;
 #[cfg(feature = "server")]
