@@ -276,7 +276,7 @@ pub(crate) struct DiffArgs {
 /// `lookout clear` flags.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ClearArgs {
-    /// What to clear: metrics (points, series, rollups), traces (spans), events (runs,
+    /// What to clear: metrics (points and rollups), traces (spans), events (runs,
     /// bridge events and every other record), or all.
     #[arg(value_parser = parse_clear)]
     pub(crate) what: lookout::store::clear::Clear,

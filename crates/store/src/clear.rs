@@ -23,7 +23,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Clear {
-    /// Metric points, their series and rollups.
+    /// Metric points and their rollups (the series stay for their next points).
     Metrics,
     /// Spans and their events.
     Traces,
