@@ -45,13 +45,6 @@ pub enum EntryError {
     InvalidDuration(String),
 }
 
-impl EntryError {
-    /// The error's type name in seed 000's failure response (`details.error.error`).
-    pub fn kind(&self) -> &'static str {
-        "ValueError"
-    }
-}
-
 /// Seed 000's `create_telemetry_entry`: `inputs` is JSON text of an object (redacted by
 /// `redactor`), `duration_ms` the text or number given; empty optional fields are none.
 pub fn create_entry(

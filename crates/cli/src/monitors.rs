@@ -65,9 +65,12 @@ impl Counts {
 
 /// Starts evaluating `config`'s rules on `telemetry`'s store, on the current runtime.
 pub(crate) fn start(telemetry: &Telemetry, config: MonitorConfig) {
-    let (Some(store), Some(counts)) = (telemetry.store().cloned(), Counts::register(telemetry))
-    else {
+    let Some(store) = telemetry.store().cloned() else {
         eprintln!("lookout: monitors need the store; they are off");
+        return;
+    };
+    let Some(counts) = Counts::register(telemetry) else {
+        eprintln!("lookout: monitors cannot register their metric families; they are off");
         return;
     };
     let counts = Arc::new(counts);

@@ -93,19 +93,8 @@ fn points_recorded_from_a_shell_are_queried_and_summarised() {
     assert_eq!(points[1]["time"], "2026-01-01T10:15:00.000Z");
 
     // The same from the points, and rollups refusing a range inside a minute.
-    let mut args = vec![
-        "query",
-        "task_seconds",
-        "--labels",
-        "agent_type=coder",
-        "--interval",
-        "15m",
-        "--json",
-        "--source",
-        "points",
-    ];
-    args.extend(range);
-    assert_eq!(json_of(&lookout(base, &args, None)), answer);
+    let points_args = [&args[..], &["--source", "points"]].concat();
+    assert_eq!(json_of(&lookout(base, &points_args, None)), answer);
     let part = lookout(
         base,
         &[

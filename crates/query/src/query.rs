@@ -74,9 +74,13 @@ impl Query {
         self
     }
 
-    /// The rollup width (seconds) this query reads, if it reads rollups (see
-    /// [`Source`]): the widest whose multiples the range and interval are.
-    fn rollup_width(&self, conn: &Connection) -> Result<Option<i64>, QueryError> {
+    /// The rollup width (seconds) this query of `series` reads, if it reads rollups
+    /// (see [`Source`]): the widest whose multiples the range and interval are.
+    fn rollup_width(
+        &self,
+        conn: &Connection,
+        series: &[metrics::StoredSeries],
+    ) -> Result<Option<i64>, QueryError> {
         if self.source == Source::Points {
             return Ok(None);
         }
@@ -90,9 +94,7 @@ impl Query {
         // Counters' rollups keep no sketch: their percentiles come from the points.
         if self.source == Source::Auto
             && matches!(self.aggregation, Aggregation::Percentile(_))
-            && metrics::series(conn, &self.metric, &self.labels)?
-                .iter()
-                .any(|s| rollups::is_counter(&s.kind))
+            && series.iter().any(|s| rollups::is_counter(&s.kind))
         {
             return Ok(None);
         }
@@ -151,17 +153,16 @@ pub enum QueryError {
 /// the range, in label order.
 pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
     check(query)?;
-    if let Some(width) = query.rollup_width(conn)? {
-        return from_rollups(conn, query, width);
+    let series = metrics::series(conn, &query.metric, &query.labels)?;
+    if let Some(width) = query.rollup_width(conn, &series)? {
+        return from_rollups(conn, query, series, width);
     }
-    let mut buckets: Vec<Buckets> = Vec::new();
-    let series = read_points(conn, query, |i, time, value| {
-        if buckets.len() <= i {
-            buckets.resize_with(i + 1, || Buckets::new(query.aggregation));
-        }
+    let mut buckets: Vec<Buckets> = (0..series.len())
+        .map(|_| Buckets::new(query.aggregation))
+        .collect();
+    read_points(conn, query, &series, |i, time, value| {
         buckets[i].add(bucket_start(time, query.interval), value);
     })?;
-    buckets.resize_with(series.len(), || Buckets::new(query.aggregation));
     let answer = series
         .into_iter()
         .zip(buckets)
@@ -192,9 +193,9 @@ fn check(query: &Query) -> Result<(), QueryError> {
 fn from_rollups(
     conn: &Connection,
     query: &Query,
+    series: Vec<metrics::StoredSeries>,
     width: i64,
 ) -> Result<Vec<SeriesResult>, QueryError> {
-    let series = metrics::series(conn, &query.metric, &query.labels)?;
     let merged = merged_rollups(conn, &series, width, query, false)?;
     Ok(series
         .into_iter()
@@ -277,8 +278,10 @@ pub fn histogram_percentiles(
     query.until = bucket_start(query.until.saturating_add(minute - 1), minute);
     query.interval = query.interval.max(minute) / minute * minute;
     check(&query)?;
-    let width = query.rollup_width(conn)?.unwrap_or(rollups::WIDTHS[0]);
     let series = metrics::series(conn, &format!("{}_bucket", query.metric), &query.labels)?;
+    let width = query
+        .rollup_width(conn, &series)?
+        .unwrap_or(rollups::WIDTHS[0]);
     let merged = merged_rollups(conn, &series, width, &query, true)?;
     // Per label set without `le` and `instance`: per bucket start, per bound, the increase.
     type Bounds = BTreeMap<i64, Vec<(f64, f64)>>;
@@ -381,14 +384,11 @@ pub fn points(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, Que
     if query.until < query.from {
         return Err(QueryError::Range);
     }
-    let mut points: Vec<Vec<Point>> = Vec::new();
-    let series = read_points(conn, query, |i, time, value| {
-        if points.len() <= i {
-            points.resize_with(i + 1, Vec::new);
-        }
+    let series = metrics::series(conn, &query.metric, &query.labels)?;
+    let mut points: Vec<Vec<Point>> = vec![Vec::new(); series.len()];
+    read_points(conn, query, &series, |i, time, value| {
         points[i].push(Point::new(time, value));
     })?;
-    points.resize_with(series.len(), Vec::new);
     Ok(series
         .into_iter()
         .zip(points)
@@ -401,15 +401,15 @@ pub fn points(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, Que
         .collect())
 }
 
-/// The series `query` selects, in label order, after handing `f` every numeric point of
-/// them in its range: `(the series' position, time, value)`, one series after another,
-/// each in time order, read in one statement.
+/// Hands `f` every numeric point of `series` in `query`'s range: `(the series'
+/// position, time, value)`, one series after another, each in time order, read in one
+/// statement.
 fn read_points(
     conn: &Connection,
     query: &Query,
+    series: &[metrics::StoredSeries],
     mut f: impl FnMut(usize, i64, f64),
-) -> Result<Vec<metrics::StoredSeries>, QueryError> {
-    let series = metrics::series(conn, &query.metric, &query.labels)?;
+) -> Result<(), QueryError> {
     let ids: Vec<i64> = series.iter().map(|s| s.series_id).collect();
     let position: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     metrics::for_each_point_of(conn, &ids, query.from, query.until, |id, time, value| {
@@ -417,5 +417,5 @@ fn read_points(
             f(*i, time, value);
         }
     })?;
-    Ok(series)
+    Ok(())
 }

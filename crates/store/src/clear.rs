@@ -158,11 +158,12 @@ pub(crate) fn apply(
         params![what.as_str(), before],
     )?;
     cutoffs.raise(what, before);
-    let delete = |sql: &str| tx.execute(sql, [before]).map(drop);
     for class in what.classes() {
+        for (table, older) in rows_of(*class) {
+            tx.execute(&format!("DELETE FROM {table} WHERE {older}"), [before])?;
+        }
         match class {
             Clear::Metrics => {
-                delete("DELETE FROM telemetry_points WHERE time_unix_nano < ?1")?;
                 let hour = crate::rollups::bucket_start(before, crate::rollups::WIDTHS[1]);
                 tx.execute(
                     "DELETE FROM telemetry_rollups WHERE start_unix_nano < ?1",
@@ -174,7 +175,6 @@ pub(crate) fn apply(
                 // point then counts from its own value, not from zero.
             }
             Clear::Traces => {
-                delete("DELETE FROM telemetry_spans WHERE end_time_unix_nano < ?1")?;
                 tx.execute(
                     "DELETE FROM telemetry_span_events WHERE NOT EXISTS
                        (SELECT 1 FROM telemetry_spans s WHERE s.trace_id =
@@ -182,37 +182,37 @@ pub(crate) fn apply(
                     [],
                 )?;
             }
-            _ => {
-                delete(
-                    "DELETE FROM telemetry_records WHERE time_unix_nano < ?1 AND kind != 'clear'",
-                )?;
-                delete("DELETE FROM agent_runs WHERE updated_unix_nano < ?1")?;
-                delete("DELETE FROM agent_run_events WHERE time_unix_nano < ?1")?;
-                delete("DELETE FROM telemetry_exports WHERE time_unix_nano < ?1")?;
-            }
+            _ => {}
         }
     }
     Ok(())
+}
+
+/// The tables a class's rows are in, with the condition (parameter: the cutoff) that
+/// picks those older than a clear.
+fn rows_of(class: Clear) -> &'static [(&'static str, &'static str)] {
+    match class {
+        Clear::Metrics => &[("telemetry_points", "time_unix_nano < ?1")],
+        Clear::Traces => &[("telemetry_spans", "end_time_unix_nano < ?1")],
+        _ => &[
+            (
+                "telemetry_records",
+                "time_unix_nano < ?1 AND kind != 'clear'",
+            ),
+            ("agent_runs", "updated_unix_nano < ?1"),
+            ("agent_run_events", "time_unix_nano < ?1"),
+            ("telemetry_exports", "time_unix_nano < ?1"),
+        ],
+    }
 }
 
 /// How many rows clearing `what` before `before` deletes, as [`apply`] deletes them.
 fn covered(conn: &Connection, what: Clear, before: i64) -> rusqlite::Result<u64> {
     let mut rows = 0;
     for class in what.classes() {
-        let statements: &[&str] = match class {
-            Clear::Metrics => &["SELECT COUNT(*) FROM telemetry_points WHERE time_unix_nano < ?1"],
-            Clear::Traces => {
-                &["SELECT COUNT(*) FROM telemetry_spans WHERE end_time_unix_nano < ?1"]
-            }
-            _ => &[
-                "SELECT COUNT(*) FROM telemetry_records WHERE time_unix_nano < ?1 AND kind != 'clear'",
-                "SELECT COUNT(*) FROM agent_runs WHERE updated_unix_nano < ?1",
-                "SELECT COUNT(*) FROM agent_run_events WHERE time_unix_nano < ?1",
-                "SELECT COUNT(*) FROM telemetry_exports WHERE time_unix_nano < ?1",
-            ],
-        };
-        for sql in statements {
-            rows += conn.query_row(sql, [before], |r| r.get::<_, i64>(0))? as u64;
+        for (table, older) in rows_of(*class) {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE {older}");
+            rows += conn.query_row(&sql, [before], |r| r.get::<_, i64>(0))? as u64;
         }
     }
     Ok(rows)

@@ -150,16 +150,17 @@ pub(crate) fn day_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
 
 /// Whether `file` is what `path` names now (a clear renames a rewritten file over it).
 fn is_current(path: &Path, file: &File) -> io::Result<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let (open, named) = (file.metadata()?, std::fs::metadata(path)?);
-    Ok(open.dev() == named.dev() && open.ino() == named.ino())
+    Ok(device_and_inode(&file.metadata()?) == identity(path)?)
 }
 
 /// The identity of the file `path` names now (device and inode).
 pub(crate) fn identity(path: &Path) -> io::Result<(u64, u64)> {
+    std::fs::metadata(path).map(|m| device_and_inode(&m))
+}
+
+fn device_and_inode(metadata: &std::fs::Metadata) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
-    let named = std::fs::metadata(path)?;
-    Ok((named.dev(), named.ino()))
+    (metadata.dev(), metadata.ino())
 }
 
 /// Removes from every day file in `dir` the lines `drop` picks: each file with such lines

@@ -166,12 +166,13 @@ impl Pending {
         )?;
         for ((series_id, width, start), pending) in self.rollups.drain() {
             let key = params![series_id, width, start];
-            let mut rollup = read.query_row(key, |r| row(r, start)).optional()?;
-            match &mut rollup {
-                Some(stored) => stored.merge(&pending),
-                None => rollup = Some(pending),
-            }
-            let Some(r) = rollup else { continue };
+            let r = match read.query_row(key, |r| row(r, start)).optional()? {
+                Some(mut stored) => {
+                    stored.merge(&pending);
+                    stored
+                }
+                None => pending,
+            };
             write.execute(params![
                 series_id,
                 width,
