@@ -46,6 +46,7 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+pub mod calendar;
 mod exporter;
 mod ids;
 mod key_values;
