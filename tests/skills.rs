@@ -1,0 +1,426 @@
+//! Seed 000's `telemetry.json` across processes, its rotation into weekly archives and
+//! the seed's own `jq` recipes against both.
+
+use lookout::skills::{Rotation, TelemetryFile, archive_path};
+use lookout_export::calendar::parse_rfc3339;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The directory a child test process appends into; unset in a normal test run.
+const CHILD_DIR: &str = "LOOKOUT_TEST_SKILLS_CHILD_DIR";
+/// The child's number.
+const CHILD_INDEX: &str = "LOOKOUT_TEST_SKILLS_CHILD_INDEX";
+/// Entries each child appends.
+const PER_CHILD: u64 = 1000;
+
+fn parsed(path: &Path) -> Vec<Value> {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn entry_at(time_ms: u64, i: u64) -> Value {
+    let time = lookout::json::rfc3339(UNIX_EPOCH + Duration::from_millis(time_ms));
+    json!({"timestamp": time, "skill": "s", "inputs": {"i": i}, "status": "success",
+           "duration_ms": i})
+}
+
+/// The child of the next test: appends [`PER_CHILD`] entries and exits.
+#[test]
+#[ignore]
+fn child_appends_entries() {
+    let (Ok(dir), Ok(index)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_INDEX)) else {
+        return;
+    };
+    let file = TelemetryFile::new(&dir);
+    for i in 0..PER_CHILD {
+        let entry = json!({"timestamp": lookout::json::rfc3339(SystemTime::now()),
+                           "skill": "load", "inputs": {"child": index, "i": i},
+                           "status": "success", "duration_ms": i});
+        file.append(&entry).unwrap();
+    }
+}
+
+#[test]
+fn eight_processes_appending_leave_one_valid_array_of_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|index| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--ignored", "--exact", "skills::child_appends_entries"])
+                .env(CHILD_DIR, dir.path())
+                .env(CHILD_INDEX, index.to_string())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let file = TelemetryFile::new(dir.path());
+    let entries = parsed(file.path());
+    assert_eq!(entries.len(), 8000);
+    let distinct: BTreeSet<(String, u64)> = entries
+        .iter()
+        .map(|e| {
+            let inputs = &e["inputs"];
+            (
+                inputs["child"].as_str().unwrap().to_owned(),
+                inputs["i"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(distinct.len(), 8000, "each entry exactly once");
+    assert_eq!(file.total_entries().unwrap(), 8000);
+    // Each process's entries in the order it appended them.
+    for child in 0..8 {
+        let own: Vec<u64> = entries
+            .iter()
+            .filter(|e| e["inputs"]["child"].as_str() == Some(&child.to_string()))
+            .map(|e| e["inputs"]["i"].as_u64().unwrap())
+            .collect();
+        assert_eq!(own, (0..PER_CHILD).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn threads_sharing_a_file_and_holding_their_own_each_land_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Arc::new(TelemetryFile::new(dir.path()));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let shared = shared.clone();
+            let dir = dir.path().to_owned();
+            std::thread::spawn(move || {
+                let own = TelemetryFile::new(&dir);
+                for i in 0..250 {
+                    let file = if i % 2 == 0 { &*shared } else { &own };
+                    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+                    file.append(&entry_at(now.as_millis() as u64, t * 1000 + i))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let ids: BTreeSet<u64> = parsed(shared.path())
+        .iter()
+        .map(|e| e["inputs"]["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1000);
+}
+
+/// A clock the test moves.
+fn clock_at(ms: &Arc<AtomicU64>) -> lookout::skills::Clock {
+    let ms = ms.clone();
+    Arc::new(move || UNIX_EPOCH + Duration::from_millis(ms.load(Ordering::SeqCst)))
+}
+
+fn archived(dir: &Path) -> Vec<(String, Vec<Value>)> {
+    let mut weeks: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_str().unwrap().to_owned(),
+                parsed(&p),
+            )
+        })
+        .collect();
+    weeks.sort_by(|a, b| a.0.cmp(&b.0));
+    weeks
+}
+
+const DAY_MS: u64 = 86_400_000;
+
+#[test]
+fn entries_past_seven_days_go_to_their_iso_weeks_merged_and_none_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    // Thursday 2025-10-23 12:00 UTC (ISO week 43).
+    let now = parse_rfc3339("2025-10-23T12:00:00Z").unwrap();
+    let now_ms = now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let clock = Arc::new(AtomicU64::new(now_ms));
+    let file = TelemetryFile::new(dir.path()).clock(clock_at(&clock));
+    // One entry every 12 hours over the last 24 days: weeks 40 to 43.
+    let times: Vec<u64> = (0..48)
+        .map(|k| now_ms - 24 * DAY_MS + k * DAY_MS / 2)
+        .collect();
+    for (i, &t) in times.iter().enumerate() {
+        file.append(&entry_at(t, i as u64)).unwrap();
+    }
+    // The second append found the first entry old and archived it; age is checked
+    // again an hour later.
+    assert_eq!(parsed(file.path()).len(), 47);
+    clock.fetch_add(3_600_001, Ordering::SeqCst);
+    let appended = file.append(&entry_at(now_ms, 48)).unwrap();
+    let cutoff = now_ms + 3_600_001 - 7 * DAY_MS;
+    let old = times.iter().filter(|&&t| t < cutoff).count() as u64;
+    assert_eq!(appended.archived, old - 1);
+    assert_eq!(appended.total_entries, 49 - old);
+    let main = parsed(file.path());
+    assert!(main.iter().all(|e| lookout_time(e) >= cutoff));
+    let weeks = archived(file.archive_dir());
+    let names: Vec<&str> = weeks.iter().map(|w| w.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "telemetry-2025-W40.json",
+            "telemetry-2025-W41.json",
+            "telemetry-2025-W42.json"
+        ]
+    );
+    for (name, entries) in &weeks {
+        for e in entries {
+            assert_eq!(
+                archive_path(file.archive_dir(), lookout_time(e))
+                    .file_name()
+                    .unwrap(),
+                name.as_str()
+            );
+        }
+    }
+    // Old entries arriving late are merged into their week's existing archive, in time order.
+    let late = now_ms - 20 * DAY_MS + 1; // week 40
+    file.append(&entry_at(late, 100)).unwrap();
+    clock.fetch_add(3_600_001, Ordering::SeqCst);
+    file.append(&entry_at(now_ms, 101)).unwrap();
+    let week_40 = &archived(file.archive_dir())[0];
+    assert!(week_40.1.iter().any(|e| e["inputs"]["i"] == 100));
+    let order: Vec<u64> = week_40.1.iter().map(lookout_time).collect();
+    assert!(order.is_sorted(), "{order:?}");
+    // Every entry is in exactly one place.
+    let mut everything: Vec<u64> = parsed(file.path())
+        .iter()
+        .chain(archived(file.archive_dir()).iter().flat_map(|w| &w.1))
+        .map(|e| e["inputs"]["i"].as_u64().unwrap())
+        .collect();
+    everything.sort_unstable();
+    let mut expected: Vec<u64> = (0..49).collect();
+    expected.extend([100, 101]);
+    assert_eq!(everything, expected);
+}
+
+fn lookout_time(entry: &Value) -> u64 {
+    let time = parse_rfc3339(entry["timestamp"].as_str().unwrap()).unwrap();
+    time.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+#[test]
+fn the_cap_holds_and_what_it_moves_out_is_archived() {
+    let dir = tempfile::tempdir().unwrap();
+    let now_ms = 1_764_000_000_000;
+    let clock = Arc::new(AtomicU64::new(now_ms));
+    let file = TelemetryFile::new(dir.path())
+        .clock(clock_at(&clock))
+        .rotation(Rotation::default().max_entries(10));
+    for i in 0..25 {
+        let appended = file.append(&entry_at(now_ms - 1000 + i, i)).unwrap();
+        assert!(appended.total_entries <= 10, "{appended:?}");
+        assert_eq!(parsed(file.path()).len() as u64, appended.total_entries);
+    }
+    let main = parsed(file.path());
+    let archives = archived(file.archive_dir());
+    let mut all: Vec<u64> = archives
+        .iter()
+        .flat_map(|w| &w.1)
+        .chain(&main)
+        .map(|e| e["inputs"]["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(all.len(), 25);
+    all.sort_unstable();
+    assert_eq!(all, (0..25).collect::<Vec<_>>());
+    // The newest stay in the main file.
+    assert_eq!(main.last().unwrap()["inputs"]["i"], 24);
+}
+
+/// Runs `jq ARGS FILE` (or a shell line) and returns its stdout.
+fn jq(dir: &Path, line: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", line])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn seed_000s_jq_recipes_run_against_the_file_and_the_archives() {
+    if lookout_testkit::require_tool("jq", "Debian package jq").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let now = SystemTime::now();
+    let now_ms = now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let clock = Arc::new(AtomicU64::new(now_ms));
+    let file = TelemetryFile::new(&registry).clock(clock_at(&clock));
+    let skills = ["workflow.compose", "workflow.validate", "agent.define"];
+    let callers = [Some("cli"), Some("workflow"), None];
+    let mut written = Vec::new();
+    // 60 entries: the first 30 three weeks old (archived), the last 30 within the hour.
+    for i in 0..60u64 {
+        let at = if i < 30 {
+            now_ms - 21 * DAY_MS + i * 60_000
+        } else {
+            now_ms - 3_000_000 + i * 1000
+        };
+        let mut e = entry_at(at, i);
+        e["skill"] = json!(skills[i as usize % 3]);
+        e["status"] = json!(if i % 4 == 0 { "failed" } else { "success" });
+        e["duration_ms"] = json!((i * 37) % 101);
+        if let Some(caller) = callers[i as usize % 3] {
+            e["caller"] = json!(caller);
+        }
+        if i % 5 == 0 {
+            e["workflow"] = json!("deployment-pipeline");
+            e["agent"] = json!("orchestrator");
+        }
+        file.append(&e).unwrap();
+        written.push(e);
+    }
+    clock.fetch_add(3_600_001, Ordering::SeqCst);
+    file.append(&written[59]).unwrap();
+    written.push(written[59].clone());
+    let (old, current) = written.split_at(30);
+    let main = "registry/telemetry.json";
+
+    assert_eq!(jq(dir.path(), &format!("jq 'length' {main}")).trim(), "31");
+    let failed = jq(
+        dir.path(),
+        &format!("jq -c '.[] | select(.status == \"failed\")' {main}"),
+    );
+    assert_eq!(
+        failed.lines().count(),
+        current.iter().filter(|e| e["status"] == "failed").count()
+    );
+    let compose: Vec<f64> = current
+        .iter()
+        .filter(|e| e["skill"] == "workflow.compose")
+        .map(|e| e["duration_ms"].as_f64().unwrap())
+        .collect();
+    let average: f64 = jq(
+        dir.path(),
+        &format!("jq '[.[] | select(.skill == \"workflow.compose\") | .duration_ms] | add / length' {main}"),
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    assert!((average - compose.iter().sum::<f64>() / compose.len() as f64).abs() < 1e-9);
+    let slowest: Vec<Value> = serde_json::from_str(&jq(
+        dir.path(),
+        &format!("jq 'sort_by(.duration_ms) | reverse | .[0:10]' {main}"),
+    ))
+    .unwrap();
+    let mut durations: Vec<u64> = current
+        .iter()
+        .map(|e| e["duration_ms"].as_u64().unwrap())
+        .collect();
+    durations.sort_unstable_by(|a, b| b.cmp(a));
+    let top: Vec<u64> = slowest
+        .iter()
+        .map(|e| e["duration_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(top, durations[..10]);
+    let by_caller: Vec<Value> = serde_json::from_str(&jq(
+        dir.path(),
+        &format!("jq 'group_by(.caller) | map({{caller: .[0].caller, count: length}})' {main}"),
+    ))
+    .unwrap();
+    for group in &by_caller {
+        let count = current
+            .iter()
+            .filter(|e| e.get("caller").unwrap_or(&Value::Null) == &group["caller"])
+            .count();
+        assert_eq!(group["count"], count, "{group}");
+    }
+    assert_eq!(by_caller.len(), 3);
+    for (field, value) in [
+        ("workflow", "deployment-pipeline"),
+        ("agent", "orchestrator"),
+    ] {
+        let found = jq(
+            dir.path(),
+            &format!("jq -c '.[] | select(.{field} == \"{value}\")' {main}"),
+        );
+        assert_eq!(
+            found.lines().count(),
+            current.iter().filter(|e| e[field] == value).count()
+        );
+    }
+    let last_hour = jq(
+        dir.path(),
+        &format!(
+            "jq -c --arg cutoff \"$(date -u -d '1 hour ago' +%Y-%m-%dT%H:%M:%S)\" '.[] | select(.timestamp > $cutoff)' {main}"
+        ),
+    );
+    assert_eq!(last_hour.lines().count(), 31);
+
+    // The archives.
+    let weeks = jq(
+        dir.path(),
+        "ls -1 registry/telemetry_archive/ | grep -o 'W[0-9]*'",
+    );
+    let expected: BTreeSet<String> = old
+        .iter()
+        .map(|e| {
+            let name = archive_path(Path::new(""), lookout_time(e));
+            let name = name.to_str().unwrap().to_owned();
+            name[name.len() - 8..name.len() - 5].to_owned()
+        })
+        .collect();
+    assert_eq!(
+        weeks.lines().map(str::to_owned).collect::<BTreeSet<_>>(),
+        expected
+    );
+    let week = jq(dir.path(), "ls registry/telemetry_archive/*.json | head -1");
+    let successes = jq(
+        dir.path(),
+        &format!(
+            "jq -c '.[] | select(.status == \"success\")' {}",
+            week.trim()
+        ),
+    );
+    assert!(successes.lines().count() > 0);
+    assert_eq!(
+        jq(
+            dir.path(),
+            "jq -s 'add' registry/telemetry_archive/*.json | jq 'length'"
+        )
+        .trim(),
+        "30"
+    );
+    assert_eq!(
+        jq(
+            dir.path(),
+            "jq -s 'add | length' registry/telemetry_archive/*.json"
+        )
+        .trim(),
+        "30"
+    );
+    let slowest: Vec<Value> = serde_json::from_str(&jq(
+        dir.path(),
+        "jq -s 'add | sort_by(.duration_ms) | reverse | .[0:10]' registry/telemetry_archive/*.json",
+    ))
+    .unwrap();
+    let mut durations: Vec<u64> = old
+        .iter()
+        .map(|e| e["duration_ms"].as_u64().unwrap())
+        .collect();
+    durations.sort_unstable_by(|a, b| b.cmp(a));
+    let top: Vec<u64> = slowest
+        .iter()
+        .map(|e| e["duration_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(top, durations[..10]);
+}
