@@ -24,6 +24,8 @@ struct Inner {
     started: Instant,
     /// Declared before the pipeline, whose shutdown flushes into it.
     pipeline: Option<Pipeline>,
+    /// Skill entries (seed 000).
+    skills: crate::skills::Skills,
     /// Runs (seed 002), recorded in the store.
     #[cfg(feature = "store")]
     runs: crate::runs::Runs,
@@ -154,6 +156,16 @@ impl TelemetryBuilder {
             register_store_metrics(&registry, store)?;
             exporters = exporters.exporter(lookout_store::StoreExporter::new(store.clone()));
         }
+        let skills = crate::skills::Skills::new(
+            &registry,
+            tracer.clone(),
+            config
+                .as_ref()
+                .and_then(Config::skills_dir_or_default)
+                .as_deref(),
+            #[cfg(feature = "store")]
+            store.clone(),
+        )?;
         let pipeline = if exporters.is_empty() {
             None
         } else {
@@ -168,6 +180,7 @@ impl TelemetryBuilder {
                 parent: crate::trace::context_from_env(),
                 started: Instant::now(),
                 pipeline,
+                skills,
                 #[cfg(feature = "store")]
                 runs,
                 #[cfg(feature = "store")]
@@ -349,6 +362,12 @@ impl Telemetry {
             .attribute(semconv::TOOL_NAME, tool.to_owned())
             .start();
         self.agents().start_tool_with_span(span, tool)
+    }
+
+    /// Skill captures (seed 000): `create_entry`, `capture`, timed calls; entries go to
+    /// spans, the skill families, the store and `telemetry.json` when configured.
+    pub fn skills(&self) -> &crate::skills::Skills {
+        &self.inner.skills
     }
 
     /// The parent context this process was started with (`TRACEPARENT` or

@@ -424,3 +424,139 @@ fn seed_000s_jq_recipes_run_against_the_file_and_the_archives() {
         .collect();
     assert_eq!(top, durations[..10]);
 }
+
+#[cfg(feature = "store")]
+mod captured {
+    use lookout::Telemetry;
+    use lookout::config::{Config, env_map};
+    use lookout::store::rusqlite::Connection;
+    use serde_json::{Value, json};
+    use std::path::Path;
+
+    fn telemetry(base: &Path) -> Telemetry {
+        let config = Config::default()
+            .with_env(&env_map(&[(
+                lookout::store::BASE_DIR_ENV,
+                base.to_str().unwrap(),
+            )]))
+            .unwrap();
+        Telemetry::builder().config(config).build().unwrap()
+    }
+
+    fn file(base: &Path) -> Vec<Value> {
+        super::parsed(&base.join("registry/telemetry.json"))
+    }
+
+    #[test]
+    fn an_entry_is_a_span_a_record_a_line_and_a_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let telemetry = telemetry(dir.path());
+        let skills = telemetry.skills();
+        let entry = skills
+            .create_entry(
+                "policy.enforce",
+                r#"{"policy": "naming", "api_key": "sk-live-123456789012"}"#,
+                "failed",
+                "450",
+                [None, Some("validation-pipeline"), Some("workflow")],
+            )
+            .unwrap();
+        let captured = skills.capture(&entry).unwrap();
+        assert_eq!(captured.total_entries, Some(1));
+        assert!(telemetry.flush().is_ok());
+
+        let db = Connection::open(dir.path().join("db/telemetry.sqlite")).unwrap();
+        let body: String = db
+            .query_row(
+                "SELECT body FROM telemetry_records WHERE kind = 'skill_entry'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["skill"], "policy.enforce");
+        assert_eq!(body["inputs"]["api_key"], "[REDACTED]");
+        let (name, status, duration_ns, trace): (String, String, i64, String) = db
+            .query_row(
+                "SELECT name, status_code, duration_ns, trace_id FROM telemetry_spans",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (name.as_str(), status.as_str()),
+            ("skill policy.enforce", "error")
+        );
+        assert_eq!(
+            duration_ns, 450_000_000,
+            "the span lasts the entry's duration"
+        );
+        assert_eq!(body["trace_id"], trace);
+        assert_eq!(file(dir.path()), vec![captured.entry]);
+        let text = telemetry.prometheus_text();
+        assert!(text.contains(
+            "skill_executions_total{skill=\"policy.enforce\",status=\"failed\",caller=\"workflow\"} 1"
+        ));
+        assert!(text.contains("skill_duration_seconds_sum{skill=\"policy.enforce\"} 0.45"));
+        assert!(text.contains(
+            "skill_workflow_executions_total{workflow=\"validation-pipeline\",agent=\"\"} 1"
+        ));
+    }
+
+    #[test]
+    fn a_timed_call_nests_its_children_and_a_panic_or_drop_is_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let telemetry = telemetry(dir.path());
+        let skills = telemetry.skills();
+        let call = skills
+            .call("repo.sync")
+            .caller("agent")
+            .agent("coder")
+            .inputs(json!({"repo": "lookout", "password": "hunter2"}));
+        {
+            let _entered = call.enter();
+            telemetry.start_tool("git").succeed();
+        }
+        let captured = call.finish("success").unwrap();
+        assert_eq!(captured.entry["inputs"]["password"], "[REDACTED]");
+
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            skills.time("explodes", || -> Result<(), String> { panic!("boom") })
+        }));
+        assert!(panicked.is_err());
+        drop(skills.call("abandoned"));
+        let failed: Result<(), &str> = skills.time("refuses", || Err("no"));
+        assert!(failed.is_err());
+        assert!(telemetry.flush().is_ok());
+
+        let statuses: Vec<(String, String)> = file(dir.path())
+            .iter()
+            .map(|e| {
+                (
+                    e["skill"].as_str().unwrap().to_owned(),
+                    e["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("repo.sync", "success"),
+            ("explodes", "failed"),
+            ("abandoned", "failed"),
+            ("refuses", "failed"),
+        ];
+        assert_eq!(
+            statuses,
+            expected.map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+        let db = Connection::open(dir.path().join("db/telemetry.sqlite")).unwrap();
+        let (parent, child_parent): (String, String) = db
+            .query_row(
+                "SELECT s.span_id, t.parent_span_id FROM telemetry_spans s, telemetry_spans t \
+                 WHERE s.name = 'skill repo.sync' AND t.name = 'execute_tool git'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(parent, child_parent, "the tool call is the skill's child");
+    }
+}

@@ -46,6 +46,9 @@ pub const STORE_ENV: &str = "LOOKOUT_STORE";
 /// Seed 002's API URL: each finished run is POSTed there (`{url}/api/v1/runs` when the
 /// URL has no path).
 pub const API_URL_ENV: &str = "TELEMETRY_API_URL";
+/// The directory of seed 000's `telemetry.json` and its archives (default: `registry/`
+/// in the store's base directory, when there is a store).
+pub const SKILLS_DIR_ENV: &str = "LOOKOUT_SKILLS_DIR";
 /// `key=value,...` resource attributes of this process (OpenTelemetry's variable).
 pub const RESOURCE_ATTRIBUTES_ENV: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// This process's `service.name` (OpenTelemetry's variable); wins over
@@ -81,6 +84,8 @@ pub struct Config {
     /// ([`crate::trace::process_resource`]): the file's `opentelemetry.serviceName` and
     /// `resourceAttributes`, then `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
     pub resource: Resource,
+    /// Where skill entries go as seed 000's `telemetry.json` ([`SKILLS_DIR_ENV`]).
+    pub skills_dir: Option<PathBuf>,
     /// The file's `monitors` block as written: alert rules `lookout serve` evaluates
     /// (the query engine reads them; the engine only carries them).
     pub monitors: Option<serde_json::Value>,
@@ -108,6 +113,7 @@ impl Default for Config {
             opentelemetry: None,
             metric_interval: Duration::from_secs(60),
             monitors: None,
+            skills_dir: None,
             #[cfg(feature = "store")]
             store: None,
             store_disabled: false,
@@ -337,6 +343,9 @@ impl Config {
             }
             Ok(())
         })());
+        if let Some(dir) = env(SKILLS_DIR_ENV).filter(|dir| !dir.trim().is_empty()) {
+            self.skills_dir = Some(dir.into());
+        }
         if let Some(path) = env(lookout_exporter_json::SPAN_LOG_ENV) {
             self.span_log = Some(SpanLog::new(path));
         }
@@ -365,6 +374,16 @@ impl Config {
                 lookout_store::StoreConfig::default_base_dir().map(lookout_store::StoreConfig::new);
         }
         self
+    }
+
+    /// The directory of `telemetry.json`: the one named, else `registry/` in the store's
+    /// base directory, else none (skill entries then go to spans, metrics and the store).
+    pub fn skills_dir_or_default(&self) -> Option<PathBuf> {
+        #[cfg(feature = "store")]
+        if self.skills_dir.is_none() {
+            return self.store.as_ref().map(|s| s.base_dir.join("registry"));
+        }
+        self.skills_dir.clone()
     }
 
     /// Reads the `store` block (the store crate parses its own settings).

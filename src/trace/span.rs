@@ -194,12 +194,23 @@ impl Span {
         self.finish();
     }
 
+    /// Ends the span at `end` (for work that already happened, started with
+    /// [`crate::trace::SpanBuilder::start_time`]); never before its start.
+    pub fn end_at(mut self, end: std::time::SystemTime) {
+        self.finish_at(Some(end));
+    }
+
     pub(crate) fn mark_panicked(&self) {
         self.panicked.store(true, Ordering::Relaxed);
     }
 
     /// Ends the span once; returns how long it lasted.
     pub(crate) fn finish(&mut self) -> Duration {
+        self.finish_at(None)
+    }
+
+    /// Ends the span once, at `end` or now.
+    fn finish_at(&mut self, end: Option<std::time::SystemTime>) -> Duration {
         let duration = self.started.elapsed();
         if std::thread::panicking() {
             self.mark_panicked();
@@ -210,7 +221,10 @@ impl Span {
         if self.panicked.load(Ordering::Relaxed) && data.status != Status::Ok {
             data.status = Status::Error(Cow::Borrowed("panicked"));
         }
-        data.end_time = data.start_time + duration;
+        data.end_time = match end {
+            Some(end) => end.max(data.start_time),
+            None => data.start_time + duration,
+        };
         tracer.enqueue(data);
         duration
     }

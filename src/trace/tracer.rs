@@ -169,6 +169,7 @@ pub struct SpanBuilder<'t> {
     kind: SpanKind,
     parent: Parent,
     attributes: Vec<KeyValue>,
+    start_time: Option<SystemTime>,
 }
 
 impl SpanBuilder<'_> {
@@ -200,6 +201,13 @@ impl SpanBuilder<'_> {
         self
     }
 
+    /// Dates the span's start (for work that already happened, ended with
+    /// [`Span::end_at`]); default now.
+    pub fn start_time(mut self, time: SystemTime) -> Self {
+        self.start_time = Some(time);
+        self
+    }
+
     /// Starts the span.
     pub fn start(self) -> Span {
         let SpanBuilder {
@@ -208,6 +216,7 @@ impl SpanBuilder<'_> {
             kind,
             parent,
             attributes,
+            start_time,
         } = self;
         let parent = match parent {
             Parent::Current => current::current(),
@@ -239,7 +248,7 @@ impl SpanBuilder<'_> {
             is_remote: false,
         };
         let recording = sampled.then(|| {
-            let start_time = wall_clock(started);
+            let start_time = start_time.unwrap_or_else(|| wall_clock(started));
             let mut data = FinishedSpan::new(trace_id, context.span_id, name, start_time);
             data.parent_span_id = parent_span_id;
             data.parent_is_remote = parent_is_remote;
@@ -288,6 +297,7 @@ impl Tracer {
             kind: SpanKind::Internal,
             parent: Parent::Current,
             attributes: Vec::new(),
+            start_time: None,
         }
     }
 
