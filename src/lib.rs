@@ -60,6 +60,32 @@ pub mod trace;
 
 pub use telemetry::{BuildError, Telemetry, TelemetryBuilder};
 
+/// Times every call of a function as a skill execution (seed 000's decorator): its
+/// duration, `success` or `failed` (an `Err` return or a panic) and its arguments' count
+/// and names, never their values, into [`skills::Skills::global`].
+///
+/// ```
+/// #[lookout::skill(name = "report.render", caller = "cli")]
+/// fn render(title: &str, pages: u32) -> Result<String, String> {
+///     if pages == 0 {
+///         return Err("no pages".into());
+///     }
+///     Ok(format!("{title}: {pages} pages"))
+/// }
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// lookout::skills::Skills::file_only(Some(dir.path())).install();
+/// assert_eq!(render("Q3", 12).as_deref(), Ok("Q3: 12 pages"));
+/// assert!(render("Q4", 0).is_err());
+///
+/// let entries = lookout::skills::Skills::global().file().unwrap().read_entries().unwrap();
+/// assert_eq!(entries[0]["skill"], "report.render");
+/// assert_eq!(entries[0]["inputs"], serde_json::json!({"arg_count": 2, "arg_names": ["title", "pages"]}));
+/// assert_eq!((entries[0]["status"].as_str(), entries[1]["status"].as_str()), (Some("success"), Some("failed")));
+/// ```
+#[cfg(feature = "macros")]
+pub use lookout_macros::skill;
+
 /// This build's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

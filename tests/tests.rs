@@ -12,6 +12,7 @@ mod prometheus_e2e;
 mod promtool;
 #[cfg(feature = "store")]
 mod runs;
+mod skill_macro;
 mod skills;
 /// The third-party exporter example, run as a test.
 #[path = "../examples/statsd_exporter.rs"]
