@@ -61,6 +61,9 @@ pub(crate) enum Command {
     Query(QueryArgs),
     /// A metric's summary (count, min, max, avg, p50, p95, p99) and a histogram.
     Stats(StatsArgs),
+    /// Capture one skill execution (seed 000): SKILL INPUTS_JSON STATUS DURATION_MS
+    /// [AGENT] [WORKFLOW] [CALLER]; prints seed 000's JSON response.
+    Capture(CaptureArgs),
     /// Record into the store from a shell: `record metric NAME VALUE`.
     #[command(subcommand)]
     Record(RecordArgs),
@@ -74,6 +77,29 @@ pub(crate) enum Command {
     Backup(BackupArgs),
     /// Replace the store's database with a backup that passes integrity_check.
     Restore(RestoreArgs),
+}
+
+/// `lookout capture` arguments, in seed 000's order (`""` for an optional one skipped).
+#[derive(Debug, clap::Args)]
+pub(crate) struct CaptureArgs {
+    /// The skill's name (`workflow.validate`).
+    pub(crate) skill: String,
+    /// Its inputs, a JSON object (`'{"path": "test.yaml"}'`); secrets are redacted.
+    pub(crate) inputs: String,
+    /// `success`, `failed`, `timeout`, ...
+    pub(crate) status: String,
+    /// How long it took, in whole milliseconds.
+    #[arg(allow_hyphen_values = true)]
+    pub(crate) duration_ms: String,
+    /// The agent that invoked it.
+    pub(crate) agent: Option<String>,
+    /// The workflow it ran in.
+    pub(crate) workflow: Option<String>,
+    /// Who called it (`cli`, `api`, `workflow`, `agent`).
+    pub(crate) caller: Option<String>,
+    /// The directory of telemetry.json [default: registry/ in the store's directory].
+    #[arg(long, env = "LOOKOUT_SKILLS_DIR", value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
 }
 
 /// `lookout serve` flags.

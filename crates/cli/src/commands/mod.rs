@@ -2,6 +2,7 @@
 //! tokio runtime, which the command's exporters and server share.
 
 pub(crate) mod backup;
+pub(crate) mod capture;
 pub(crate) mod clear;
 pub(crate) mod diff;
 #[cfg(unix)]
@@ -40,6 +41,7 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
             Command::Status => status::run(&settings).await.map(|()| 0),
             Command::Query(args) => query::run_query(args, &settings).map(|()| 0),
             Command::Stats(args) => query::run_stats(args, &settings).map(|()| 0),
+            Command::Capture(args) => Ok(capture::run(args)),
             Command::Record(args) => record::run(args, &settings).map(|()| 0),
             Command::Diff(args) => diff::run(args, &settings).map(|()| 0),
             Command::Clear(args) => clear::run(args, &settings),
