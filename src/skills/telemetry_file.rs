@@ -16,9 +16,10 @@
 //! is in the state, so the check costs nothing); when the file holds 100,000 entries the
 //! oldest tenth is archived the same way. Nothing is deleted.
 //!
-//! Crashes: an append announces the bytes it is about to write in the state first, so a
-//! process killed in the middle of one leaves bytes the next append (or read) blanks back
-//! to spaces; that entry was never acknowledged. A file changed by another program (the
+//! Crashes: an append that crosses a page announces the bytes it is about to write in the
+//! state first, so a process killed in the middle of one leaves bytes the next append (or
+//! read) blanks back to spaces; that entry was never acknowledged. (A write within one
+//! page is copied whole or not at all when its process is killed.) A file changed by another program (the
 //! seed's own tool, an editor) no longer matches the state and is read again whole and
 //! adopted; a file that is not a JSON array is set aside as `telemetry.json.invalid-…`,
 //! never deleted. A crash during rotation can leave an entry in both an archive and the
@@ -44,6 +45,8 @@ pub const ARCHIVE_DIR: &str = "telemetry_archive";
 const CLOSING: &[u8] = b"\n]\n";
 /// The smallest and largest reserve a rewrite leaves.
 const RESERVE: (usize, usize) = (64 * 1024, 8 * 1024 * 1024);
+/// The unit the kernel copies a write in.
+const PAGE: u64 = 4096;
 /// The state record's fixed size.
 const STATE_LEN: usize = 192;
 /// The state record's first word (and format version).
@@ -197,8 +200,13 @@ impl TelemetryFile {
                 held.rewrite(&content, state.entries, state.oldest_ms, needed)?;
             }
             let at = held.state.end;
-            held.state.pending_end = at + needed;
-            held.write_state()?;
+            // A write within one page is never cut off by the death of its process (the
+            // kernel copies a page at a time and stops only between pages); a longer one
+            // is announced first.
+            if at / PAGE != (at + needed - 1) / PAGE {
+                held.state.pending_end = at + needed;
+                held.write_state()?;
+            }
             let mut bytes = Vec::with_capacity(needed as usize);
             bytes.extend_from_slice(prefix);
             bytes.extend_from_slice(&line);
@@ -301,8 +309,8 @@ impl Held<'_> {
     /// interrupted append blanked, a file someone else changed adopted.
     fn check(&mut self) -> io::Result<()> {
         let recorded = read_state(self.sidecar)?;
-        let id = match fs::metadata(self.path) {
-            Ok(meta) => id_of(&meta),
+        let (id, len) = match fs::metadata(self.path) {
+            Ok(meta) => (id_of(&meta), meta.len()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.state = State::empty();
                 return self.rewrite(&[], 0, u64::MAX, 0);
@@ -312,7 +320,6 @@ impl Held<'_> {
         if self.data.as_ref().is_none_or(|(_, held)| *held != id) {
             self.data = Some((open_rw(self.path)?, id));
         }
-        let len = self.data()?.metadata()?.len();
         match recorded.filter(|s| s.id == id && s.len == len) {
             Some(state) => {
                 self.state = state;
