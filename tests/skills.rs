@@ -560,3 +560,83 @@ mod captured {
         assert_eq!(parent, child_parent, "the tool call is the skill's child");
     }
 }
+
+/// The child of the next test: appends entries of ~3 KB (most cross a page) for ever,
+/// saying `ok N` after each one is appended.
+#[test]
+#[ignore]
+fn child_appends_until_killed() {
+    let Ok(dir) = std::env::var(CHILD_DIR) else {
+        return;
+    };
+    let round: u64 = std::env::var(CHILD_INDEX).unwrap().parse().unwrap();
+    let file = TelemetryFile::new(&dir);
+    let pad = "p".repeat(3000);
+    for i in 0.. {
+        let entry = json!({"timestamp": lookout::json::rfc3339(SystemTime::now()), "skill": "k",
+                           "inputs": {"round": round, "i": i, "pad": pad}, "status": "success",
+                           "duration_ms": 1});
+        file.append(&entry).unwrap();
+        println!("ok {i}");
+    }
+}
+
+#[test]
+fn appends_killed_midway_lose_nothing_acknowledged_and_leave_a_valid_array() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut acknowledged = 0;
+    for round in 0..5u64 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "skills::child_appends_until_killed",
+                "--nocapture",
+            ])
+            .env(CHILD_DIR, dir.path())
+            .env(CHILD_INDEX, round.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Killed after a varying number of appends, mid-write or between writes.
+        let wanted = 200 + round * 137;
+        let mut last = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(n) = line.strip_prefix("ok ") {
+                last = Some(n.parse::<u64>().unwrap());
+                if last == Some(wanted) {
+                    break;
+                }
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // What the child said after its last acknowledged append may also have landed.
+        for line in lines.map_while(Result::ok) {
+            if let Some(n) = line.strip_prefix("ok ") {
+                last = Some(n.parse().unwrap());
+            }
+        }
+        let last = last.expect("the child appended");
+        let file = TelemetryFile::new(dir.path());
+        let entries = file.read_entries().unwrap();
+        assert_eq!(parsed(file.path()), entries, "a valid array on disk");
+        let of_round: Vec<u64> = entries
+            .iter()
+            .filter(|e| e["inputs"]["round"] == round)
+            .map(|e| e["inputs"]["i"].as_u64().unwrap())
+            .collect();
+        assert!(
+            of_round.len() as u64 >= last + 1,
+            "round {round}: {} < {}",
+            of_round.len(),
+            last + 1
+        );
+        assert_eq!(of_round, (0..of_round.len() as u64).collect::<Vec<_>>());
+        acknowledged += last + 1;
+        assert!(entries.len() as u64 >= acknowledged);
+    }
+}
