@@ -54,6 +54,7 @@ pub mod redact;
 pub mod runs;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod sessions;
 pub mod skills;
 mod telemetry;
 pub mod trace;

@@ -26,6 +26,8 @@ struct Inner {
     pipeline: Option<Pipeline>,
     /// Skill entries (seed 000).
     skills: crate::skills::Skills,
+    /// Sessions (seed 001).
+    sessions: crate::sessions::Sessions,
     /// Runs (seed 002), recorded in the store.
     #[cfg(feature = "store")]
     runs: crate::runs::Runs,
@@ -166,6 +168,13 @@ impl TelemetryBuilder {
             #[cfg(feature = "store")]
             store.clone(),
         )?;
+        let sessions = crate::sessions::Sessions::new(
+            &registry,
+            tracer.clone(),
+            config.as_ref().map_or(1.0, |c| c.session_sample_rate),
+            #[cfg(feature = "store")]
+            store.clone(),
+        )?;
         let pipeline = if exporters.is_empty() {
             None
         } else {
@@ -181,6 +190,7 @@ impl TelemetryBuilder {
                 started: Instant::now(),
                 pipeline,
                 skills,
+                sessions,
                 #[cfg(feature = "store")]
                 runs,
                 #[cfg(feature = "store")]
@@ -368,6 +378,12 @@ impl Telemetry {
     /// spans, the skill families, the store and `telemetry.json` when configured.
     pub fn skills(&self) -> &crate::skills::Skills {
         &self.inner.skills
+    }
+
+    /// Sessions (seed 001): `start_session`, `record_event`, `end_session`,
+    /// `export_to_file`; a session is a trace, stored when the store is configured.
+    pub fn sessions(&self) -> &crate::sessions::Sessions {
+        &self.inner.sessions
     }
 
     /// The parent context this process was started with (`TRACEPARENT` or

@@ -12,6 +12,8 @@ mod prometheus_e2e;
 mod promtool;
 #[cfg(feature = "store")]
 mod runs;
+#[cfg(feature = "store")]
+mod sessions;
 mod skill_macro;
 mod skills;
 /// The third-party exporter example, run as a test.

@@ -49,6 +49,8 @@ pub const API_URL_ENV: &str = "TELEMETRY_API_URL";
 /// The directory of seed 000's `telemetry.json` and its archives (default: `registry/`
 /// in the store's base directory, when there is a store).
 pub const SKILLS_DIR_ENV: &str = "LOOKOUT_SKILLS_DIR";
+/// The fraction of sessions kept whole (spans, store, export), 0 to 1 (default 1).
+pub const SESSION_SAMPLE_RATE_ENV: &str = "LOOKOUT_SESSION_SAMPLE_RATE";
 /// `key=value,...` resource attributes of this process (OpenTelemetry's variable).
 pub const RESOURCE_ATTRIBUTES_ENV: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// This process's `service.name` (OpenTelemetry's variable); wins over
@@ -86,6 +88,8 @@ pub struct Config {
     pub resource: Resource,
     /// Where skill entries go as seed 000's `telemetry.json` ([`SKILLS_DIR_ENV`]).
     pub skills_dir: Option<PathBuf>,
+    /// The fraction of sessions kept whole ([`SESSION_SAMPLE_RATE_ENV`]).
+    pub session_sample_rate: f64,
     /// The file's `monitors` block as written: alert rules `lookout serve` evaluates
     /// (the query engine reads them; the engine only carries them).
     pub monitors: Option<serde_json::Value>,
@@ -114,6 +118,7 @@ impl Default for Config {
             metric_interval: Duration::from_secs(60),
             monitors: None,
             skills_dir: None,
+            session_sample_rate: 1.0,
             #[cfg(feature = "store")]
             store: None,
             store_disabled: false,
@@ -346,6 +351,21 @@ impl Config {
         if let Some(dir) = env(SKILLS_DIR_ENV).filter(|dir| !dir.trim().is_empty()) {
             self.skills_dir = Some(dir.into());
         }
+        check((|| {
+            if let Some(text) = env(SESSION_SAMPLE_RATE_ENV) {
+                match text.trim().parse::<f64>() {
+                    Ok(rate) if (0.0..=1.0).contains(&rate) => self.session_sample_rate = rate,
+                    _ => {
+                        return Err(ConfigError::invalid(
+                            SESSION_SAMPLE_RATE_ENV,
+                            format!("{text:?} is not a fraction from 0 to 1"),
+                            "set it to a number such as 0.1 (keeps one session in ten)",
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })());
         if let Some(path) = env(lookout_exporter_json::SPAN_LOG_ENV) {
             self.span_log = Some(SpanLog::new(path));
         }

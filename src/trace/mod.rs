@@ -49,6 +49,7 @@ pub use lookout_export::{
     TraceFlags, TraceId,
 };
 pub use resource::process_resource;
+pub(crate) use resource::random_uuid;
 pub use sampler::Sampler;
 pub use span::Span;
 pub use traceparent::{TRACEPARENT_LEN, TraceParent};

@@ -25,7 +25,7 @@ pub fn process_resource() -> Resource {
         lookout_export::SERVICE_NAME,
         format!("unknown_service:{executable}"),
     );
-    resource.set("service.instance.id", instance_id());
+    resource.set("service.instance.id", random_uuid());
     resource.set("process.pid", i64::from(std::process::id()));
     if let Some(host) = lookout_export::host_name() {
         resource.set("host.name", host);
@@ -36,8 +36,8 @@ pub fn process_resource() -> Resource {
     resource
 }
 
-/// A random UUID (version 4 layout), different for every process.
-fn instance_id() -> String {
+/// A random UUID (version 4 layout): a process's instance id, a session's id.
+pub(crate) fn random_uuid() -> String {
     let high = super::random_u64();
     let low = super::random_u64();
     let bits = (u128::from(high) << 64 | u128::from(low)) & !(0xf << 76) & !(0x3 << 62)
@@ -76,8 +76,8 @@ mod tests {
 
     #[test]
     fn instance_ids_are_version_4_uuids_and_differ() {
-        let a = super::instance_id();
-        let b = super::instance_id();
+        let a = super::random_uuid();
+        let b = super::random_uuid();
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4", "{a}");
