@@ -35,9 +35,13 @@
 //! assert_ne!(loaded[0].metadata["user_id"], "user123", "pseudonymised");
 //! ```
 
+mod analysis;
+mod eval;
 mod metrics;
 mod model;
 
+pub use analysis::{Analysis, Execution, Figures, SkillFigures, analyze};
+pub use eval::to_eval_input;
 pub use model::{
     EventType, LoadError, SessionTelemetry, TelemetryEvent, parse, read_file, write_file,
 };

@@ -64,6 +64,12 @@ pub(crate) enum Command {
     /// Capture one skill execution (seed 000): SKILL INPUTS_JSON STATUS DURATION_MS
     /// [AGENT] [WORKFLOW] [CALLER]; prints seed 000's JSON response.
     Capture(CaptureArgs),
+    /// Seed 001's analysis (success rate, durations, tool calls; per skill) of session
+    /// files, telemetry.json files, a directory of them, or the store.
+    Analyze(AnalyzeArgs),
+    /// Eval tasks from sessions: `eval convert` writes seed 001's task YAML, one per file.
+    #[command(subcommand)]
+    Eval(EvalArgs),
     /// Record into the store from a shell: `record metric NAME VALUE`.
     #[command(subcommand)]
     Record(RecordArgs),
@@ -100,6 +106,52 @@ pub(crate) struct CaptureArgs {
     /// The directory of telemetry.json [default: registry/ in the store's directory].
     #[arg(long, env = "LOOKOUT_SKILLS_DIR", value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
+}
+
+/// `lookout analyze` arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AnalyzeArgs {
+    /// A session file, a telemetry.json, or a directory of them [default: the store].
+    pub(crate) path: Option<PathBuf>,
+    /// Only this skill's sessions and entries.
+    #[arg(long)]
+    pub(crate) skill: Option<String>,
+    /// Also write the figures as JSON to this file.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// `lookout eval` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvalArgs {
+    /// Turn chosen sessions into seed 001's eval tasks (id, name, inputs with prompt and
+    /// context, captured output and tool calls), one YAML file per task.
+    Convert(ConvertArgs),
+}
+
+/// `lookout eval convert` arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConvertArgs {
+    /// A session file or a directory of them [default: the store].
+    pub(crate) path: Option<PathBuf>,
+    /// Only sessions of this skill.
+    #[arg(long)]
+    pub(crate) skill: Option<String>,
+    /// Only sessions that succeeded.
+    #[arg(long, conflicts_with = "failed")]
+    pub(crate) succeeded: bool,
+    /// Only sessions that failed.
+    #[arg(long)]
+    pub(crate) failed: bool,
+    /// Only sessions started at or after this time (RFC 3339).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub(crate) since: Option<std::time::SystemTime>,
+    /// Only sessions started before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub(crate) until: Option<std::time::SystemTime>,
+    /// Where the task files go.
+    #[arg(long = "out", value_name = "DIR", default_value = "tasks")]
+    pub(crate) out: PathBuf,
 }
 
 /// `lookout serve` flags.

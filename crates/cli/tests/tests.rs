@@ -1,5 +1,6 @@
 //! Tests of the `lookout` binary: one test binary, shared helpers in `util`.
 
+mod analyze;
 mod capture;
 mod cli;
 mod exporting;

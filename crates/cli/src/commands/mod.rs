@@ -1,10 +1,12 @@
 //! One file per command; [`run`] resolves the settings and runs the one asked for on one
 //! tokio runtime, which the command's exporters and server share.
 
+pub(crate) mod analyze;
 pub(crate) mod backup;
 pub(crate) mod capture;
 pub(crate) mod clear;
 pub(crate) mod diff;
+pub(crate) mod eval;
 #[cfg(unix)]
 pub(crate) mod exec;
 pub(crate) mod export;
@@ -14,6 +16,7 @@ pub(crate) mod record;
 pub(crate) mod runs;
 pub(crate) mod serve;
 pub(crate) mod status;
+pub(crate) mod telemetry_files;
 pub(crate) mod traces;
 
 use crate::args::{Args, Command};
@@ -42,6 +45,8 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
             Command::Query(args) => query::run_query(args, &settings).map(|()| 0),
             Command::Stats(args) => query::run_stats(args, &settings).map(|()| 0),
             Command::Capture(args) => Ok(capture::run(args)),
+            Command::Analyze(args) => analyze::run(args, &settings).map(|()| 0),
+            Command::Eval(args) => eval::run(args).map(|()| 0),
             Command::Record(args) => record::run(args, &settings).map(|()| 0),
             Command::Diff(args) => diff::run(args, &settings).map(|()| 0),
             Command::Clear(args) => clear::run(args, &settings),
