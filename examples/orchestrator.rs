@@ -111,6 +111,19 @@ async fn run_session(telemetry: Telemetry, session: u64, mut rng: Rng) {
     #[cfg(feature = "store")]
     let mut run = telemetry.runs().track_run("coordinator", "session");
     let session_id = format!("session-{}", session % 4);
+    // The same work as a seed 001 session: each sub-agent a tool call of the session.
+    let sessions = telemetry.sessions();
+    let conversation = sessions.start_session(
+        &format!("orchestrate session {session}"),
+        Default::default(),
+    );
+    let record = |kind: &str, data: serde_json::Value| {
+        let _ = sessions.record_event(&conversation, kind, None, data);
+    };
+    record(
+        "skill.invoked",
+        serde_json::json!({"skill_name": "orchestrate"}),
+    );
     let mut running = Vec::new();
     for _ in 0..3 + rng.below(4) {
         let (agent_type, phase, model) = AGENTS[rng.below(AGENTS.len())];
@@ -121,15 +134,30 @@ async fn run_session(telemetry: Telemetry, session: u64, mut rng: Rng) {
             model,
             session_id: session_id.clone(),
         };
+        record(
+            "tool.called",
+            serde_json::json!({"tool": agent_type, "args": [phase, model]}),
+        );
         let agent = run_agent(telemetry.clone(), Rng::seeded(rng.next()), spec);
-        running.push(tokio::spawn(agent));
+        running.push((agent_type, tokio::spawn(agent)));
     }
     refill_queues(&telemetry, &mut rng);
     let started = running.len() as u64;
     let mut succeeded = 0;
-    for agent in running {
-        succeeded += u64::from(agent.await.unwrap_or(false));
+    for (agent_type, agent) in running {
+        let success = agent.await.unwrap_or(false);
+        record(
+            "tool.completed",
+            serde_json::json!({"tool": agent_type, "success": success}),
+        );
+        succeeded += u64::from(success);
     }
+    let _ = sessions.end_session(
+        &conversation,
+        &format!("{succeeded} of {started} sub-agents succeeded"),
+        succeeded == started,
+        (succeeded < started).then_some("a sub-agent failed"),
+    );
     #[cfg(feature = "store")]
     {
         use lookout::runs::{RunFields, RunStatus};
@@ -158,6 +186,17 @@ static NEXT_QUEUE_DRAIN: AtomicU64 = AtomicU64::new(0);
 async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) -> bool {
     let agents = telemetry.agents();
     let mut execution = telemetry.start_agent(&spec.agent_id, spec.agent_type, spec.phase);
+    // The execution as a seed 000 skill entry too, its span a child of the agent's.
+    let skill = {
+        let _entered = execution.span_mut().map(|span| span.enter());
+        telemetry
+            .skills()
+            .call(format!("{}.{}", spec.agent_type, spec.phase))
+            .agent(spec.agent_type)
+            .workflow("orchestration")
+            .caller("agent")
+            .arguments(&["task_type", "model"])
+    };
     let window = if spec.model == "claude-haiku" {
         100_000
     } else {
@@ -222,6 +261,11 @@ async fn run_agent(telemetry: Telemetry, mut rng: Rng, spec: AgentSpec) -> bool 
         task_type,
         duration: task_started.elapsed(),
         error: task_error,
+    });
+    let _ = skill.finish(if failed.is_some() {
+        "failed"
+    } else {
+        "success"
     });
     match failed {
         None => {

@@ -323,8 +323,52 @@ runs = dashboard(
     [variable("agent_name", "Agent", "label_values(agent_runs_total, agent_name)")],
 )
 
+SKILL = 'skill=~"$skill"'
+skills = dashboard(
+    "lookout-skills",
+    "Lookout: Skills and Sessions",
+    "Seed 000's skill executions and seed 001's sessions: execution rate, success and failure, average and p95 duration by skill, workflow and agent activity, sessions by outcome and their tool calls.",
+    ["skills", "sessions"],
+    [
+        panel("timeseries", "Skill executions by skill", "Skill executions per second, by skill.",
+              (f"sum by (skill) (rate(skill_executions_total{{{SKILL}}}[{RATE}]))", "{{skill}}"), unit="ops", w=12),
+        panel("timeseries", "Skill success ratio", "Share of executions that ended success, by skill.",
+              (f"sum by (skill) (rate(skill_executions_total{{status=\"success\", {SKILL}}}[{RATE}])) / "
+               f"sum by (skill) (rate(skill_executions_total{{{SKILL}}}[{RATE}]))", "{{skill}}"),
+              unit="percentunit", w=12, min=0, max=1),
+        panel("timeseries", "Skill failures", "Executions per second that did not end success, by skill and status.",
+              (f"sum by (skill, status) (rate(skill_executions_total{{status!=\"success\", {SKILL}}}[{RATE}]))", "{{skill}} {{status}}"),
+              unit="ops", w=12),
+        panel("timeseries", "Average skill duration", "Mean execution time by skill.",
+              (f"sum by (skill) (rate(skill_duration_seconds_sum{{{SKILL}}}[{RATE}])) / "
+               f"sum by (skill) (rate(skill_duration_seconds_count{{{SKILL}}}[{RATE}]))", "{{skill}}"), unit="s", w=12),
+        panel("timeseries", "Skill duration p95", "95th percentile of execution time by skill.",
+              (f"histogram_quantile(0.95, sum by (le, skill) (rate(skill_duration_seconds_bucket{{{SKILL}}}[{RATE}])))", "{{skill}}"),
+              unit="s", w=12),
+        panel("timeseries", "Workflow and agent activity", "Skill executions per second by the workflow and agent they ran for.",
+              (f"sum by (workflow, agent) (rate(skill_workflow_executions_total[{RATE}]))", "{{workflow}} {{agent}}"), unit="ops", w=12),
+        panel("bargauge", "Executions by caller", "Skill executions over the range, by caller (cli, api, workflow, agent).",
+              (f"sum by (caller) (increase(skill_executions_total{{{SKILL}}}[$__range]))", "{{caller}}", "A", None, True),
+              w=12),
+        panel("timeseries", "Sessions by outcome", "Sessions ended per second, by outcome.",
+              (f"sum by (outcome) (rate(sessions_total[{RATE}]))", "{{outcome}}"), unit="ops", w=12),
+        panel("timeseries", "Session success ratio", "Share of sessions that succeeded, by skill (seed 001's success_rate).",
+              (f"sum by (skill) (rate(sessions_total{{outcome=\"success\"}}[{RATE}])) / sum by (skill) (rate(sessions_total[{RATE}]))", "{{skill}}"),
+              unit="percentunit", w=12, min=0, max=1),
+        panel("timeseries", "Tool calls per session", "Average tool calls per session (seed 001's avg_tool_calls_per_session) and the 95th percentile.",
+              [(f"sum(rate(session_tool_calls_sum[{RATE}])) / sum(rate(session_tool_calls_count[{RATE}]))", "average"),
+               (f"histogram_quantile(0.95, sum by (le) (rate(session_tool_calls_bucket[{RATE}])))", "p95")],
+              w=12),
+        panel("timeseries", "Session duration p50 and p95", "Median and 95th percentile of session time.",
+              [(f"histogram_quantile(0.5, sum by (le) (rate(session_duration_seconds_bucket[{RATE}])))", "p50"),
+               (f"histogram_quantile(0.95, sum by (le) (rate(session_duration_seconds_bucket[{RATE}])))", "p95")],
+              unit="s", w=12),
+    ],
+    [variable("skill", "Skill", "label_values(skill_executions_total, skill)")],
+)
+
 out = pathlib.Path(__file__).resolve().parent.parent / "dashboards"
 for name, board in [("overview", overview), ("agents", agents), ("tools", tools), ("tasks", tasks),
-                    ("runs", runs), ("lookout-health", health)]:
+                    ("runs", runs), ("skills", skills), ("lookout-health", health)]:
     (out / f"{name}.json").write_text(json.dumps(board, indent=2) + "\n")
     print(f"dashboards/{name}.json: {len(board['panels'])} panels")

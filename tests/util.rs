@@ -80,6 +80,18 @@ pub fn fill_every_family(telemetry: &Telemetry) {
         });
         agents.set_task_queue_size(nasty, i);
         agents.start_agent(nasty, nasty, "review").succeed();
+        let _ = telemetry
+            .skills()
+            .call(*nasty)
+            .caller(*nasty)
+            .agent(*nasty)
+            .workflow(*nasty)
+            .finish(nasty);
+        let sessions = telemetry.sessions();
+        let id = sessions.start_session(nasty, serde_json::Value::Null);
+        let _ = sessions.record_event(&id, "skill.invoked", Some(nasty), serde_json::Value::Null);
+        let _ = sessions.record_event(&id, "tool.called", None, serde_json::json!({"tool": nasty}));
+        let _ = sessions.end_session(&id, nasty, i % 2 == 0, None);
         #[cfg(feature = "store")]
         {
             let mut run = telemetry.runs().track_run(nasty, nasty);

@@ -162,10 +162,7 @@ fn analyze_gives_the_figures_computed_independently() {
     }
     // The text report: the seed's headings and figures as the seed formats them.
     assert!(text.contains("Runtime Telemetry Analysis"), "{text}");
-    assert!(
-        text.contains("Sessions analyzed: 1,050"),
-        "{text}"
-    );
+    assert!(text.contains("Sessions analyzed: 1,050"), "{text}");
     assert!(text.contains(&format!("{:.1}%", all.1)), "{text}");
     assert!(text.contains("avg_tool_calls_per_session"));
     // --skill: one skill's figures; --json prints what -o writes.
