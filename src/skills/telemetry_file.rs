@@ -30,6 +30,7 @@
 //! half written; [`TelemetryFile::read_entries`] takes the lock and never does.
 
 use super::archive;
+use super::lines::{self, CLOSING};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -41,8 +42,6 @@ pub const FILE_NAME: &str = "telemetry.json";
 /// The archives' directory, beside the file.
 pub const ARCHIVE_DIR: &str = "telemetry_archive";
 
-/// The array's closing bytes.
-const CLOSING: &[u8] = b"\n]\n";
 /// The smallest and largest reserve a rewrite leaves.
 const RESERVE: (usize, usize) = (64 * 1024, 8 * 1024 * 1024);
 /// The unit the kernel copies a write in.
@@ -346,22 +345,18 @@ impl Held<'_> {
         } else {
             serde_json::from_slice(&bytes).or_else(|_| set_aside(self.path).map(|_| Vec::new()))?
         };
-        let (content, oldest) = content_of(&entries)?;
+        let (content, oldest) = lines::join(&lines::of_values(&entries)?);
         self.state = State::empty();
         self.rewrite(&content, entries.len() as u64, oldest, 0)
     }
 
     /// Moves entries past the age, and the oldest beyond the cap, to the archives.
     fn rotate(&mut self, rotation: &Rotation, now_ms: u64) -> io::Result<u64> {
-        let mut content = b"[".to_vec();
-        content.extend_from_slice(&self.content()?);
-        content.extend_from_slice(CLOSING);
-        let entries: Vec<serde_json::Value> =
-            serde_json::from_slice(&content).map_err(io::Error::other)?;
+        let content = self.content()?;
         let cutoff = now_ms.saturating_sub(rotation.max_age.as_millis() as u64);
-        let (mut old, mut kept): (Vec<_>, Vec<_>) = entries
+        let (mut old, mut kept): (Vec<_>, Vec<_>) = lines::split(&content)
             .into_iter()
-            .partition(|entry| entry_time_ms(entry).is_some_and(|ms| ms < cutoff));
+            .partition(|line| line.time_ms.is_some_and(|ms| ms < cutoff));
         let cap = rotation.max_entries;
         if kept.len() as u64 >= cap {
             // Down to nine tenths, so that the next tenth of appends costs nothing.
@@ -371,7 +366,7 @@ impl Held<'_> {
         }
         let archived = old.len() as u64;
         archive::merge(self.archive_dir, old, now_ms)?;
-        let (content, oldest) = content_of(&kept)?;
+        let (content, oldest) = lines::join(&kept);
         self.state.checked_ms = now_ms;
         self.rewrite(&content, kept.len() as u64, oldest, 0)?;
         Ok(archived)
@@ -494,18 +489,6 @@ fn read_state(file: &File) -> io::Result<Option<State>> {
     Ok((read == STATE_LEN)
         .then(|| State::decode(&record))
         .flatten())
-}
-
-/// Entries as lines (`\n{…},\n{…}`) and the oldest one's time.
-pub(super) fn content_of(entries: &[serde_json::Value]) -> io::Result<(Vec<u8>, u64)> {
-    let mut content = Vec::new();
-    let mut oldest = u64::MAX;
-    for (i, entry) in entries.iter().enumerate() {
-        content.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
-        serde_json::to_writer(&mut content, entry).map_err(io::Error::other)?;
-        oldest = oldest.min(entry_time_ms(entry).unwrap_or(u64::MAX));
-    }
-    Ok((content, oldest))
 }
 
 /// An entry's `timestamp` as Unix milliseconds.
