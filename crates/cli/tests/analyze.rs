@@ -296,3 +296,76 @@ fn analyze_reads_the_store_when_no_path_is_given() {
         500.0 / 7.0,
     );
 }
+
+#[test]
+fn a_session_is_a_tree_in_lookout_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = lookout::config::Config::default()
+        .with_env(&lookout::config::env_map(&[(
+            lookout::store::BASE_DIR_ENV,
+            dir.path().to_str().unwrap(),
+        )]))
+        .unwrap();
+    let telemetry = lookout::Telemetry::builder()
+        .config(config)
+        .build()
+        .unwrap();
+    let sessions = telemetry.sessions();
+    let id = sessions.start_session("Deploy my app", json!({}));
+    for (kind, data) in [
+        ("skill.invoked", json!({"skill_name": "azure-deploy"})),
+        ("tool.called", json!({"tool": "az"})),
+        ("llm.request", json!({"model": "claude", "tokens": 900})),
+        ("llm.response", json!({"model": "claude", "latency_ms": 20})),
+        (
+            "tool.completed",
+            json!({"tool": "az", "success": false, "error": "quota"}),
+        ),
+    ] {
+        sessions.record_event(&id, kind, None, data).unwrap();
+    }
+    sessions
+        .end_session(&id, "gave up", false, Some("quota exceeded"))
+        .unwrap();
+    assert!(telemetry.flush().is_ok());
+    drop(telemetry);
+    let db =
+        lookout::store::rusqlite::Connection::open(dir.path().join("db/telemetry.sqlite")).unwrap();
+    let trace: String = db
+        .query_row(
+            "SELECT trace_id FROM telemetry_spans WHERE name = 'session azure-deploy'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let output = lookout(&["traces", &trace], dir.path());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("trace {trace}: 3 spans")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("session azure-deploy"),
+        "the root first: {text}"
+    );
+    let children: Vec<&str> = text.lines().skip(2).take(2).collect();
+    assert!(
+        children.iter().all(|l| l.starts_with("  ")),
+        "nested: {text}"
+    );
+    assert!(
+        children
+            .iter()
+            .any(|l| l.trim_start().starts_with("execute_tool az ✗")),
+        "{text}"
+    );
+    assert!(
+        children
+            .iter()
+            .any(|l| l.trim_start().starts_with("chat claude")),
+        "{text}"
+    );
+}
