@@ -2,11 +2,12 @@
 //! `telemetry_archive/telemetry-YYYY-Www.json`, one JSON array per ISO week of their
 //! timestamps, merged into the week's file when it exists and kept in time order. Each
 //! archive is written beside itself and renamed over, so it is a whole JSON array at
-//! every moment; entries newer than the archive's last are appended as bytes, without
-//! reading the archive's entries.
+//! every moment; entries newer than the archive's last are appended to its bytes without
+//! parsing them. Every week's new file is written before any is renamed, and the
+//! directory is synced before the main file lets the entries go.
 
 use super::lines::{self, CLOSING, Line};
-use super::telemetry_file::set_aside;
+use super::telemetry_file::{set_aside, sync_dir};
 use lookout_export::calendar::iso_week;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -35,6 +36,7 @@ pub(super) fn merge(dir: &Path, entries: Vec<Line<'_>>, now_ms: u64) -> io::Resu
             .or_default()
             .push(entry);
     }
+    let mut written = Vec::with_capacity(weeks.len());
     for (path, mut new) in weeks {
         new.sort_by_key(|line| line.time_ms);
         let old = match fs::read(&path) {
@@ -68,7 +70,13 @@ pub(super) fn merge(dir: &Path, entries: Vec<Line<'_>>, now_ms: u64) -> io::Resu
         let mut file = File::create(&tmp)?;
         file.write_all(&bytes)?;
         file.sync_data()?;
-        fs::rename(&tmp, &path)?;
+        written.push((tmp, path));
+    }
+    for (tmp, path) in &written {
+        fs::rename(tmp, path)?;
+    }
+    if let Some((_, path)) = written.first() {
+        sync_dir(path)?;
     }
     Ok(())
 }

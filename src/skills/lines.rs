@@ -21,9 +21,8 @@ pub(super) fn split(content: &[u8]) -> Vec<Line<'_>> {
     content
         .split(|&b| b == b'\n')
         .map(|line| {
-            line.trim_ascii()
-                .strip_suffix(b",")
-                .unwrap_or(line.trim_ascii())
+            let line = line.trim_ascii();
+            line.strip_suffix(b",").unwrap_or(line)
         })
         .filter(|line| !line.is_empty())
         .map(|line| Line {

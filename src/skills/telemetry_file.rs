@@ -3,27 +3,29 @@
 //! 100,000 entries (the seed reads, appends to and rewrites the whole array every time).
 //!
 //! The file is `[`, the entries one per line (`\n{…},\n{…}`), a reserve of spaces, and
-//! `\n]\n`: a valid JSON array at every moment. An append writes `,\n{entry}` into the
-//! reserve with one positioned write. A sidecar, `telemetry.json.state`, is both the
-//! lock (an exclusive `flock`, so threads and processes take turns) and the state: where
-//! the reserve starts, how many entries there are, the oldest entry's time. When the
-//! reserve runs out, or rotation is due, the file is written anew beside itself and
-//! renamed over it, with a reserve as large as its content (so rewrites are amortised):
-//! a reader holds either the whole old file or the whole new one.
+//! `\n]\n`: a JSON array. An append writes `,\n{entry}` into the reserve with one
+//! positioned write. A sidecar, `telemetry.json.state`, is both the lock (an exclusive
+//! `flock`, so threads and processes take turns) and the state: where the reserve
+//! starts, how many entries there are, the oldest entry's time. When the reserve runs
+//! out, or rotation is due, the file is written anew beside itself and renamed over it,
+//! with a reserve as large as its content between 64 KiB and 8 MiB (so rewrites are
+//! amortised): a reader holds either the whole old file or the whole new one.
 //!
 //! Rotation (seed 000): entries older than 7 days go to `telemetry_archive/telemetry-YYYY-Www.json`
 //! by ISO week ([`super::archive`]), checked at most once an hour (the oldest entry's time
 //! is in the state, so the check costs nothing); when the file holds 100,000 entries the
-//! oldest tenth is archived the same way. Nothing is deleted.
+//! oldest tenth is archived the same way. Nothing is deleted. A rotation that fails (an
+//! archive that cannot be written) is tried again an hour later; the capture goes on.
 //!
-//! Crashes: an append that crosses a page announces the bytes it is about to write in the
-//! state first, so a process killed in the middle of one leaves bytes the next append (or
-//! read) blanks back to spaces; that entry was never acknowledged. (A write within one
-//! page is copied whole or not at all when its process is killed.) A file changed by another program (the
-//! seed's own tool, an editor) no longer matches the state and is read again whole and
-//! adopted; a file that is not a JSON array is set aside as `telemetry.json.invalid-…`,
-//! never deleted. A crash during rotation can leave an entry in both an archive and the
-//! main file, never in neither.
+//! Crashes: an append writes the entry, then the state. A process killed between the two,
+//! or in the middle of the entry's write, leaves bytes past the state's end of entries;
+//! the next append (or read) finds the reserve does not start with a space and blanks it
+//! again (that entry was never acknowledged). Until then a reader sees those bytes. A
+//! file changed by another program (the seed's own tool, an editor) no longer matches
+//! the state and is read again whole and adopted; a file that is not a JSON array is set
+//! aside as `telemetry.json.invalid-…`, never deleted. A crash during rotation can leave
+//! an entry in both an archive and the main file, never in neither. [`TelemetryFile::sync`]
+//! makes what was appended survive a power loss (file, state and directory synced).
 //!
 //! Readers: `jq` and any JSON parser read the file at any time. A reader that does not
 //! take the lock and whose reads straddle an append's single write can see that entry
@@ -44,12 +46,10 @@ pub const ARCHIVE_DIR: &str = "telemetry_archive";
 
 /// The smallest and largest reserve a rewrite leaves.
 const RESERVE: (usize, usize) = (64 * 1024, 8 * 1024 * 1024);
-/// The unit the kernel copies a write in.
-const PAGE: u64 = 4096;
 /// The state record's fixed size.
-const STATE_LEN: usize = 192;
+const STATE_LEN: usize = 256;
 /// The state record's first word (and format version).
-const STATE_MAGIC: &str = "lookout-telemetry-json/1";
+const STATE_MAGIC: &str = "lookout-telemetry-json/2";
 
 /// When entries leave the main file for the archives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,8 +134,8 @@ struct State {
     oldest_ms: u64,
     /// When age was last checked, Unix milliseconds.
     checked_ms: u64,
-    /// The end of an append in flight (0: none).
-    pending_end: u64,
+    /// When a rotation last failed, Unix milliseconds (0: never).
+    failed_ms: u64,
 }
 
 impl TelemetryFile {
@@ -182,10 +182,17 @@ impl TelemetryFile {
         let line = serde_json::to_vec(entry).map_err(io::Error::other)?;
         let time_ms = entry_time_ms(entry);
         self.locked(|held| {
-            let mut archived = 0;
             let now_ms = unix_ms((self.clock)());
+            let mut archived = 0;
             if self.rotation_due(&held.state, now_ms) {
-                archived = held.rotate(&self.rotation, now_ms)?;
+                match held.rotate(&self.rotation, now_ms) {
+                    Ok(moved) => archived = moved,
+                    // The entry is kept all the same; rotation is tried again later.
+                    Err(_) => {
+                        held.state.failed_ms = now_ms;
+                        held.write_state()?;
+                    }
+                }
             }
             let prefix: &[u8] = if held.state.entries == 0 {
                 b"\n"
@@ -194,27 +201,18 @@ impl TelemetryFile {
             };
             let needed = (prefix.len() + line.len()) as u64;
             let state = held.state;
-            if state.end + needed > state.len - CLOSING.len() as u64 {
+            if state.end + needed > state.reserve_end() {
                 let content = held.content()?;
                 held.rewrite(&content, state.entries, state.oldest_ms, needed)?;
-            }
-            let at = held.state.end;
-            // A write within one page is never cut off by the death of its process (the
-            // kernel copies a page at a time and stops only between pages); a longer one
-            // is announced first.
-            if at / PAGE != (at + needed - 1) / PAGE {
-                held.state.pending_end = at + needed;
-                held.write_state()?;
             }
             let mut bytes = Vec::with_capacity(needed as usize);
             bytes.extend_from_slice(prefix);
             bytes.extend_from_slice(&line);
-            write_at(held.data()?, &bytes, at)?;
+            write_at(held.data()?, &bytes, held.state.end)?;
             let state = &mut held.state;
             state.end += needed;
             state.entries += 1;
             state.oldest_ms = state.oldest_ms.min(time_ms.unwrap_or(u64::MAX));
-            state.pending_end = 0;
             held.write_state()?;
             Ok(Appended {
                 total_entries: held.state.entries,
@@ -238,9 +236,12 @@ impl TelemetryFile {
         })
     }
 
-    /// Flushes the file to disk (what was appended survives a power loss).
+    /// Flushes the file and its state to disk (what was appended survives a power loss).
     pub fn sync(&self) -> io::Result<()> {
-        self.locked(|held| held.data()?.sync_data())
+        self.locked(|held| {
+            held.data()?.sync_data()?;
+            held.sidecar.sync_data()
+        })
     }
 
     /// Runs `work` holding the lock, with the state checked against the file: an
@@ -264,6 +265,8 @@ impl TelemetryFile {
         }
         let open = open.as_mut().expect("opened above");
         open.sidecar.lock()?;
+        // Unlocked however `work` ends, a panic included.
+        let flock = Flock(&open.sidecar);
         let mut held = Held {
             path: &self.path,
             archive_dir: &self.archive_dir,
@@ -273,17 +276,27 @@ impl TelemetryFile {
         };
         let result = held.check().and_then(|()| work(&mut held));
         open.data = held.data.take();
-        let unlocked = open.sidecar.unlock();
-        let value = result?;
-        unlocked?;
-        Ok(value)
+        drop(flock);
+        result
     }
 
     fn rotation_due(&self, state: &State, now_ms: u64) -> bool {
-        let age_due = now_ms.saturating_sub(state.checked_ms)
-            >= self.rotation.check_every.as_millis() as u64
+        let every = self.rotation.check_every.as_millis() as u64;
+        if now_ms.saturating_sub(state.failed_ms) < every {
+            return false;
+        }
+        let age_due = now_ms.saturating_sub(state.checked_ms) >= every
             && state.oldest_ms < now_ms.saturating_sub(self.rotation.max_age.as_millis() as u64);
-        age_due || state.entries >= self.rotation.max_entries
+        age_due || state.entries >= self.rotation.max_entries.max(1)
+    }
+}
+
+/// The sidecar's `flock`, released when dropped.
+struct Flock<'a>(&'a File);
+
+impl Drop for Flock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
     }
 }
 
@@ -319,19 +332,31 @@ impl Held<'_> {
         if self.data.as_ref().is_none_or(|(_, held)| *held != id) {
             self.data = Some((open_rw(self.path)?, id));
         }
-        match recorded.filter(|s| s.id == id && s.len == len) {
+        match recorded.filter(|s| s.id == id && s.len == len && s.is_consistent()) {
             Some(state) => {
                 self.state = state;
-                if state.pending_end > state.end {
-                    let blank = vec![b' '; (state.pending_end - state.end) as usize];
-                    write_at(self.data()?, &blank, state.end)?;
-                    self.state.pending_end = 0;
-                    self.write_state()?;
-                }
-                Ok(())
+                self.blank_unacknowledged()
             }
             None => self.adopt(),
         }
+    }
+
+    /// Blanks what an append cut off left in the reserve (it was never acknowledged):
+    /// the reserve starts with a space, or is used up.
+    fn blank_unacknowledged(&self) -> io::Result<()> {
+        let (end, reserve_end) = (self.state.end, self.state.reserve_end());
+        let mut first = [0u8; 1];
+        if end == reserve_end || read_at(self.data()?, &mut first, end)? == 0 || first[0] == b' ' {
+            return Ok(());
+        }
+        let blank = vec![b' '; 64 * 1024];
+        let mut at = end;
+        while at < reserve_end {
+            let n = (reserve_end - at).min(blank.len() as u64) as usize;
+            write_at(self.data()?, &blank[..n], at)?;
+            at += n as u64;
+        }
+        Ok(())
     }
 
     /// Reads a file the state does not describe and writes it anew in this format.
@@ -357,7 +382,7 @@ impl Held<'_> {
         let (mut old, mut kept): (Vec<_>, Vec<_>) = lines::split(&content)
             .into_iter()
             .partition(|line| line.time_ms.is_some_and(|ms| ms < cutoff));
-        let cap = rotation.max_entries;
+        let cap = rotation.max_entries.max(1);
         if kept.len() as u64 >= cap {
             // Down to nine tenths, so that the next tenth of appends costs nothing.
             let keep = (cap - (cap / 10).max(1)) as usize;
@@ -374,16 +399,13 @@ impl Held<'_> {
 
     /// The entries' bytes between `[` and the reserve.
     fn content(&self) -> io::Result<Vec<u8>> {
-        let mut content = vec![0; self.state.end as usize];
-        if read_at(self.data()?, &mut content, 0)? != content.len()
-            || content.first() != Some(&b'[')
-        {
+        let mut content = vec![0; self.state.end.saturating_sub(1) as usize];
+        if read_at(self.data()?, &mut content, 1)? != content.len() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                "telemetry.json does not hold what its state says",
+                "telemetry.json is shorter than its state says",
             ));
         }
-        content.remove(0);
         Ok(content)
     }
 
@@ -415,6 +437,7 @@ impl Held<'_> {
         file.sync_data()?;
         let id = id_of(&file.metadata()?);
         fs::rename(&tmp, self.path)?;
+        sync_dir(self.path)?;
         self.data = Some((file, id));
         self.state = State {
             id,
@@ -423,7 +446,7 @@ impl Held<'_> {
             entries,
             oldest_ms,
             checked_ms: self.state.checked_ms,
-            pending_end: 0,
+            failed_ms: self.state.failed_ms,
         };
         self.write_state()
     }
@@ -442,8 +465,18 @@ impl State {
             entries: 0,
             oldest_ms: u64::MAX,
             checked_ms: 0,
-            pending_end: 0,
+            failed_ms: 0,
         }
+    }
+
+    /// Where the reserve ends (the closing `\n]\n` begins).
+    fn reserve_end(&self) -> u64 {
+        self.len.saturating_sub(CLOSING.len() as u64)
+    }
+
+    /// Whether the record can describe a file (a damaged sidecar is not trusted).
+    fn is_consistent(&self) -> bool {
+        1 <= self.end && self.end <= self.reserve_end() && self.entries < self.end
     }
 
     fn encode(&self) -> [u8; STATE_LEN] {
@@ -456,7 +489,7 @@ impl State {
             self.entries,
             self.oldest_ms,
             self.checked_ms,
-            self.pending_end
+            self.failed_ms
         );
         let mut record = [b' '; STATE_LEN];
         record[..text.len()].copy_from_slice(text.as_bytes());
@@ -478,7 +511,7 @@ impl State {
             entries: next()?,
             oldest_ms: next()?,
             checked_ms: next()?,
-            pending_end: next()?,
+            failed_ms: next()?,
         })
     }
 }
@@ -515,6 +548,17 @@ pub(super) fn set_aside(path: &Path) -> io::Result<PathBuf> {
 
 fn open_rw(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).write(true).open(path)
+}
+
+/// Syncs the directory holding `path`, so that a rename into it survives a power loss.
+pub(super) fn sync_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -625,24 +669,44 @@ mod tests {
 
     #[test]
     fn an_append_cut_off_midway_is_blanked_by_the_next() {
+        // What a process killed inside an append leaves past the state's end: half an
+        // entry (killed during its write), or a whole long one (killed before the state
+        // was written), followed by a shorter append.
+        let long =
+            serde_json::json!({"timestamp": "2026-12-01T10:00:00.000Z", "pad": "x".repeat(500)});
+        for leftover in [
+            b",\n{\"timestamp\":\"2026-".to_vec(),
+            [b",\n".to_vec(), serde_json::to_vec(&long).unwrap()].concat(),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let file = stopped(dir.path());
+            file.append(&entry(0)).unwrap();
+            let sidecar = dir.path().join("telemetry.json.state");
+            let state = read_state(&File::open(&sidecar).unwrap()).unwrap().unwrap();
+            let data = open_rw(file.path()).unwrap();
+            write_at(&data, &leftover, state.end).unwrap();
+            let fresh = stopped(dir.path());
+            assert_eq!(fresh.total_entries().unwrap(), 1);
+            assert_eq!(parsed(file.path()).len(), 1, "blanked by the check");
+            assert_eq!(fresh.append(&entry(1)).unwrap().total_entries, 2);
+            assert_eq!(parsed(file.path()), vec![entry(0), entry(1)]);
+        }
+    }
+
+    #[test]
+    fn a_damaged_state_is_not_trusted() {
         let dir = tempfile::tempdir().unwrap();
         let file = stopped(dir.path());
         file.append(&entry(0)).unwrap();
-        // What a process killed inside an append leaves: the state announcing bytes
-        // and half of them written.
         let sidecar = dir.path().join("telemetry.json.state");
         let mut state = read_state(&File::open(&sidecar).unwrap()).unwrap().unwrap();
-        state.pending_end = state.end + 40;
+        state.end = state.len + 10;
         fs::write(&sidecar, state.encode()).unwrap();
-        let data = open_rw(file.path()).unwrap();
-        write_at(&data, b",\n{\"timestamp\":\"2026-", state.end).unwrap();
-        assert!(
-            serde_json::from_slice::<serde_json::Value>(&fs::read(file.path()).unwrap()).is_err()
+        assert_eq!(
+            stopped(dir.path()).append(&entry(1)).unwrap().total_entries,
+            2,
+            "adopted"
         );
-        let fresh = stopped(dir.path());
-        assert_eq!(fresh.total_entries().unwrap(), 1);
-        assert_eq!(parsed(file.path()).len(), 1, "blanked by the check");
-        assert_eq!(fresh.append(&entry(1)).unwrap().total_entries, 2);
         assert_eq!(parsed(file.path()), vec![entry(0), entry(1)]);
     }
 
@@ -684,7 +748,7 @@ mod tests {
             entries: 100_000,
             oldest_ms: u64::MAX,
             checked_ms: 1_764_000_000_000,
-            pending_end: 0,
+            failed_ms: u64::MAX,
         };
         assert_eq!(State::decode(&state.encode()), Some(state));
         assert_eq!(State::decode(b"something else"), None);
