@@ -148,10 +148,18 @@ impl Redactor {
                 .any(|pair| SECRET_PAIRS.contains(&(pair[0].as_str(), pair[1].as_str())))
     }
 
-    /// Whether `text` looks like a credential or an email address (as enabled).
+    /// Whether `text` looks like a credential or an email address (as enabled), or is a
+    /// header line naming a secret (`Authorization: Bearer …`, `X-Api-Key: …`).
     pub fn is_secret_value(&self, text: &str) -> bool {
         let text = text.trim();
-        (self.emails && is_email(text)) || (self.credentials && is_credential(text))
+        let secret_header = text.split_once(':').is_some_and(|(name, value)| {
+            !name.is_empty()
+                && !name.contains(char::is_whitespace)
+                && !value.starts_with("//")
+                && self.is_secret_key(name)
+        });
+        (self.emails && is_email(text))
+            || (self.credentials && (is_credential(text) || secret_header))
     }
 }
 
@@ -352,6 +360,9 @@ mod tests {
             "AKIAIOSFODNN7EXAMPLE",
             "-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----",
             "postgres://app:hunter2@db.internal:5432/prod",
+            "Authorization: Bearer abc.def.ghi",
+            "x-api-key: 12345",
+            "Cookie: session=abc",
         ] {
             assert!(r.is_secret_value(value), "{value:?} is redacted");
         }
@@ -368,6 +379,8 @@ mod tests {
             "1.2.3",
             "src/main.rs",
             "risk-assessment-of-the-ghp_-prefix but with spaces",
+            "Content-Type: application/json",
+            "note: the token expired",
         ] {
             assert!(!r.is_secret_value(value), "{value:?} is kept");
         }

@@ -3,7 +3,7 @@
 //! process sent by the next one.
 
 use lookout::Telemetry;
-use lookout::config::{API_URL_ENV, Config, env_map};
+use lookout::config::API_URL_ENV;
 use lookout::runs::RunFields;
 use lookout::store::rusqlite::Connection;
 use lookout_testkit::{Answer, Received};
@@ -29,13 +29,7 @@ fn json(body: &str) -> Value {
 }
 
 fn telemetry(base: &Path, url: &str) -> Telemetry {
-    let config = Config::default()
-        .with_env(&env_map(&[
-            (lookout::store::BASE_DIR_ENV, base.to_str().unwrap()),
-            (API_URL_ENV, url),
-        ]))
-        .unwrap();
-    Telemetry::builder().config(config).build().unwrap()
+    crate::util::store_telemetry(base, &[(API_URL_ENV, url)])
 }
 
 /// `(api_posting_status, api_posting_attempts, api_posting_error)` of run `id` once it

@@ -2,20 +2,13 @@
 //! recipes run by the `sqlite3` shell against the store.
 
 use lookout::Telemetry;
-use lookout::config::{Config, env_map};
 use lookout::runs::{RunFields, RunStatus};
 use lookout::store::rusqlite::Connection;
 use std::path::Path;
 use std::time::Duration;
 
 fn telemetry(base: &Path) -> Telemetry {
-    let config = Config::default()
-        .with_env(&env_map(&[(
-            lookout::store::BASE_DIR_ENV,
-            base.to_str().unwrap(),
-        )]))
-        .unwrap();
-    Telemetry::builder().config(config).build().unwrap()
+    crate::util::store_telemetry(base, &[])
 }
 
 /// (status, error_summary) of the newest run of `job_type`.

@@ -2,20 +2,13 @@
 //! store, the session file round trip, sampling that keeps sessions whole, refusals.
 
 use lookout::Telemetry;
-use lookout::config::{Config, env_map};
 use lookout::sessions::{EventType, Sessions};
 use lookout::store::rusqlite::Connection;
 use serde_json::{Value, json};
 use std::path::Path;
 
 fn telemetry(base: &Path, rate: &str) -> Telemetry {
-    let config = Config::default()
-        .with_env(&env_map(&[
-            (lookout::store::BASE_DIR_ENV, base.to_str().unwrap()),
-            (lookout::config::SESSION_SAMPLE_RATE_ENV, rate),
-        ]))
-        .unwrap();
-    Telemetry::builder().config(config).build().unwrap()
+    crate::util::store_telemetry(base, &[(lookout::config::SESSION_SAMPLE_RATE_ENV, rate)])
 }
 
 /// A session with every event type: two tools (one fails), an LLM call, an error.
@@ -181,6 +174,11 @@ fn a_session_with_every_event_type_is_a_trace_records_and_a_file_that_round_trip
     assert!(text.contains("session_tool_calls_sum{skill=\"azure-deploy\"} 2"));
 }
 
+/// `is_sampled("job-1001")` ... `("job-1012")` at a rate of 0.25.
+const GOLDEN_AT_A_QUARTER: [bool; 12] = [
+    false, false, false, true, true, true, false, false, true, false, false, false,
+];
+
 #[test]
 fn sampling_keeps_sessions_whole_and_counts_every_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -219,12 +217,12 @@ fn sampling_keeps_sessions_whole_and_counts_every_one() {
         count("SELECT count(*) FROM telemetry_spans WHERE name = 'session'"),
         expected_kept as i64
     );
-    // The decision is the id's, in every process.
-    let elsewhere = tempfile::tempdir().unwrap();
-    let other = self::telemetry(elsewhere.path(), "0.25");
-    for session in sessions.sessions() {
-        assert!(other.sessions().is_sampled(&session.session_id));
-    }
+    // The decision is the id's alone, fixed for ever (every process and version agrees):
+    // ids a byte apart fall apart.
+    let decisions: Vec<bool> = (1001..1013)
+        .map(|n| sessions.is_sampled(&format!("job-{n}")))
+        .collect();
+    assert_eq!(decisions, GOLDEN_AT_A_QUARTER);
     let text = telemetry.prometheus_text();
     let counted: u64 = ["success", "failed"]
         .iter()
@@ -283,9 +281,23 @@ fn refusals_each_have_a_code() {
         json!({"api_key": "k-123"}),
     );
     sessions.record_event(&id, "tool.called", None, json!({"tool": "curl", "args": ["-H", "Authorization: Bearer abc.def.ghi"], "password": "hunter2"})).unwrap();
-    let session = sessions.end_session(&id, "sent", true, None).unwrap();
+    let session = sessions
+        .end_session(
+            &id,
+            "sent to grace@example.org",
+            false,
+            Some("token sk-live-0123456789abcdef rejected"),
+        )
+        .unwrap();
     let text = serde_json::to_string(&session).unwrap();
-    for secret in ["ada@example.com", "k-123", "hunter2"] {
+    for secret in [
+        "ada@example.com",
+        "k-123",
+        "hunter2",
+        "abc.def.ghi",
+        "grace@example.org",
+        "sk-live-0123456789abcdef",
+    ] {
         assert!(!text.contains(secret), "{secret}: {text}");
     }
 }

@@ -85,9 +85,10 @@ fn the_attribute_times_every_shape_of_function() {
         ),
         (&json!("cli"), &json!("loader"), &json!("boot"))
     );
-    assert!(
-        !loads[0].to_string().contains("21"),
-        "argument values are never kept"
+    assert_eq!(
+        loads[0]["inputs"].as_object().unwrap().len(),
+        2,
+        "argument values are never kept: only their count and names"
     );
 
     assert_eq!(plain("x", (1, 2)), "x12");

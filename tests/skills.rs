@@ -254,6 +254,21 @@ fn jq(dir: &Path, line: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `jq`'s ten slowest (a JSON array) are the ten longest durations of `entries`.
+fn assert_ten_slowest(answer: &str, entries: &[Value]) {
+    let slowest: Vec<Value> = serde_json::from_str(answer).unwrap();
+    let top: Vec<u64> = slowest
+        .iter()
+        .map(|e| e["duration_ms"].as_u64().unwrap())
+        .collect();
+    let mut durations: Vec<u64> = entries
+        .iter()
+        .map(|e| e["duration_ms"].as_u64().unwrap())
+        .collect();
+    durations.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(top, durations[..10]);
+}
+
 #[test]
 fn seed_000s_jq_recipes_run_against_the_file_and_the_archives() {
     if lookout_testkit::require_tool("jq", "Debian package jq").is_none() {
@@ -317,21 +332,13 @@ fn seed_000s_jq_recipes_run_against_the_file_and_the_archives() {
     .parse()
     .unwrap();
     assert!((average - compose.iter().sum::<f64>() / compose.len() as f64).abs() < 1e-9);
-    let slowest: Vec<Value> = serde_json::from_str(&jq(
-        dir.path(),
-        &format!("jq 'sort_by(.duration_ms) | reverse | .[0:10]' {main}"),
-    ))
-    .unwrap();
-    let mut durations: Vec<u64> = current
-        .iter()
-        .map(|e| e["duration_ms"].as_u64().unwrap())
-        .collect();
-    durations.sort_unstable_by(|a, b| b.cmp(a));
-    let top: Vec<u64> = slowest
-        .iter()
-        .map(|e| e["duration_ms"].as_u64().unwrap())
-        .collect();
-    assert_eq!(top, durations[..10]);
+    assert_ten_slowest(
+        &jq(
+            dir.path(),
+            &format!("jq 'sort_by(.duration_ms) | reverse | .[0:10]' {main}"),
+        ),
+        current,
+    );
     let by_caller: Vec<Value> = serde_json::from_str(&jq(
         dir.path(),
         &format!("jq 'group_by(.caller) | map({{caller: .[0].caller, count: length}})' {main}"),
@@ -408,39 +415,24 @@ fn seed_000s_jq_recipes_run_against_the_file_and_the_archives() {
         .trim(),
         "30"
     );
-    let slowest: Vec<Value> = serde_json::from_str(&jq(
-        dir.path(),
-        "jq -s 'add | sort_by(.duration_ms) | reverse | .[0:10]' registry/telemetry_archive/*.json",
-    ))
-    .unwrap();
-    let mut durations: Vec<u64> = old
-        .iter()
-        .map(|e| e["duration_ms"].as_u64().unwrap())
-        .collect();
-    durations.sort_unstable_by(|a, b| b.cmp(a));
-    let top: Vec<u64> = slowest
-        .iter()
-        .map(|e| e["duration_ms"].as_u64().unwrap())
-        .collect();
-    assert_eq!(top, durations[..10]);
+    assert_ten_slowest(
+        &jq(
+            dir.path(),
+            "jq -s 'add | sort_by(.duration_ms) | reverse | .[0:10]' registry/telemetry_archive/*.json",
+        ),
+        old,
+    );
 }
 
 #[cfg(feature = "store")]
 mod captured {
     use lookout::Telemetry;
-    use lookout::config::{Config, env_map};
     use lookout::store::rusqlite::Connection;
     use serde_json::{Value, json};
     use std::path::Path;
 
     fn telemetry(base: &Path) -> Telemetry {
-        let config = Config::default()
-            .with_env(&env_map(&[(
-                lookout::store::BASE_DIR_ENV,
-                base.to_str().unwrap(),
-            )]))
-            .unwrap();
-        Telemetry::builder().config(config).build().unwrap()
+        crate::util::store_telemetry(base, &[])
     }
 
     fn file(base: &Path) -> Vec<Value> {

@@ -14,6 +14,17 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
     lookout_testkit::require_tool(name, "Debian package `prometheus`")
 }
 
+/// Telemetry recording into the store in `base`, with `vars` as its environment too.
+#[cfg(feature = "store")]
+pub fn store_telemetry(base: &std::path::Path, vars: &[(&str, &str)]) -> Telemetry {
+    let mut env = vec![(lookout::store::BASE_DIR_ENV, base.to_str().unwrap())];
+    env.extend_from_slice(vars);
+    let config = lookout::config::Config::default()
+        .with_env(&lookout::config::env_map(&env))
+        .unwrap();
+    Telemetry::builder().config(config).build().unwrap()
+}
+
 /// Serves `telemetry` on a free loopback port.
 pub fn serve(telemetry: &Telemetry) -> ServerHandle {
     let config = ServerConfig {

@@ -5,7 +5,7 @@ use super::SessionTelemetry;
 use serde_json::{Value, json};
 
 /// The task of `session`: `id` (`runtime-` and the first 12 hex digits of its id),
-/// `name`, `inputs` (`prompt`, `context` = its metadata), `captured` (`output`,
+/// `name`, `inputs` (`prompt`, `context` = its metadata, pseudonymised), `captured` (`output`,
 /// `tool_calls`).
 pub fn to_eval_input(session: &SessionTelemetry) -> Value {
     let short: String = session
@@ -14,10 +14,12 @@ pub fn to_eval_input(session: &SessionTelemetry) -> Value {
         .filter(char::is_ascii_alphanumeric)
         .take(12)
         .collect();
+    let mut context = session.metadata.clone();
+    super::pseudonymise(&mut context);
     json!({
         "id": format!("runtime-{short}"),
         "name": format!("Runtime session {short}"),
-        "inputs": {"prompt": session.prompt, "context": session.metadata},
+        "inputs": {"prompt": session.prompt, "context": context},
         "captured": {"output": session.output, "tool_calls": session.tool_calls},
     })
 }

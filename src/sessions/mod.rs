@@ -62,16 +62,21 @@ use std::time::Duration;
 /// (they are in the store).
 pub const KEPT_SESSIONS: usize = 10_000;
 
-/// Metadata keys whose values name a person: pseudonymised on export.
-pub const PERSONAL_KEYS: [&str; 8] = [
+/// Metadata keys whose values name a person (letters and digits only, lower case):
+/// pseudonymised on export and in eval tasks ([`pseudonymise`]).
+pub const PERSONAL_KEYS: [&str; 12] = [
     "user",
-    "user_id",
+    "userid",
     "username",
     "email",
+    "emailaddress",
     "name",
+    "fullname",
     "ip",
-    "ip_address",
+    "ipaddress",
     "phone",
+    "phonenumber",
+    "customerid",
 ];
 
 /// Collects sessions (seed 001's `RuntimeCollector`). Cloning is cheap and shares them.
@@ -339,7 +344,7 @@ impl Sessions {
     pub fn export_to_file(&self, path: impl AsRef<Path>) -> std::io::Result<usize> {
         let mut sessions = self.sessions();
         for session in &mut sessions {
-            anonymise(&mut session.metadata);
+            pseudonymise(&mut session.metadata);
         }
         write_file(path.as_ref(), &sessions)?;
         Ok(sessions.len())
@@ -390,14 +395,24 @@ impl Open {
                 }));
             }
             EventType::ToolCompleted => {
-                let tool = field("tool").unwrap_or_else(|| "unknown".into());
-                let success = data.get("success").and_then(Value::as_bool).unwrap_or(true);
+                // Without a tool named: the oldest call still open.
+                let named = field("tool");
+                let open_call = |c: &Value| {
+                    c.get("success").is_none()
+                        && named.as_deref().is_none_or(|tool| c["tool"] == tool)
+                };
+                let tool = named.clone().unwrap_or_else(|| {
+                    let call = self.session.tool_calls.iter().find(|c| open_call(c));
+                    call.and_then(|c| c["tool"].as_str())
+                        .unwrap_or("unknown")
+                        .to_owned()
+                });
                 let error = field("error");
-                let call = self
-                    .session
-                    .tool_calls
-                    .iter_mut()
-                    .find(|c| c["tool"] == tool.as_str() && c.get("success").is_none());
+                let success = data
+                    .get("success")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(error.is_none());
+                let call = self.session.tool_calls.iter_mut().find(|c| open_call(c));
                 match call {
                     Some(call) => {
                         call["success"] = Value::Bool(success);
@@ -440,13 +455,16 @@ impl Open {
                 let open = self
                     .llms
                     .iter()
-                    .position(|(m, _)| *m == model || model.is_empty())
+                    .position(|(m, _)| *m == model || model.is_empty() || m.is_empty())
                     .map(|at| self.llms.remove(at).1);
                 let span = open.or_else(|| {
                     // A response without its request: dated back by its latency.
                     let parent = self.root.as_ref()?;
                     let latency = data.get("latency_ms").and_then(Value::as_u64).unwrap_or(0);
-                    let start = event.timestamp - Duration::from_millis(latency);
+                    let start = event
+                        .timestamp
+                        .checked_sub(Duration::from_millis(latency))
+                        .unwrap_or(event.timestamp);
                     Some(
                         tracer
                             .span(format!("chat {model}").trim_end().to_owned())
@@ -458,13 +476,9 @@ impl Open {
                     )
                 });
                 if let Some(mut span) = span {
-                    for (key, name) in [
-                        ("output_tokens", semconv::USAGE_OUTPUT_TOKENS),
-                        ("tokens", semconv::USAGE_OUTPUT_TOKENS),
-                    ] {
-                        if let Some(tokens) = data.get(key).and_then(Value::as_i64) {
-                            span.set_attribute(name, tokens);
-                        }
+                    let tokens = data.get("output_tokens").or_else(|| data.get("tokens"));
+                    if let Some(tokens) = tokens.and_then(Value::as_i64) {
+                        span.set_attribute(semconv::USAGE_OUTPUT_TOKENS, tokens);
                     }
                     span.set_status(Status::Ok);
                     span.end_at(event.timestamp);
@@ -491,27 +505,38 @@ impl Open {
     }
 }
 
-/// Whether `id` falls within `rate` (FNV-1a of the id against the rate's share of u64).
+/// Whether `id` falls within `rate` (its stable hash against the rate's share of u64).
 fn sampled(id: &str, rate: f64) -> bool {
     if rate >= 1.0 {
         return true;
     }
-    (fnv1a(id.as_bytes()) as f64) < rate * u64::MAX as f64
+    (stable_hash(id.as_bytes()) as f64) < rate * u64::MAX as f64
 }
 
-/// FNV-1a, 64 bits: a stable hash, the same in every process and build.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+/// FNV-1a, 64 bits, then SplitMix64's finalizer so that ids differing in their last
+/// byte (`job-1001`, `job-1002`) land far apart: the same in every process and build.
+fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    });
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
-/// Replaces the values of personal keys with a stable pseudonym (`anon-` and 16 hex
-/// digits of FNV-1a), so sessions of one person still group together.
-fn anonymise(metadata: &mut Map<String, Value>) {
+/// Replaces the values of the keys that name a person ([`PERSONAL_KEYS`], compared
+/// without case, `_`, `-` or `.`: `userId`, `user-id`, `e_mail`...) with a stable
+/// pseudonym (`anon-` and 16 hex digits), so sessions of one person still group together.
+/// A pseudonym, not encryption: a value guessed can be hashed and compared.
+pub fn pseudonymise(metadata: &mut Map<String, Value>) {
     for (key, value) in metadata.iter_mut() {
-        if PERSONAL_KEYS.contains(&key.to_ascii_lowercase().as_str()) && !value.is_null() {
-            let hash = fnv1a(value.to_string().as_bytes());
+        let plain: String = key
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if PERSONAL_KEYS.contains(&plain.as_str()) && !value.is_null() {
+            let hash = stable_hash(value.to_string().as_bytes());
             *value = Value::String(format!("anon-{hash:016x}"));
         }
     }

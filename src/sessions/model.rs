@@ -150,15 +150,20 @@ impl SessionTelemetry {
             .count()
     }
 
-    /// Tokens its LLM events name (`tokens` of requests, `tokens` or
-    /// `output_tokens` of responses).
+    /// Tokens its LLM events name: a request's `tokens` (or `input_tokens`), a
+    /// response's `output_tokens` (or `tokens`).
     pub fn tokens(&self) -> u64 {
+        let first = |e: &TelemetryEvent, keys: [&str; 2]| {
+            keys.iter()
+                .find_map(|k| e.data.get(*k).and_then(Value::as_u64))
+        };
         self.events
             .iter()
-            .filter(|e| e.event_type.starts_with("llm."))
-            .flat_map(|e| ["tokens", "input_tokens", "output_tokens"].map(|k| e.data.get(k)))
-            .flatten()
-            .filter_map(Value::as_u64)
+            .filter_map(|e| match e.event_type.as_str() {
+                "llm.request" => first(e, ["tokens", "input_tokens"]),
+                "llm.response" => first(e, ["output_tokens", "tokens"]),
+                _ => None,
+            })
             .sum()
     }
 

@@ -248,8 +248,8 @@ impl Skills {
         }
     }
 
-    /// The entry as a `skill_entry` record, under an id made of its span's, so that the
-    /// same entry recorded twice is stored once.
+    /// The entry as a `skill_entry` record, under an id made of its span's (a replay of
+    /// the log stores it once).
     #[cfg(feature = "store")]
     fn store_record(&self, entry: &SkillEntry, json: &Value, span: &crate::trace::SpanContext) {
         let Some(store) = &self.inner.store else {

@@ -105,6 +105,20 @@ fn expected(sessions: &[Value], entries: &[Value]) -> BTreeMap<String, (u64, f64
         .collect()
 }
 
+/// Telemetry recording into the store in `base`, as an agent beside the binary would.
+fn store_telemetry(base: &Path) -> lookout::Telemetry {
+    let config = lookout::config::Config::default()
+        .with_env(&lookout::config::env_map(&[(
+            lookout::store::BASE_DIR_ENV,
+            base.to_str().unwrap(),
+        )]))
+        .unwrap();
+    lookout::Telemetry::builder()
+        .config(config)
+        .build()
+        .unwrap()
+}
+
 fn close(a: &Value, b: f64) {
     assert!((a.as_f64().unwrap() - b).abs() < 1e-6, "{a} != {b}");
 }
@@ -259,16 +273,7 @@ fn eval_convert_writes_one_yaml_task_per_chosen_session() {
 #[test]
 fn analyze_reads_the_store_when_no_path_is_given() {
     let dir = tempfile::tempdir().unwrap();
-    let config = lookout::config::Config::default()
-        .with_env(&lookout::config::env_map(&[(
-            lookout::store::BASE_DIR_ENV,
-            dir.path().to_str().unwrap(),
-        )]))
-        .unwrap();
-    let telemetry = lookout::Telemetry::builder()
-        .config(config)
-        .build()
-        .unwrap();
+    let telemetry = store_telemetry(dir.path());
     let sessions = telemetry.sessions();
     for n in 0..6 {
         let id = sessions.start_session("p", json!({}));
@@ -300,16 +305,7 @@ fn analyze_reads_the_store_when_no_path_is_given() {
 #[test]
 fn a_session_is_a_tree_in_lookout_traces() {
     let dir = tempfile::tempdir().unwrap();
-    let config = lookout::config::Config::default()
-        .with_env(&lookout::config::env_map(&[(
-            lookout::store::BASE_DIR_ENV,
-            dir.path().to_str().unwrap(),
-        )]))
-        .unwrap();
-    let telemetry = lookout::Telemetry::builder()
-        .config(config)
-        .build()
-        .unwrap();
+    let telemetry = store_telemetry(dir.path());
     let sessions = telemetry.sessions();
     let id = sessions.start_session("Deploy my app", json!({}));
     for (kind, data) in [

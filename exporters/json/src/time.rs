@@ -5,30 +5,20 @@ use std::time::SystemTime;
 
 /// RFC 3339 in UTC with milliseconds: `2026-11-22T10:15:00.123Z`.
 pub fn rfc3339(time: SystemTime) -> String {
-    let Civil {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        millisecond,
-    } = Civil::of(time);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millisecond:03}Z")
+    let c = Civil::of(time);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second, c.millisecond
+    )
 }
 
 /// The compact form used in file names, sorting as time does: `20261122T101500123Z`.
 pub(crate) fn compact(time: SystemTime) -> String {
-    let Civil {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        millisecond,
-    } = Civil::of(time);
-    format!("{year:04}{month:02}{day:02}T{hour:02}{minute:02}{second:02}{millisecond:03}Z")
+    let c = Civil::of(time);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second, c.millisecond
+    )
 }
 
 #[cfg(test)]

@@ -16,9 +16,22 @@ pub(super) fn run(args: EvalArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&args.out).map_err(|e| {
         CliError::InvalidInput(format!("cannot create {}: {e}", args.out.display()))
     })?;
+    let mut used = std::collections::HashSet::new();
     for session in &chosen {
-        let task = lookout::sessions::to_eval_input(session);
-        let id = task["id"].as_str().unwrap_or("runtime-task");
+        let mut task = lookout::sessions::to_eval_input(session);
+        // Ids are cut short: two sessions sharing a prefix get -2, -3, ...
+        let base = task["id"].as_str().unwrap_or("runtime-task").to_owned();
+        let id = (1..)
+            .map(|n| {
+                if n == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}-{n}")
+                }
+            })
+            .find(|id| used.insert(id.clone()))
+            .expect("an unused id");
+        task["id"] = serde_json::Value::String(id.clone());
         let path = args.out.join(format!("{id}.yaml"));
         let yaml = yaml_serde::to_string(&task).map_err(|e| {
             CliError::InvalidInput(format!("session {} as YAML: {e}", session.session_id))

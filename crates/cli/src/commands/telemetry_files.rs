@@ -70,6 +70,19 @@ fn json_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
 /// Adds one file's sessions or entries.
 fn read_one(path: &Path, loaded: &mut Loaded) -> Result<(), CliError> {
     let invalid = |why: String| CliError::InvalidInput(format!("{}: {why}", path.display()));
+    // A live telemetry.json is read under its lock, never half an append.
+    let sidecar = path.with_file_name(format!("{}.state", lookout::skills::FILE_NAME));
+    if path
+        .file_name()
+        .is_some_and(|n| n == lookout::skills::FILE_NAME)
+        && sidecar.exists()
+    {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if let Ok(entries) = lookout::skills::TelemetryFile::new(dir).read_entries() {
+            loaded.entries.extend(entries);
+            return Ok(());
+        }
+    }
     let bytes = std::fs::read(path).map_err(|e| invalid(e.to_string()))?;
     let value: Value =
         serde_json::from_slice(&bytes).map_err(|e| invalid(format!("not JSON: {e}")))?;
