@@ -6,8 +6,8 @@
 //! parsing them. Every week's new file is written before any is renamed, and the
 //! directory is synced before the main file lets the entries go.
 
+use super::files::{set_aside, sync_dir};
 use super::lines::{self, CLOSING, Line};
-use super::telemetry_file::{set_aside, sync_dir};
 use lookout_export::calendar::iso_week;
 use std::collections::BTreeMap;
 use std::fs::{self, File};

@@ -134,6 +134,27 @@ impl<F: Future> Future for InCall<'_, F> {
 static GLOBAL: RwLock<Option<Skills>> = RwLock::new(None);
 
 impl Skills {
+    /// Starts timing a call of `skill`: its span is current while it is
+    /// [entered](SkillCall::enter), and [finishing](SkillCall::finish) it captures the
+    /// entry; dropped unfinished (a panic, an early return) it captures `failed`.
+    pub fn call(&self, skill: impl Into<String>) -> SkillCall {
+        let skill = skill.into();
+        let span = self.tracer().span(format!("skill {skill}")).start();
+        SkillCall::new(self.clone(), skill, span)
+    }
+
+    /// Runs `work` as a call of `skill`: `success` when it returns `Ok`, `failed` when
+    /// it returns `Err` or panics. A telemetry failure never reaches the caller.
+    pub fn time<T, E>(&self, skill: &str, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let call = self.call(skill);
+        let result = {
+            let _entered = call.enter();
+            work()
+        };
+        call.finish(if result.is_ok() { "success" } else { "failed" });
+        result
+    }
+
     /// Makes these the skills `#[lookout::skill]` functions record into (spans, metrics,
     /// the store and `telemetry.json` of this handle's [`crate::Telemetry`]).
     pub fn install(&self) {

@@ -1,7 +1,6 @@
 //! Where a skill entry goes once made: a span (`skill {name}`), the skill families, a
 //! `skill_entry` record in the store (feature `store`), and seed 000's `telemetry.json`.
 
-use super::call::SkillCall;
 use super::entry::{EntryError, SkillEntry, create_entry};
 use super::metrics::SkillFamilies;
 use super::telemetry_file::TelemetryFile;
@@ -120,6 +119,11 @@ impl Skills {
         self.inner.file.as_ref()
     }
 
+    /// The tracer its spans go to.
+    pub(super) fn tracer(&self) -> &Tracer {
+        &self.inner.tracer
+    }
+
     /// How inputs are redacted.
     pub fn redactor(&self) -> &Redactor {
         &self.inner.redactor
@@ -162,27 +166,6 @@ impl Skills {
             .start_time(start)
             .start();
         self.keep(entry, span)
-    }
-
-    /// Starts timing a call of `skill`: its span is current while it is
-    /// [entered](SkillCall::enter), and [finishing](SkillCall::finish) it captures the
-    /// entry; dropped unfinished (a panic, an early return) it captures `failed`.
-    pub fn call(&self, skill: impl Into<String>) -> SkillCall {
-        let skill = skill.into();
-        let span = self.inner.tracer.span(format!("skill {skill}")).start();
-        SkillCall::new(self.clone(), skill, span)
-    }
-
-    /// Runs `work` as a call of `skill`: `success` when it returns `Ok`, `failed` when
-    /// it returns `Err` or panics. A telemetry failure never reaches the caller.
-    pub fn time<T, E>(&self, skill: &str, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        let call = self.call(skill);
-        let result = {
-            let _entered = call.enter();
-            work()
-        };
-        call.finish(if result.is_ok() { "success" } else { "failed" });
-        result
     }
 
     /// Keeps `entry` everywhere it goes, ending `span` (already started) at its time.

@@ -5,6 +5,7 @@
 use serde_json::Value;
 use std::borrow::Cow;
 use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The bytes after the entries.
 pub(super) const CLOSING: &[u8] = b"\n]\n";
@@ -39,7 +40,7 @@ pub(super) fn of_values(entries: &[Value]) -> io::Result<Vec<Line<'static>>> {
         .map(|entry| {
             let bytes = serde_json::to_vec(entry).map_err(io::Error::other)?;
             Ok(Line {
-                time_ms: super::telemetry_file::entry_time_ms(entry),
+                time_ms: entry_time_ms(entry),
                 bytes: Cow::Owned(bytes),
             })
         })
@@ -72,10 +73,21 @@ pub(super) fn time_of(line: &[u8]) -> Option<u64> {
     if let Some(rest) = line.strip_prefix(KEY) {
         let end = rest.iter().position(|&b| b == b'"')?;
         let text = std::str::from_utf8(&rest[..end]).ok()?;
-        return lookout_export::calendar::parse_rfc3339(text).map(super::telemetry_file::unix_ms);
+        return lookout_export::calendar::parse_rfc3339(text).map(unix_ms);
     }
     let entry: Value = serde_json::from_slice(line).ok()?;
-    super::telemetry_file::entry_time_ms(&entry)
+    entry_time_ms(&entry)
+}
+
+/// An entry's `timestamp` as Unix milliseconds.
+pub(super) fn entry_time_ms(entry: &serde_json::Value) -> Option<u64> {
+    let time = entry.get("timestamp")?.as_str()?;
+    lookout_export::calendar::parse_rfc3339(time).map(unix_ms)
+}
+
+pub(super) fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

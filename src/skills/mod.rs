@@ -38,6 +38,7 @@ mod archive;
 mod call;
 mod capture;
 mod entry;
+mod files;
 mod lines;
 mod metrics;
 mod telemetry_file;

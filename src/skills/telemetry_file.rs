@@ -32,12 +32,13 @@
 //! half written; [`TelemetryFile::read_entries`] takes the lock and never does.
 
 use super::archive;
-use super::lines::{self, CLOSING};
+use super::files::{FileId, id_of, open_rw, read_at, set_aside, sync_dir, write_at};
+use super::lines::{self, CLOSING, entry_time_ms, unix_ms};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// The file's name in its directory.
 pub const FILE_NAME: &str = "telemetry.json";
@@ -117,9 +118,6 @@ struct Open {
     sidecar: File,
     data: Option<(File, FileId)>,
 }
-
-/// A file's identity: device and inode (a rename over it changes it).
-type FileId = (u64, u64);
 
 /// The sidecar's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -522,101 +520,6 @@ fn read_state(file: &File) -> io::Result<Option<State>> {
     Ok((read == STATE_LEN)
         .then(|| State::decode(&record))
         .flatten())
-}
-
-/// An entry's `timestamp` as Unix milliseconds.
-pub(super) fn entry_time_ms(entry: &serde_json::Value) -> Option<u64> {
-    let time = entry.get("timestamp")?.as_str()?;
-    lookout_export::calendar::parse_rfc3339(time).map(unix_ms)
-}
-
-pub(super) fn unix_ms(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Renames a file that is not a JSON array to `NAME.invalid-TIME`, keeping it.
-pub(super) fn set_aside(path: &Path) -> io::Result<PathBuf> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(FILE_NAME);
-    let aside = path.with_file_name(format!("{name}.invalid-{}", unix_ms(SystemTime::now())));
-    fs::rename(path, &aside)?;
-    Ok(aside)
-}
-
-fn open_rw(path: &Path) -> io::Result<File> {
-    OpenOptions::new().read(true).write(true).open(path)
-}
-
-/// Syncs the directory holding `path`, so that a rename into it survives a power loss.
-pub(super) fn sync_dir(path: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir)?.sync_all()?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
-}
-
-#[cfg(unix)]
-fn id_of(meta: &fs::Metadata) -> FileId {
-    use std::os::unix::fs::MetadataExt;
-    (meta.dev(), meta.ino())
-}
-
-#[cfg(not(unix))]
-fn id_of(meta: &fs::Metadata) -> FileId {
-    // Without inodes: the creation time stands for the file's identity.
-    let created = meta.created().map_or(0, unix_ms);
-    (0, created)
-}
-
-#[cfg(unix)]
-fn write_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
-}
-
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut read = 0;
-    while read < buf.len() {
-        match std::os::unix::fs::FileExt::read_at(file, &mut buf[read..], offset + read as u64) {
-            Ok(0) => break,
-            Ok(n) => read += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(read)
-}
-
-#[cfg(windows)]
-fn write_at(file: &File, mut bytes: &[u8], mut offset: u64) -> io::Result<()> {
-    while !bytes.is_empty() {
-        let n = std::os::windows::fs::FileExt::seek_write(file, bytes, offset)?;
-        bytes = &bytes[n..];
-        offset += n as u64;
-    }
-    Ok(())
-}
-
-#[cfg(windows)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut read = 0;
-    while read < buf.len() {
-        match std::os::windows::fs::FileExt::seek_read(
-            file,
-            &mut buf[read..],
-            offset + read as u64,
-        )? {
-            0 => break,
-            n => read += n,
-        }
-    }
-    Ok(read)
 }
 
 #[cfg(test)]
