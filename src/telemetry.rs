@@ -56,6 +56,7 @@ const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct TelemetryBuilder {
     cardinality_limit: usize,
+    redactor: crate::redact::Redactor,
     tracer: TracerBuilder,
     exporters: PipelineBuilder,
     config: ConfigSource,
@@ -92,6 +93,13 @@ impl TelemetryBuilder {
     /// Series per family before new label sets go to the overflow series (default 2,000).
     pub fn cardinality_limit(mut self, limit: usize) -> Self {
         self.cardinality_limit = limit;
+        self
+    }
+
+    /// How skill inputs and session prompts, data and metadata are redacted (default:
+    /// [`crate::redact::Redactor::default`]; add key words, turn emails or credentials off).
+    pub fn redactor(mut self, redactor: crate::redact::Redactor) -> Self {
+        self.redactor = redactor;
         self
     }
 
@@ -161,6 +169,7 @@ impl TelemetryBuilder {
         let skills = crate::skills::Skills::new(
             &registry,
             tracer.clone(),
+            self.redactor.clone(),
             config
                 .as_ref()
                 .and_then(Config::skills_dir_or_default)
@@ -171,6 +180,7 @@ impl TelemetryBuilder {
         let sessions = crate::sessions::Sessions::new(
             &registry,
             tracer.clone(),
+            self.redactor,
             config.as_ref().map_or(1.0, |c| c.session_sample_rate),
             #[cfg(feature = "store")]
             store.clone(),
@@ -202,12 +212,15 @@ impl TelemetryBuilder {
 
 impl TelemetryBuilder {
     /// Builds; an error (a bad configuration, an exporter that cannot open) is reported
-    /// on stderr and leaves every setting at its default with no exporters: recording
-    /// never fails for it.
+    /// on stderr and leaves every setting but the redactor at its default with no
+    /// exporters: recording never fails for it.
     pub fn build_or_warn(self) -> Telemetry {
+        // Redaction is not a setting to lose: what it hides stays hidden.
+        let redactor = self.redactor.clone();
         self.build().unwrap_or_else(|error| {
             eprintln!("lookout: {error}; exporting nothing");
             Telemetry::builder()
+                .redactor(redactor)
                 .without_env_exporters()
                 .build()
                 .expect("the agent families are constants, valid by construction (see tests)")
@@ -316,6 +329,7 @@ impl Telemetry {
     pub fn builder() -> TelemetryBuilder {
         TelemetryBuilder {
             cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
+            redactor: crate::redact::Redactor::default(),
             tracer: Tracer::builder(),
             exporters: PipelineBuilder::new(),
             config: ConfigSource::Environment,

@@ -301,3 +301,83 @@ fn refusals_each_have_a_code() {
         assert!(!text.contains(secret), "{secret}: {text}");
     }
 }
+
+#[test]
+fn no_secret_reaches_the_store_its_log_or_an_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = lookout::config::Config::default()
+        .with_env(&lookout::config::env_map(&[(
+            lookout::store::BASE_DIR_ENV,
+            dir.path().to_str().unwrap(),
+        )]))
+        .unwrap();
+    let telemetry = Telemetry::builder()
+        .config(config)
+        .redactor(lookout::redact::Redactor::default().key_word("badge"))
+        .build()
+        .unwrap();
+    let sessions = telemetry.sessions();
+    let secrets = [
+        "ada@example.com",
+        "hunter2-pw",
+        "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+        "badge-7731",
+        "xoxb-123456789012-abcdefghijklmn",
+    ];
+    let id = sessions.start_session(
+        &format!("email {} the report", secrets[0]),
+        json!({"db_password": secrets[1], "badge": secrets[3]}),
+    );
+    sessions
+        .record_event(
+            &id,
+            "tool.called",
+            None,
+            json!({"tool": "gh", "args": [secrets[2]]}),
+        )
+        .unwrap();
+    sessions
+        .record_event(
+            &id,
+            "llm.request",
+            None,
+            json!({"model": "m", "tokens": 3, "prompt": secrets[4]}),
+        )
+        .unwrap();
+    sessions.end_session(&id, "done", true, None).unwrap();
+    let skills = telemetry.skills();
+    let entry = skills
+        .create_entry(
+            "s",
+            &json!({"badge": secrets[3], "to": secrets[0]}).to_string(),
+            "success",
+            "1",
+            [None, None, None],
+        )
+        .unwrap();
+    skills.capture(&entry).unwrap();
+    sessions
+        .export_to_file(dir.path().join("export/sessions.json"))
+        .unwrap();
+    assert!(telemetry.flush().is_ok());
+    drop(telemetry);
+    let mut files = Vec::new();
+    let mut pending = vec![dir.path().to_owned()];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                pending.push(p)
+            } else {
+                files.push(p)
+            }
+        }
+    }
+    assert!(files.len() >= 4, "{files:?}");
+    for file in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} in {}", file.display());
+        }
+    }
+}

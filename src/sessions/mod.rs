@@ -142,6 +142,7 @@ impl Sessions {
     pub(crate) fn new(
         registry: &Registry,
         tracer: Tracer,
+        redactor: Redactor,
         sample_rate: f64,
         #[cfg(feature = "store")] store: Option<lookout_store::Store>,
     ) -> Result<Sessions, MetricError> {
@@ -149,7 +150,7 @@ impl Sessions {
             inner: Arc::new(Inner {
                 tracer,
                 families: SessionFamilies::register(registry)?,
-                redactor: Redactor::default(),
+                redactor,
                 sample_rate: sample_rate.clamp(0.0, 1.0),
                 open: Mutex::new(HashMap::new()),
                 ended: Mutex::new(VecDeque::new()),

@@ -80,11 +80,12 @@ impl CaptureError {
 }
 
 impl Skills {
-    /// Skills recording into `registry` and `tracer`, appending to `telemetry.json` in
-    /// `dir` when given.
+    /// Skills recording into `registry` and `tracer`, inputs redacted by `redactor`,
+    /// appending to `telemetry.json` in `dir` when given.
     pub(crate) fn new(
         registry: &Registry,
         tracer: Tracer,
+        redactor: Redactor,
         dir: Option<&Path>,
         #[cfg(feature = "store")] store: Option<lookout_store::Store>,
     ) -> Result<Skills, MetricError> {
@@ -92,7 +93,7 @@ impl Skills {
             inner: Arc::new(Inner {
                 tracer,
                 families: SkillFamilies::register(registry)?,
-                redactor: Redactor::default(),
+                redactor,
                 file: dir.map(TelemetryFile::new),
                 #[cfg(feature = "store")]
                 store,
@@ -107,6 +108,7 @@ impl Skills {
         Skills::new(
             &registry,
             Tracer::builder().build(),
+            Redactor::default(),
             dir,
             #[cfg(feature = "store")]
             None,
