@@ -373,11 +373,20 @@ fn no_secret_reaches_the_store_its_log_or_an_export() {
             }
         }
     }
-    assert!(files.len() >= 4, "{files:?}");
-    for file in files {
-        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+    let mut read = 0;
+    for file in &files {
+        // The database's -wal and -shm files go when its last connection closes.
+        let Ok(bytes) = std::fs::read(file) else {
+            continue;
+        };
+        read += 1;
+        let text = String::from_utf8_lossy(&bytes);
         for secret in secrets {
             assert!(!text.contains(secret), "{secret} in {}", file.display());
         }
     }
+    assert!(
+        read >= 4,
+        "the database, the log, telemetry.json, the export: {files:?}"
+    );
 }

@@ -232,8 +232,11 @@ fn no_secret_reaches_the_file_the_store_or_an_export() {
     let mut files = 0;
     for root in [dir.path(), exports.path()] {
         for file in walk(root) {
+            // The database's -wal and -shm files go when its last connection closes.
+            let Ok(bytes) = std::fs::read(&file) else {
+                continue;
+            };
             files += 1;
-            let bytes = std::fs::read(&file).unwrap();
             let text = String::from_utf8_lossy(&bytes);
             for secret in secrets {
                 assert!(!text.contains(secret), "{secret} in {}", file.display());
