@@ -29,6 +29,20 @@ def load(root):
     return groups
 
 
+def machine():
+    """The CPU model and core count of this machine, which the medians depend on."""
+    model, cores = "unknown CPU", 0
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model == "unknown CPU":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("processor"):
+                cores += 1
+    except OSError:
+        pass
+    return f"Machine: {model}, {cores or '?'} logical cores (the medians below are this machine's)"
+
+
 def human(ns):
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
         if ns >= scale:
@@ -57,6 +71,7 @@ def main():
     if not groups:
         sys.exit(f"no criterion results under {args.root}: run cargo bench first")
 
+    print(machine())
     for group in sorted(groups):
         benches = groups[group]
         ref = reference(benches)
