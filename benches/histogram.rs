@@ -26,6 +26,28 @@ fn cycle(values: &[f64]) -> impl FnMut() -> f64 + '_ {
     }
 }
 
+/// Times `iters` calls of `record` in chunks of [`CHUNK`], running the metrics
+/// recorder's upkeep between chunks, untimed.
+fn in_chunks(
+    iters: u64,
+    upkeep: &metrics_exporter_prometheus::PrometheusHandle,
+    mut record: impl FnMut(),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        let start = Instant::now();
+        for _ in 0..n {
+            record();
+        }
+        total += start.elapsed();
+        upkeep.run_upkeep();
+        left -= n;
+    }
+    total
+}
+
 fn record(c: &mut Criterion) {
     let values = peers::durations();
     let mut group = c.benchmark_group("histogram/record");
@@ -60,21 +82,7 @@ fn record(c: &mut Criterion) {
     let metrics = metrics::with_local_recorder(&recorder, || metrics::histogram!("d_seconds"));
     let upkeep = recorder.handle();
     group.bench_function("metrics", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(CHUNK);
-                let start = Instant::now();
-                for _ in 0..n {
-                    metrics.record(black_box(next()));
-                }
-                total += start.elapsed();
-                upkeep.run_upkeep();
-                left -= n;
-            }
-            total
-        })
+        b.iter_custom(|iters| in_chunks(iters, &upkeep, || metrics.record(black_box(next()))))
     });
 
     let (_provider, meter) = peers::otel_meter(2000);
@@ -159,20 +167,10 @@ fn labelled_record(c: &mut Criterion) {
     group.bench_function("metrics", |b| {
         metrics::with_local_recorder(&recorder, || {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    let n = left.min(CHUNK);
-                    let start = Instant::now();
-                    for _ in 0..n {
-                        metrics::histogram!("d_seconds", "agent_type" => "coder", "phase" => "code", "status" => "success")
-                            .record(black_box(next()));
-                    }
-                    total += start.elapsed();
-                    upkeep.run_upkeep();
-                    left -= n;
-                }
-                total
+                in_chunks(iters, &upkeep, || {
+                    metrics::histogram!("d_seconds", "agent_type" => "coder", "phase" => "code", "status" => "success")
+                        .record(black_box(next()))
+                })
             })
         })
     });

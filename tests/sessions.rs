@@ -361,18 +361,7 @@ fn no_secret_reaches_the_store_its_log_or_an_export() {
         .unwrap();
     assert!(telemetry.flush().is_ok());
     drop(telemetry);
-    let mut files = Vec::new();
-    let mut pending = vec![dir.path().to_owned()];
-    while let Some(d) = pending.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                pending.push(p)
-            } else {
-                files.push(p)
-            }
-        }
-    }
+    let files = lookout_testkit::files_under(dir.path());
     let mut read = 0;
     for file in &files {
         // The database's -wal and -shm files go when its last connection closes.

@@ -32,12 +32,15 @@ impl Execution {
         }
     }
 
-    /// A seed 000 entry's figures (`success` is the status `success`); `None` when it
+    /// A seed 000 entry's figures ([`crate::skills::is_success`]); `None` when it
     /// is not an entry (no `skill` or `duration_ms`).
     pub fn of_entry(entry: &Value) -> Option<Execution> {
         Some(Execution {
             skill: entry.get("skill")?.as_str()?.to_owned(),
-            success: entry.get("status").and_then(Value::as_str) == Some("success"),
+            success: entry
+                .get("status")
+                .and_then(Value::as_str)
+                .is_some_and(crate::skills::is_success),
             duration_ms: entry.get("duration_ms")?.as_f64()?,
             tool_calls: 0,
         })

@@ -176,8 +176,7 @@ impl Sessions {
 
     /// Starts a session under an id chosen elsewhere (a webhook's, a log's).
     pub fn start_session_with_id(&self, id: &str, prompt: &str, metadata: Value) {
-        let mut prompt = Value::String(prompt.to_owned());
-        self.inner.redactor.redact(&mut prompt);
+        let prompt = self.redacted_text(prompt);
         let metadata = match self.redacted(metadata) {
             Value::Object(map) => map,
             Value::Null => Map::new(),
@@ -191,7 +190,7 @@ impl Sessions {
                 .span("session")
                 .root()
                 .attribute(semconv::CONVERSATION_ID, id.to_owned())
-                .attribute("lookout.session.prompt", text(&prompt).to_owned())
+                .attribute("lookout.session.prompt", prompt.clone())
                 .start_time(start_time)
                 .start()
         });
@@ -200,7 +199,7 @@ impl Sessions {
             start_time,
             end_time: None,
             skill_name: None,
-            prompt: text(&prompt).to_owned(),
+            prompt,
             output: String::new(),
             events: Vec::new(),
             tool_calls: Vec::new(),
@@ -281,15 +280,9 @@ impl Sessions {
             .lock()
             .remove(id)
             .ok_or_else(|| SessionError::UnknownSession(id.to_owned()))?;
-        let mut output = Value::String(output.to_owned());
-        self.inner.redactor.redact(&mut output);
-        session.output = text(&output).to_owned();
+        session.output = self.redacted_text(output);
         session.success = success;
-        session.error = error.map(|e| {
-            let mut e = Value::String(e.to_owned());
-            self.inner.redactor.redact(&mut e);
-            text(&e).to_owned()
-        });
+        session.error = error.map(|e| self.redacted_text(e));
         let end = model::now();
         session.end_time = Some(end);
         for (_, mut span) in tools.into_iter().chain(llms) {
@@ -359,6 +352,13 @@ impl Sessions {
     fn redacted(&self, mut value: Value) -> Value {
         self.inner.redactor.redact(&mut value);
         value
+    }
+
+    fn redacted_text(&self, text: &str) -> String {
+        match self.redacted(Value::String(text.to_owned())) {
+            Value::String(text) => text,
+            _ => String::new(),
+        }
     }
 }
 
@@ -438,13 +438,7 @@ impl Open {
             EventType::LlmRequest => {
                 if let Some(parent) = self.root.as_ref() {
                     let model = field("model").unwrap_or_default();
-                    let mut span = tracer
-                        .span(format!("chat {model}").trim_end().to_owned())
-                        .parent(parent.context())
-                        .attribute(semconv::OPERATION_NAME, "chat")
-                        .attribute(semconv::REQUEST_MODEL, model.clone())
-                        .start_time(event.timestamp)
-                        .start();
+                    let mut span = chat_span(tracer, parent, &model, event.timestamp);
                     if let Some(tokens) = data.get("tokens").and_then(Value::as_i64) {
                         span.set_attribute(semconv::USAGE_INPUT_TOKENS, tokens);
                     }
@@ -466,15 +460,7 @@ impl Open {
                         .timestamp
                         .checked_sub(Duration::from_millis(latency))
                         .unwrap_or(event.timestamp);
-                    Some(
-                        tracer
-                            .span(format!("chat {model}").trim_end().to_owned())
-                            .parent(parent.context())
-                            .attribute(semconv::OPERATION_NAME, "chat")
-                            .attribute(semconv::REQUEST_MODEL, model.clone())
-                            .start_time(start)
-                            .start(),
-                    )
+                    Some(chat_span(tracer, parent, &model, start))
                 });
                 if let Some(mut span) = span {
                     let tokens = data.get("output_tokens").or_else(|| data.get("tokens"));
@@ -543,8 +529,15 @@ pub fn pseudonymise(metadata: &mut Map<String, Value>) {
     }
 }
 
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or_default()
+/// An inference span (`chat {model}`) under `parent`, started at `start`.
+fn chat_span(tracer: &Tracer, parent: &Span, model: &str, start: std::time::SystemTime) -> Span {
+    tracer
+        .span(format!("chat {model}").trim_end().to_owned())
+        .parent(parent.context())
+        .attribute(semconv::OPERATION_NAME, "chat")
+        .attribute(semconv::REQUEST_MODEL, model.to_owned())
+        .start_time(start)
+        .start()
 }
 
 fn json_type(value: &Value) -> &'static str {

@@ -1,7 +1,7 @@
 //! Where a skill entry goes once made: a span (`skill {name}`), the skill families, a
 //! `skill_entry` record in the store (feature `store`), and seed 000's `telemetry.json`.
 
-use super::entry::{EntryError, SkillEntry, create_entry};
+use super::entry::{EntryError, SkillEntry, create_entry, is_success};
 use super::metrics::SkillFamilies;
 use super::telemetry_file::TelemetryFile;
 use crate::metrics::{MetricError, Registry};
@@ -197,9 +197,10 @@ impl Skills {
             SKILL_INPUTS,
             Value::Object(entry.inputs.clone()).to_string(),
         );
-        span.set_status(match entry.status.as_str() {
-            "success" | "succeeded" | "ok" => Status::Ok,
-            other => Status::Error(other.to_owned().into()),
+        span.set_status(if is_success(&entry.status) {
+            Status::Ok
+        } else {
+            Status::Error(entry.status.clone().into())
         });
         #[cfg(feature = "store")]
         self.store_record(entry, &json, span.context());

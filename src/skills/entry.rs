@@ -45,6 +45,12 @@ pub enum EntryError {
     InvalidDuration(String),
 }
 
+/// Whether an entry's status means it succeeded (`success`, also `succeeded` and `ok`):
+/// its span's status and the analysis' success rate read it so.
+pub fn is_success(status: &str) -> bool {
+    matches!(status, "success" | "succeeded" | "ok")
+}
+
 /// Seed 000's `create_telemetry_entry`: `inputs` is JSON text of an object (redacted by
 /// `redactor`), `duration_ms` the text or number given; empty optional fields are none.
 pub fn create_entry(

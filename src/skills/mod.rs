@@ -49,5 +49,5 @@ pub use capture::{
     CaptureError, Captured, SKILL_CALLER, SKILL_INPUTS, SKILL_NAME, SKILL_STATUS, SKILL_WORKFLOW,
     Skills,
 };
-pub use entry::{EntryError, SkillEntry, create_entry};
+pub use entry::{EntryError, SkillEntry, create_entry, is_success};
 pub use telemetry_file::{ARCHIVE_DIR, Appended, Clock, FILE_NAME, Rotation, TelemetryFile};

@@ -103,8 +103,9 @@ pub(crate) struct CaptureArgs {
     pub(crate) workflow: Option<String>,
     /// Who called it (`cli`, `api`, `workflow`, `agent`).
     pub(crate) caller: Option<String>,
-    /// The directory of telemetry.json [default: registry/ in the store's directory].
-    #[arg(long, env = "LOOKOUT_SKILLS_DIR", value_name = "DIR")]
+    /// The directory of telemetry.json [default: LOOKOUT_SKILLS_DIR, else registry/ in
+    /// the store's directory].
+    #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
 }
 

@@ -231,7 +231,7 @@ fn no_secret_reaches_the_file_the_store_or_an_export() {
     assert_eq!(kept["llm"]["max_tokens"], 200);
     let mut files = 0;
     for root in [dir.path(), exports.path()] {
-        for file in walk(root) {
+        for file in lookout_testkit::files_under(root) {
             // The database's -wal and -shm files go when its last connection closes.
             let Ok(bytes) = std::fs::read(&file) else {
                 continue;
@@ -254,20 +254,6 @@ fn no_secret_reaches_the_file_the_store_or_an_export() {
 
 fn response_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
-}
-
-/// Every regular file under `root`.
-fn walk(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(root).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]

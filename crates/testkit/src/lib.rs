@@ -50,6 +50,23 @@ pub fn require_tool(name: &str, install: &str) -> Option<PathBuf> {
     found
 }
 
+/// Every regular file under `dir`, in subdirectories too (for scanning what a test wrote).
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
 /// `python3` with the OpenTelemetry SDK importable (`pip install opentelemetry-sdk`), or
 /// `None` after [`skip`].
 pub fn require_python_otel() -> Option<PathBuf> {
