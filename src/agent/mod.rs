@@ -21,6 +21,7 @@ mod error_rate;
 mod execution;
 mod families;
 pub mod semconv;
+mod spans;
 mod tool;
 mod tracking;
 

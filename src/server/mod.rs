@@ -5,7 +5,7 @@
 
 mod routes;
 
-pub use routes::{EXPORT_PATH, SCRAPE_DURATION_METRIC};
+pub use routes::{EXPORT_PATH, Routes, SCRAPE_DURATION_METRIC};
 
 use crate::Telemetry;
 use hyper::server::conn::http1;
@@ -14,6 +14,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long shutdown waits for open connections to finish.
@@ -46,10 +47,61 @@ pub async fn serve(
     metrics_path: String,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let router = routes::Router::new(telemetry, metrics_path);
+    let routes = Routes::new(telemetry, metrics_path);
+    let service = hyper::service::service_fn(move |req| {
+        let routes = routes.clone();
+        async move { Ok::<_, std::convert::Infallible>(routes.respond(&req).await) }
+    });
+    serve_connections(listener, service, ConnectionLimits::default(), shutdown).await
+}
+
+/// What a server allows each connection and how many it holds at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A client that has not sent a request's whole head within this is disconnected.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Serves HTTP/1.1 connections from `listener` with `service` until `shutdown` resolves,
+/// then lets open connections finish for up to [`SHUTDOWN_GRACE`]: the accept loop of
+/// [`serve`], for any service (the `lookout` daemon's API among them).
+pub async fn serve_connections<S, B>(
+    listener: tokio::net::TcpListener,
+    service: S,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
@@ -60,19 +112,15 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let router = router.clone();
-                let service = hyper::service::service_fn(move |req| {
-                    let router = router.clone();
-                    async move { Ok::<_, std::convert::Infallible>(router.respond(&req).await) }
-                });
                 let connection = http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), service);
+                    .header_read_timeout(limits.header_read_timeout)
+                    .serve_connection(TokioIo::new(stream), service.clone());
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     // A client that goes away mid-response is not the server's error.
                     let _ = connection.await;
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,

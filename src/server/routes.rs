@@ -16,8 +16,9 @@ pub const EXPORT_PATH: &str = "/export";
 /// Scrape durations, exposed on the next scrape.
 pub const SCRAPE_DURATION_METRIC: &str = "lookout_scrape_duration_seconds";
 
+/// The engine's endpoints, for a server of its own or as part of another's.
 #[derive(Clone)]
-pub(super) struct Router {
+pub struct Routes {
     inner: Arc<Inner>,
 }
 
@@ -27,8 +28,17 @@ struct Inner {
     scrape_duration: Option<Family<Histogram>>,
 }
 
-impl Router {
-    pub(super) fn new(telemetry: Telemetry, metrics_path: String) -> Self {
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("metrics_path", &self.inner.metrics_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Routes {
+    /// Routes serving `telemetry`, the exposition at `metrics_path` (none if empty).
+    pub fn new(telemetry: Telemetry, metrics_path: String) -> Self {
         let descriptor = Descriptor::new(
             SCRAPE_DURATION_METRIC,
             "Time to encode the /metrics exposition.",
@@ -37,7 +47,7 @@ impl Router {
         // Registration can only fail if the application took this name for itself; then
         // scrapes go unmeasured rather than unserved.
         let scrape_duration = telemetry.registry().histogram(descriptor).ok();
-        Router {
+        Routes {
             inner: Arc::new(Inner {
                 telemetry,
                 metrics_path,
@@ -47,7 +57,7 @@ impl Router {
     }
 
     /// Answers a request; `POST /export` flushes the exporters off the async threads.
-    pub(super) async fn respond<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+    pub async fn respond<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
         if req.uri().path() == EXPORT_PATH && req.method() == Method::POST {
             let telemetry = self.inner.telemetry.clone();
             return match tokio::task::spawn_blocking(move || telemetry.flush()).await {
@@ -58,7 +68,7 @@ impl Router {
         self.handle(req)
     }
 
-    pub(super) fn handle<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+    fn handle<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
         if req.uri().path() == EXPORT_PATH {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n");
             response

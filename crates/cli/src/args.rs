@@ -168,6 +168,23 @@ pub(crate) struct ServeArgs {
     /// variables override it.
     #[arg(long, env = "LOOKOUT_CONFIG")]
     pub(crate) config: Option<PathBuf>,
+    /// Requests must carry `Authorization: Bearer TOKEN` (all but GET /health); required
+    /// to listen on an address other than loopback.
+    #[arg(long, env = "LOOKOUT_API_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Listen on a non-loopback address without a token (anyone who reaches the port can
+    /// write to the store).
+    #[arg(long)]
+    pub(crate) no_auth: bool,
+    /// An origin a browser may call the API from (repeatable); none: CORS off.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub(crate) cors_origins: Vec<String>,
+    /// The largest request body accepted, decompressed, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub(crate) max_body: usize,
+    /// Connections served at once; more wait.
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) max_connections: usize,
 }
 
 /// `lookout metrics` flags, beside the global `--url`, `--json`, `--timeout`.

@@ -1,6 +1,7 @@
 //! The `lookout` binary: raw flags ([`args`]) resolve to settings ([`settings`]), then one
 //! command runs ([`commands`]); its error becomes a coded message and an exit status.
 
+mod api;
 mod args;
 mod client;
 mod commands;

@@ -167,8 +167,35 @@ impl Store {
     /// full or read-only disk, the size limit); an index that lags behind is no error,
     /// since the log is the truth.
     pub fn record_durable(&self, record: Record, timeout: Duration) -> Result<(), FlushError> {
-        let entry = Entry::Record(record);
-        self.ask(|reply| Message::Durable { entry, reply }, timeout)
+        self.durable(vec![Entry::Record(record)], timeout)
+    }
+
+    /// Records all of `records` and waits, as [`Store::record_durable`] does, until they
+    /// are in the log, synced: one append and one sync for all of them.
+    pub fn records_durable(
+        &self,
+        records: impl IntoIterator<Item = Record>,
+        timeout: Duration,
+    ) -> Result<(), FlushError> {
+        self.durable(records.into_iter().map(Entry::Record).collect(), timeout)
+    }
+
+    /// Records finished spans and waits until they are in the log, synced: what an
+    /// ingest endpoint acknowledging spans needs.
+    pub fn spans_durable(
+        &self,
+        spans: impl IntoIterator<Item = FinishedSpan>,
+        timeout: Duration,
+    ) -> Result<(), FlushError> {
+        let entries = spans
+            .into_iter()
+            .map(|s| Entry::Span(Box::new(s)))
+            .collect();
+        self.durable(entries, timeout)
+    }
+
+    fn durable(&self, entries: Vec<Entry>, timeout: Duration) -> Result<(), FlushError> {
+        self.ask(|reply| Message::Durable { entries, reply }, timeout)
     }
 
     /// Sends `message`, waiting up to `timeout` for room in the queue.

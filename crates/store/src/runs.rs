@@ -134,12 +134,16 @@ pub struct RunFilter {
     pub status: Option<String>,
     /// Started at or after this (RFC 3339, compared as text as the column is).
     pub since: Option<String>,
+    /// Started before this (RFC 3339, compared as text).
+    pub until: Option<String>,
     /// Only runs recorded on this host.
     pub host: Option<String>,
     /// Only runs with this `api_posting_status`.
     pub posting_status: Option<String>,
     /// At most this many, newest first (0: no limit).
     pub limit: usize,
+    /// Skip this many of the newest first.
+    pub offset: usize,
 }
 
 /// The runs `filter` selects, newest first, each as the body of its newest state.
@@ -152,7 +156,8 @@ pub fn list(
          WHERE (?1 IS NULL OR agent_name = ?1) AND (?2 IS NULL OR job_type = ?2)
            AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR start_time >= ?4)
            AND (?5 IS NULL OR host = ?5) AND (?6 IS NULL OR api_posting_status = ?6)
-         ORDER BY start_time DESC LIMIT ?7",
+           AND (?8 IS NULL OR start_time < ?8)
+         ORDER BY start_time DESC, run_id LIMIT ?7 OFFSET ?9",
         RUN_FIELDS.join(", ")
     );
     let mut statement = conn.prepare(&sql)?;
@@ -168,7 +173,9 @@ pub fn list(
         filter.since,
         filter.host,
         filter.posting_status,
-        limit
+        limit,
+        filter.until,
+        filter.offset as i64
     ])?;
     let mut runs = Vec::new();
     while let Some(row) = rows.next()? {
@@ -365,4 +372,61 @@ pub fn ids_starting_with(
     statement
         .query_map(params![prefix, limit as i64], |r| r.get(0))?
         .collect()
+}
+
+/// The run a client's `event_id` names: the run whose id it is (seed 002's posting sends
+/// `event_id` = `run_id`), else the run one of whose states was recorded under it.
+pub fn run_of_event(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(
+        "SELECT run_id FROM agent_runs WHERE run_id = ?1
+         UNION ALL
+         SELECT json_extract(body, '$.run_id') FROM telemetry_records
+          WHERE event_id = ?1 AND kind = 'run'
+         LIMIT 1",
+        [event_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// The body of the `run` record stored under `event_id`, if any.
+pub fn recorded_state(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<RunBody>> {
+    use rusqlite::OptionalExtension;
+    let body: Option<String> = conn
+        .query_row(
+            "SELECT body FROM telemetry_records WHERE event_id = ?1 AND kind = 'run'",
+            [event_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+}
+
+/// The distinct values of column `field` of `agent_runs` (one of [`RUN_FIELDS`]), sorted,
+/// at most `limit`; `None` if `field` is not a column.
+pub fn distinct(
+    conn: &Connection,
+    field: &str,
+    limit: usize,
+) -> rusqlite::Result<Option<Vec<serde_json::Value>>> {
+    let Some(column) = RUN_FIELDS.iter().find(|f| **f == field) else {
+        return Ok(None);
+    };
+    let mut statement = conn.prepare(&format!(
+        "SELECT DISTINCT {column} FROM agent_runs WHERE {column} IS NOT NULL
+         ORDER BY {column} LIMIT ?1"
+    ))?;
+    let values = statement
+        .query_map([limit as i64], |r| {
+            Ok(match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Integer(n) => n.into(),
+                rusqlite::types::ValueRef::Real(x) => x.into(),
+                other => String::from_utf8_lossy(other.as_bytes().unwrap_or_default())
+                    .into_owned()
+                    .into(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(values))
 }

@@ -27,10 +27,10 @@ pub(crate) enum Message {
     Entry(Entry),
     /// A record to build here, then store as an entry.
     Deferred(Deferred),
-    /// An entry whose sender waits to hear that it is in the log, synced: `Err` with the
-    /// reason when its batch did not reach the log.
+    /// Entries whose sender waits to hear that they are in the log, synced: `Err` with
+    /// the reason when their batch did not reach the log.
     Durable {
-        entry: Entry,
+        entries: Vec<Entry>,
         reply: Sender<Result<(), FlushError>>,
     },
     /// Answer once everything sent before is in the log (synced) and the index; with
@@ -255,10 +255,10 @@ impl Writer {
                         }
                         None => self.dropped(DropReason::BodyPanicked, 1),
                     },
-                    Message::Durable { entry, reply } => {
-                        batch.push(entry);
-                        after_last_flush += 1;
-                        durable_waiters.push(reply);
+                    Message::Durable { entries, reply } => {
+                        after_last_flush += entries.len() as u64;
+                        durable_waiters.push((reply, entries.len() as u64));
+                        batch.extend(entries);
                     }
                     Message::Flush {
                         reply,
@@ -278,11 +278,10 @@ impl Writer {
             let logged = self.write(batch);
             if !durable_waiters.is_empty() {
                 // In the log and synced is durable: the index catches up from the log.
-                let answer = logged
-                    .and_then(|()| self.sync_log())
-                    .map_err(|reason| FlushError::Dropped { count: 1, reason });
-                for reply in durable_waiters {
-                    let _ = reply.send(answer.clone());
+                let answer = logged.and_then(|()| self.sync_log());
+                for (reply, count) in durable_waiters {
+                    let answer = answer.map_err(|reason| FlushError::Dropped { count, reason });
+                    let _ = reply.send(answer);
                 }
             }
             if !waiters.is_empty() {

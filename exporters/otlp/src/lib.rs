@@ -68,6 +68,8 @@
 mod config;
 mod encode;
 mod exporter;
+#[cfg(feature = "ingest")]
+pub mod ingest;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 mod settings;

@@ -1,10 +1,11 @@
 //! `lookout serve`: the daemon's endpoint.
 
+use crate::api::ApiOptions;
 use crate::args::ServeArgs;
 use crate::error::CliError;
 use lookout::Telemetry;
 use lookout::config::{Config, DEFAULT_LISTEN, process_env};
-use lookout::server::serve;
+use lookout::server::{ConnectionLimits, serve_connections};
 use lookout_query::monitors::MonitorConfig;
 use std::time::Duration;
 
@@ -23,11 +24,12 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let (listen, path) = match &config.prometheus {
         Some(p) => (
             args.listen.unwrap_or(p.listen),
-            args.path.unwrap_or(p.path.clone()),
+            args.path.clone().unwrap_or(p.path.clone()),
         ),
         // No exposition: /health, /version and /export only.
         None => (args.listen.unwrap_or(DEFAULT_LISTEN), String::new()),
     };
+    let options = api_options(&args, listen, path.clone())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| CliError::Bind {
@@ -40,8 +42,9 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         .config(config)
         .exporters(super::exporters_on_this_runtime())
         .build()?;
+    let router = crate::api::router(telemetry.clone(), &options);
     println!(
-        "lookout {} serving http://{addr}{} (and /health, /version, POST /export)",
+        "lookout {} serving http://{addr}{} (and /health, /version, POST /export, /api/v1, OTLP /v1/traces)",
         lookout::VERSION,
         path
     );
@@ -62,7 +65,12 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         );
         crate::monitors::start(&telemetry, monitors);
     }
-    let served = serve(telemetry.clone(), listener, path, shutdown_signal()).await;
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections,
+        ..ConnectionLimits::default()
+    };
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let served = serve_connections(listener, service, limits, shutdown_signal()).await;
     let flushing = telemetry.clone();
     let report = tokio::task::spawn_blocking(move || flushing.shutdown(SHUTDOWN_TIMEOUT))
         .await
@@ -73,6 +81,35 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     served.map_err(CliError::Runtime)?;
     println!("lookout stopped");
     Ok(())
+}
+
+/// The API's guards from the flags: a token is required off loopback unless `--no-auth`.
+fn api_options(
+    args: &ServeArgs,
+    listen: std::net::SocketAddr,
+    metrics_path: String,
+) -> Result<ApiOptions, CliError> {
+    let token = args.token.clone().filter(|t| !t.is_empty());
+    if token.is_none() && !listen.ip().is_loopback() && !args.no_auth {
+        return Err(CliError::InvalidInput(format!(
+            "{listen} is reachable from other machines: give --token (or LOOKOUT_API_TOKEN), or --no-auth to serve it open"
+        )));
+    }
+    let cors_origins = args
+        .cors_origins
+        .iter()
+        .map(|origin| {
+            http::HeaderValue::from_str(origin)
+                .map_err(|_| CliError::InvalidInput(format!("{origin:?} is not an origin")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ApiOptions {
+        metrics_path,
+        token,
+        cors_origins,
+        body_limit: args.max_body,
+        ..ApiOptions::default()
+    })
 }
 
 /// How long `serve` waits for its exporters when it stops.
