@@ -1,6 +1,7 @@
 //! Tests of the `lookout` binary: one test binary, shared helpers in `util`.
 
 mod analyze;
+mod api;
 mod capture;
 mod cli;
 mod exporting;

@@ -157,7 +157,7 @@ pub fn list(
            AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR start_time >= ?4)
            AND (?5 IS NULL OR host = ?5) AND (?6 IS NULL OR api_posting_status = ?6)
            AND (?8 IS NULL OR start_time < ?8)
-         ORDER BY start_time DESC, run_id LIMIT ?7 OFFSET ?9",
+         ORDER BY start_time DESC, rowid DESC LIMIT ?7 OFFSET ?9",
         RUN_FIELDS.join(", ")
     );
     let mut statement = conn.prepare(&sql)?;

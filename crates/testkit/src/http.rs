@@ -72,6 +72,47 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -
     parse(&raw).unwrap_or_else(|| panic!("{method} {url}: not an HTTP response: {raw:?}"))
 }
 
+/// Sends a request whose body the server may refuse before reading it all (a body over
+/// a cap): the body is written on a thread of its own, a write the server cut short is
+/// no error, and the answer is read meanwhile.
+pub fn request_cut_short(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Response {
+    let authority = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("{url}: only http:// URLs"));
+    let path = &url["http://".len() + authority.len()..];
+    let mut stream = TcpStream::connect(authority).unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a timeout");
+    let mut head = format!(
+        "POST {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut writer = stream.try_clone().expect("a second handle");
+    let written = std::thread::spawn(move || {
+        let _ = writer
+            .write_all(head.as_bytes())
+            .and_then(|()| writer.write_all(&body));
+    });
+    let mut raw = Vec::new();
+    // A reset after the answer arrived ends the read; what came before it counts.
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = written.join();
+    parse(&raw).unwrap_or_else(|| panic!("POST {url}: not an HTTP response: {raw:?}"))
+}
+
 fn parse(raw: &[u8]) -> Option<Response> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..end]).ok()?;
