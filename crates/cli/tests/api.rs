@@ -738,7 +738,8 @@ fn bad_input_is_refused_with_its_status_code_and_field() {
         );
         refused(&response, status, code, field);
     }
-    let raw_cases: [(&str, &[(&str, &str)], &[u8], u16, &str); 5] = [
+    type RawCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8], u16, &'a str);
+    let raw_cases: [RawCase; 5] = [
         (
             "/api/v1/runs",
             &[("content-type", "application/json")],
