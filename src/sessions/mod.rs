@@ -326,6 +326,17 @@ impl Sessions {
         Ok(session)
     }
 
+    /// Whether session `id` is open (started, not ended).
+    pub fn is_open(&self, id: &str) -> bool {
+        self.inner.open.lock().contains_key(id)
+    }
+
+    /// Session `id`, if it ended and this collector keeps it.
+    pub fn ended(&self, id: &str) -> Option<SessionTelemetry> {
+        let ended = self.inner.ended.lock();
+        ended.iter().rev().find(|s| s.session_id == id).cloned()
+    }
+
     /// The ended sessions this collector keeps (sampled ones, the newest
     /// [`KEPT_SESSIONS`]).
     pub fn sessions(&self) -> Vec<SessionTelemetry> {

@@ -1,149 +1,13 @@
 //! `lookout serve`'s HTTP API against a real daemon process: seed 002's run endpoints
 //! (success, every kind of bad input with its status and code, idempotent retries, a
 //! concurrent duplicate batch), the guards (token, body cap at the limit and one byte
-//! over, a gzip bomb, unknown encodings) and OTLP/HTTP ingest into the store and the
-//! agent families.
+//! over, a gzip bomb, unknown encodings).
 
-use lookout::store::rusqlite::Connection;
-use lookout_testkit::{Response, request, request_cut_short};
+use crate::daemon::{Daemon, answer, refused};
+use lookout_testkit::{Response, request_cut_short};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-/// A `lookout serve` on a store of its own, stopped when dropped.
-pub struct Daemon {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-    /// Its store's base directory.
-    pub base: PathBuf,
-    dir: Option<tempfile::TempDir>,
-    /// Its stdout, read to the banner and kept open (it prints more when it stops).
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl Daemon {
-    /// Starts `lookout serve --listen 127.0.0.1:0 ARGS` and waits for its banner.
-    pub fn start(args: &[&str]) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        Daemon::start_on(dir, args)
-    }
-
-    fn start_on(dir: tempfile::TempDir, args: &[&str]) -> Daemon {
-        let base = dir.path().to_path_buf();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env(lookout::store::BASE_DIR_ENV, &base)
-            .env_remove("LOOKOUT_JSON_DIR")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove(lookout::config::STORE_ENV)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        stdout.read_line(&mut banner).unwrap();
-        let addr = banner
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
-            .and_then(|w| w.split('/').next())
-            .unwrap_or_else(|| panic!("no URL in {banner:?}"));
-        Daemon {
-            child,
-            url: format!("http://{addr}"),
-            base,
-            dir: Some(dir),
-            _stdout: stdout,
-        }
-    }
-
-    /// Stops it and starts another on the same store.
-    pub fn restart(mut self, args: &[&str]) -> Daemon {
-        let dir = self.dir.take().unwrap();
-        drop(self);
-        Daemon::start_on(dir, args)
-    }
-
-    /// Sends `method path` with a JSON body (or none if `Value::Null`).
-    pub fn send(&self, method: &str, path: &str, body: &Value) -> Response {
-        let text = match body {
-            Value::Null => String::new(),
-            body => body.to_string(),
-        };
-        self.raw(
-            method,
-            path,
-            &[("content-type", "application/json")],
-            text.as_bytes(),
-        )
-    }
-
-    /// Sends a request as given.
-    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-        request(method, &format!("{}{path}", self.url), headers, body)
-    }
-
-    /// A read-only connection to its index.
-    pub fn db(&self) -> Connection {
-        lookout::store::open_reader(&self.base.join("db/telemetry.sqlite")).unwrap()
-    }
-
-    /// Rows of `table`.
-    pub fn rows(&self, table: &str) -> i64 {
-        self.db()
-            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-            .unwrap()
-    }
-
-    /// Lines of the store's log, all day files.
-    pub fn log_lines(&self) -> Vec<Value> {
-        let mut lines = Vec::new();
-        for file in lookout_testkit::files_under(&self.base.join("raw")) {
-            if file.extension().is_some_and(|e| e == "ndjson") {
-                let text = std::fs::read_to_string(file).unwrap();
-                lines.extend(
-                    text.lines()
-                        .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-                );
-            }
-        }
-        lines
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-/// The JSON of a response, asserting its status.
-fn answer(response: &Response, status: u16) -> Value {
-    assert_eq!(
-        response.status,
-        status,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
-    serde_json::from_slice(&response.body).unwrap_or(Value::Null)
-}
-
-/// Asserts a refusal: its status, code and field.
-fn refused(response: &Response, status: u16, code: &str, field: Option<&str>) {
-    let body = answer(response, status);
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert_eq!(body["error"]["field"].as_str(), field, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty())
-    );
-}
+use std::io::Write;
+use std::process::Command;
 
 fn run(event_id: &str) -> Value {
     json!({"event_id": event_id, "agent_name": "coder", "job_type": "fix", "items_discovered": 3})
@@ -863,7 +727,7 @@ fn a_gzip_bomb_is_stopped_at_the_cap() {
         answer(&d.send("GET", "/health", &Value::Null), 200)["status"],
         "ok"
     );
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", d.child.id())).unwrap();
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
     let kib: u64 = rss
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -940,105 +804,4 @@ fn cors_is_off_unless_an_origin_is_allowed() {
         b"",
     );
     assert_eq!(other.header("access-control-allow-origin"), None);
-}
-
-/// A three-level agent trace in OTLP/JSON.
-fn otlp_json_trace() -> Value {
-    let attr = |k: &str, v: Value| json!({"key": k, "value": v});
-    let s = |v: &str| json!({"stringValue": v});
-    let span = |id: &str,
-                parent: &str,
-                name: &str,
-                start: u64,
-                end: u64,
-                attributes: Vec<Value>| {
-        json!({"traceId": "5b8efff798038103d269b633813fc60c", "spanId": id, "parentSpanId": parent,
-               "name": name, "kind": 1, "startTimeUnixNano": start.to_string(),
-               "endTimeUnixNano": end.to_string(), "attributes": attributes})
-    };
-    let t = 1_764_748_800_000_000_000u64;
-    let mut tool = span(
-        "00000000000000c1",
-        "00000000000000b1",
-        "execute_tool grep",
-        t + 200_000_000,
-        t + 700_000_000,
-        vec![
-            attr("gen_ai.tool.name", s("grep")),
-            attr("error.type", s("timeout")),
-        ],
-    );
-    tool["status"] = json!({"code": 2, "message": "timed out"});
-    json!({"resourceSpans": [{
-        "resource": {"attributes": [attr("service.name", s("py-agents"))]},
-        "scopeSpans": [{"scope": {"name": "agents"}, "spans": [
-            span("00000000000000a1", "", "invoke_agent coordinator", t, t + 3_000_000_000, vec![attr("gen_ai.operation.name", s("invoke_agent")), attr("gen_ai.agent.name", s("coordinator"))]),
-            span("00000000000000b1", "00000000000000a1", "invoke_agent researcher", t + 100_000_000, t + 2_000_000_000, vec![attr("gen_ai.agent.name", s("researcher"))]),
-            tool,
-            span("00000000000000c2", "00000000000000b1", "chat gpt-4o", t + 800_000_000, t + 1_900_000_000, vec![attr("gen_ai.operation.name", s("chat")), attr("gen_ai.request.model", s("gpt-4o")), attr("gen_ai.usage.input_tokens", json!({"intValue": "120"})), attr("gen_ai.usage.output_tokens", json!({"intValue": 30}))]),
-        ]}]
-    }]})
-}
-
-#[test]
-fn otlp_json_spans_land_in_the_store_and_the_agent_families() {
-    let d = Daemon::start(&[]);
-    let response = d.send("POST", "/v1/traces", &otlp_json_trace());
-    assert_eq!(answer(&response, 200), json!({}));
-    let output = Command::new(env!("CARGO_BIN_EXE_lookout"))
-        .args(["--json", "traces", "5b8efff798038103d269b633813fc60c"])
-        .env(lookout::store::BASE_DIR_ENV, &d.base)
-        .output()
-        .unwrap();
-    let trace: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let spans = trace["spans"].as_array().unwrap();
-    let by_name = |name: &str| spans.iter().find(|s| s["name"] == name).unwrap();
-    assert_eq!(spans.len(), 4);
-    assert_eq!(
-        by_name("invoke_agent coordinator")["parent_span_id"],
-        Value::Null
-    );
-    assert_eq!(
-        by_name("invoke_agent researcher")["parent_span_id"],
-        "00000000000000a1"
-    );
-    assert_eq!(
-        by_name("execute_tool grep")["parent_span_id"],
-        "00000000000000b1"
-    );
-    assert_eq!(by_name("execute_tool grep")["status"], "error");
-    assert_eq!(by_name("chat gpt-4o")["duration_ms"], 1100.0);
-    assert!(spans.iter().all(|s| s["service_name"] == "py-agents"));
-    assert_eq!(
-        by_name("chat gpt-4o")["attributes"]["otel.scope.name"],
-        "agents"
-    );
-
-    let metrics = d.send("GET", "/metrics", &Value::Null).text();
-    for line in [
-        "agent_execution_total{agent_type=\"coordinator\",phase=\"\",status=\"success\"} 1",
-        "agent_execution_total{agent_type=\"researcher\",phase=\"\",status=\"success\"} 1",
-        "tool_calls_total{tool=\"grep\",status=\"failure\"} 1",
-        "tool_call_failure_total{tool=\"grep\",error_type=\"timeout\"} 1",
-        "agent_tokens_used_total{agent_type=\"researcher\",model=\"gpt-4o\"} 150",
-    ] {
-        assert!(metrics.contains(line), "{line} not in\n{metrics}");
-    }
-    // A span with an id that is not one refuses the request whole.
-    let mut bad = otlp_json_trace();
-    bad["resourceSpans"][0]["scopeSpans"][0]["spans"][2]["spanId"] = "0000000000000000".into();
-    refused(
-        &d.send("POST", "/v1/traces", &bad),
-        400,
-        "invalid_id",
-        Some("resourceSpans[0].scopeSpans[0].spans[2].spanId"),
-    );
-    let refused_protobuf = d.raw(
-        "POST",
-        "/v1/traces",
-        &[("content-type", "application/x-protobuf")],
-        b"\xff\xff\xff",
-    );
-    refused(&refused_protobuf, 400, "invalid_protobuf", None);
-    assert_eq!(d.rows("telemetry_spans"), 4);
 }

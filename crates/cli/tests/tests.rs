@@ -2,10 +2,13 @@
 
 mod analyze;
 mod api;
+mod api_seeds;
 mod capture;
 mod cli;
+mod daemon;
 mod exporting;
 mod monitors;
+mod otlp_ingest;
 mod python;
 mod query;
 mod runs;

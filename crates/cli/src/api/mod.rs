@@ -7,6 +7,7 @@
 //! While it runs, the daemon is the single writer of its store: what it acknowledges
 //! (a 2xx) is in the store's log, synced.
 
+mod agents;
 mod body;
 mod error;
 mod guard;
@@ -43,6 +44,8 @@ struct Inner {
     telemetry: Telemetry,
     store: Store,
     claims: Arc<Claims>,
+    /// Seed 004's bridge over the store.
+    bridge: Arc<lookout_query::bridge::Bridge>,
     /// Run updates read the stored state and write the next: one at a time.
     updates: tokio::sync::Mutex<()>,
 }
@@ -68,6 +71,10 @@ pub(crate) fn router(telemetry: Telemetry, options: &ApiOptions) -> axum::Router
         let api = Api {
             inner: Arc::new(Inner {
                 telemetry,
+                bridge: Arc::new(lookout_query::bridge::Bridge::new(
+                    store.clone(),
+                    lookout_query::bridge::BridgeConfig::default(),
+                )),
                 store,
                 claims: Arc::default(),
                 updates: tokio::sync::Mutex::new(()),
@@ -96,6 +103,15 @@ fn store_routes() -> axum::Router<Api> {
         .route("/api/v1/runs/{event_id}/repo-url", get(runs::repo_url))
         .route("/api/v1/metadata/{field}", get(runs::metadata))
         .route("/v1/traces", post(otlp::traces))
+        .route("/telemetry/session/start", post(agents::start_session))
+        .route("/telemetry/session/{id}/event", post(agents::session_event))
+        .route("/telemetry/session/{id}/end", post(agents::end_session))
+        .route("/api/v1/skills/capture", post(agents::capture))
+        .route("/api/v1/events", post(agents::record_event))
+        .route(
+            "/api/v1/metrics",
+            post(agents::record_metric).get(agents::get_metrics),
+        )
 }
 
 impl Api {

@@ -60,7 +60,7 @@ pub(super) fn run(args: CaptureArgs) -> u8 {
 }
 
 /// Seed 000's success response.
-fn success(captured: &Captured) -> Value {
+pub(crate) fn success(captured: &Captured) -> Value {
     let path = captured
         .path
         .as_ref()
@@ -80,7 +80,7 @@ fn success(captured: &Captured) -> Value {
 }
 
 /// Seed 000's failure response.
-fn failure(error: &CaptureError) -> Value {
+pub(crate) fn failure(error: &CaptureError) -> Value {
     let message = error.to_string();
     json!({
         "ok": false,

@@ -1,0 +1,147 @@
+//! A `lookout serve` process on a store of its own, and the checks of its answers.
+
+use lookout::store::rusqlite::Connection;
+use lookout_testkit::{Response, request};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// A `lookout serve` on a store of its own, stopped when dropped.
+pub struct Daemon {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its store's base directory.
+    pub base: PathBuf,
+    dir: Option<tempfile::TempDir>,
+    /// Its stdout, read to the banner and kept open (it prints more when it stops).
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Daemon {
+    /// Starts `lookout serve --listen 127.0.0.1:0 ARGS` and waits for its banner.
+    pub fn start(args: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        Daemon::start_on(dir, args)
+    }
+
+    fn start_on(dir: tempfile::TempDir, args: &[&str]) -> Daemon {
+        let base = dir.path().to_path_buf();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env(lookout::store::BASE_DIR_ENV, &base)
+            .env_remove("LOOKOUT_JSON_DIR")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove(lookout::config::STORE_ENV)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut banner = String::new();
+        stdout.read_line(&mut banner).unwrap();
+        let addr = banner
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http://"))
+            .and_then(|w| w.split('/').next())
+            .unwrap_or_else(|| panic!("no URL in {banner:?}"));
+        Daemon {
+            child,
+            url: format!("http://{addr}"),
+            base,
+            dir: Some(dir),
+            _stdout: stdout,
+        }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops it and starts another on the same store.
+    pub fn restart(mut self, args: &[&str]) -> Daemon {
+        let dir = self.dir.take().unwrap();
+        drop(self);
+        Daemon::start_on(dir, args)
+    }
+
+    /// Sends `method path` with a JSON body (or none if `Value::Null`).
+    pub fn send(&self, method: &str, path: &str, body: &Value) -> Response {
+        let text = match body {
+            Value::Null => String::new(),
+            body => body.to_string(),
+        };
+        self.raw(
+            method,
+            path,
+            &[("content-type", "application/json")],
+            text.as_bytes(),
+        )
+    }
+
+    /// Sends a request as given.
+    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        request(method, &format!("{}{path}", self.url), headers, body)
+    }
+
+    /// A read-only connection to its index.
+    pub fn db(&self) -> Connection {
+        lookout::store::open_reader(&self.base.join("db/telemetry.sqlite")).unwrap()
+    }
+
+    /// Rows of `table`.
+    pub fn rows(&self, table: &str) -> i64 {
+        self.db()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// Lines of the store's log, all day files.
+    pub fn log_lines(&self) -> Vec<Value> {
+        let mut lines = Vec::new();
+        for file in lookout_testkit::files_under(&self.base.join("raw")) {
+            if file.extension().is_some_and(|e| e == "ndjson") {
+                let text = std::fs::read_to_string(file).unwrap();
+                lines.extend(
+                    text.lines()
+                        .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+                );
+            }
+        }
+        lines
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// The JSON of a response, asserting its status.
+pub fn answer(response: &Response, status: u16) -> Value {
+    assert_eq!(
+        response.status,
+        status,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    serde_json::from_slice(&response.body).unwrap_or(Value::Null)
+}
+
+/// Asserts a refusal: its status, code and field.
+pub fn refused(response: &Response, status: u16, code: &str, field: Option<&str>) {
+    let body = answer(response, status);
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert_eq!(body["error"]["field"].as_str(), field, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+}
