@@ -105,3 +105,115 @@ fn otlp_json_spans_land_in_the_store_and_the_agent_families() {
     refused(&refused_protobuf, 400, "invalid_protobuf", None);
     assert_eq!(d.rows("telemetry_spans"), 4);
 }
+
+const PY_AGENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otel_agents.py");
+
+/// `python3` with the SDK and both OTLP exporters, or `None` after a skip.
+fn python_with_exporters() -> Option<std::path::PathBuf> {
+    let python = lookout_testkit::require_python_otel()?;
+    let found = Command::new(&python)
+        .args([
+            "-c",
+            "import opentelemetry.exporter.otlp.proto.http.trace_exporter, \
+             opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        lookout_testkit::skip(
+            "the OTLP exporters of the OpenTelemetry Python SDK are not installed \
+             (pip install opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc)",
+        );
+        return None;
+    }
+    Some(python)
+}
+
+/// The trace `id` as `lookout traces --json` shows it: (name, parent's name) of each span.
+fn tree(d: &Daemon, id: &str) -> Vec<(String, String)> {
+    let output = Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .args(["--json", "traces", id])
+        .env(lookout::store::BASE_DIR_ENV, &d.base)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let trace: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let spans = trace["spans"].as_array().unwrap().clone();
+    let name_of = |id: &Value| {
+        spans
+            .iter()
+            .find(|s| &s["span_id"] == id)
+            .map_or(String::new(), |s| s["name"].as_str().unwrap().to_owned())
+    };
+    let mut tree: Vec<(String, String)> = spans
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                name_of(&s["parent_span_id"]),
+            )
+        })
+        .collect();
+    tree.sort();
+    tree
+}
+
+#[test]
+fn the_python_sdk_exports_a_three_level_agent_trace_over_http_and_grpc() {
+    let Some(python) = python_with_exporters() else {
+        return;
+    };
+    let grpc = format!("127.0.0.1:{}", lookout_testkit::free_port());
+    let d = Daemon::start(&["--otlp-grpc", &grpc, "--token", "t0ken"]);
+    let expected: Vec<(String, String)> = [
+        ("chat gpt-4o", "invoke_agent researcher"),
+        ("execute_tool search", "invoke_agent researcher"),
+        ("invoke_agent coordinator", ""),
+        ("invoke_agent researcher", "invoke_agent coordinator"),
+    ]
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .to_vec();
+    for (protocol, endpoint) in [
+        ("http", format!("{}/v1/traces", d.url)),
+        ("grpc", grpc.clone()),
+    ] {
+        let output = Command::new(&python)
+            .args([PY_AGENTS, protocol, &endpoint, "t0ken"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let said: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(said["flushed"], true, "{protocol}: {output:?}");
+        let id = said["trace_id"].as_str().unwrap();
+        assert_eq!(tree(&d, id), expected, "{protocol}");
+        let service: String = d
+            .db()
+            .query_row(
+                "SELECT DISTINCT service_name FROM telemetry_spans WHERE trace_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(service, format!("py-agents-{protocol}"));
+    }
+    let metrics = d
+        .raw("GET", "/metrics", &[("authorization", "Bearer t0ken")], b"")
+        .text();
+    for line in [
+        "agent_execution_total{agent_type=\"coordinator\",phase=\"\",status=\"success\"} 2",
+        "agent_execution_total{agent_type=\"researcher\",phase=\"\",status=\"success\"} 2",
+        "tool_calls_total{tool=\"search\",status=\"failure\"} 2",
+        "tool_call_failure_total{tool=\"search\",error_type=\"timeout\"} 2",
+        "agent_tokens_used_total{agent_type=\"researcher\",model=\"gpt-4o\"} 300",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
+    // Without the token neither listener takes spans.
+    let output = Command::new(&python)
+        .args([PY_AGENTS, "grpc", &grpc])
+        .output()
+        .unwrap();
+    let said: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(said["flushed"], true);
+    assert_eq!(d.rows("telemetry_spans"), 8, "refused without the token");
+}

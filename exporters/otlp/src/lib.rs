@@ -70,6 +70,8 @@ mod encode;
 mod exporter;
 #[cfg(feature = "ingest")]
 pub mod ingest;
+#[cfg(feature = "ingest-grpc")]
+pub mod ingest_grpc;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 mod settings;

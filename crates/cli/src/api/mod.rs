@@ -18,6 +18,7 @@ mod run_fields;
 mod runs;
 
 pub(crate) use guard::ApiOptions;
+pub(crate) use otlp::grpc_sink;
 
 use axum::extract::Request;
 use axum::routing::{get, patch, post};

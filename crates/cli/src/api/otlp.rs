@@ -11,6 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lookout_exporter_otlp::ingest::{self, Encoding, IngestError};
+use lookout_exporter_otlp::ingest_grpc;
 
 /// `POST /v1/traces`: an `ExportTraceServiceRequest`; 200 with an empty
 /// `ExportTraceServiceResponse` in the request's encoding once every span is durable.
@@ -63,4 +64,28 @@ fn success(encoding: Encoding) -> Response {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+/// The sink of the OTLP/gRPC listener: the same as `POST /v1/traces` (counted, then
+/// acknowledged once durable); `None` without a store.
+pub(crate) fn grpc_sink(telemetry: &lookout::Telemetry) -> Option<ingest_grpc::SpanSink> {
+    let store = telemetry.store()?.clone();
+    let telemetry = telemetry.clone();
+    Some(std::sync::Arc::new(move |spans| {
+        let (store, telemetry) = (store.clone(), telemetry.clone());
+        Box::pin(async move {
+            telemetry.agents().observe_spans(&spans);
+            let written = tokio::task::spawn_blocking(move || {
+                store.spans_durable(spans, super::WRITE_TIMEOUT)
+            })
+            .await;
+            match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(ingest_grpc::SinkError(format!("not stored: {e}"))),
+                Err(_) => Err(ingest_grpc::SinkError(
+                    "the store write did not finish".into(),
+                )),
+            }
+        })
+    }))
 }

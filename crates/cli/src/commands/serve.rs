@@ -6,6 +6,7 @@ use crate::error::CliError;
 use lookout::Telemetry;
 use lookout::config::{Config, DEFAULT_LISTEN, process_env};
 use lookout::server::{ConnectionLimits, serve_connections};
+use lookout_exporter_otlp::ingest_grpc;
 use lookout_query::monitors::MonitorConfig;
 use std::time::Duration;
 
@@ -30,13 +31,16 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         None => (args.listen.unwrap_or(DEFAULT_LISTEN), String::new()),
     };
     let options = api_options(&args, listen, path.clone())?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| CliError::Bind {
-            addr: listen,
-            source,
-        })?;
+    let listener = bind(listen).await?;
     let addr = listener.local_addr().map_err(CliError::Runtime)?;
+    let otlp_http = match args.otlp_http {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let otlp_grpc = match args.otlp_grpc {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     // From here on, every way out shuts the exporters down off the async threads.
     let telemetry = Telemetry::builder()
         .config(config)
@@ -69,8 +73,36 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         max_connections: args.max_connections,
         ..ConnectionLimits::default()
     };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
     let service = hyper_util::service::TowerToHyperService::new(router);
+    let mut others = tokio::task::JoinSet::new();
+    if let Some(listener) = otlp_http {
+        println!("OTLP/HTTP on http://{}/v1/traces", local(&listener));
+        let (service, stopped) = (service.clone(), until_stopped());
+        others.spawn(async move {
+            let _ = serve_connections(listener, service, limits, stopped).await;
+        });
+    }
+    if let (Some(listener), Some(sink)) = (otlp_grpc, crate::api::grpc_sink(&telemetry)) {
+        println!("OTLP/gRPC on {}", local(&listener));
+        let (stopped, body_limit) = (until_stopped(), options.body_limit);
+        let token = options.token.clone();
+        others.spawn(async move {
+            let served = ingest_grpc::serve(listener, sink, body_limit, token.as_deref(), stopped);
+            if let Err(e) = served.await {
+                eprintln!("lookout: OTLP/gRPC stopped: {e}");
+            }
+        });
+    }
     let served = serve_connections(listener, service, limits, shutdown_signal()).await;
+    let _ = stop.send(true);
+    while others.join_next().await.is_some() {}
     let flushing = telemetry.clone();
     let report = tokio::task::spawn_blocking(move || flushing.shutdown(SHUTDOWN_TIMEOUT))
         .await
@@ -83,6 +115,20 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A listener on `addr`, or the error naming it.
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| CliError::Bind { addr, source })
+}
+
+/// The address `listener` is bound to (its port when 0 was asked).
+fn local(listener: &tokio::net::TcpListener) -> String {
+    listener
+        .local_addr()
+        .map_or_else(|_| "?".into(), |a| a.to_string())
+}
+
 /// The API's guards from the flags: a token is required off loopback unless `--no-auth`.
 fn api_options(
     args: &ServeArgs,
@@ -90,9 +136,14 @@ fn api_options(
     metrics_path: String,
 ) -> Result<ApiOptions, CliError> {
     let token = args.token.clone().filter(|t| !t.is_empty());
-    if token.is_none() && !listen.ip().is_loopback() && !args.no_auth {
+    let addresses = [Some(listen), args.otlp_http, args.otlp_grpc];
+    let open = addresses
+        .into_iter()
+        .flatten()
+        .find(|a| !a.ip().is_loopback());
+    if let Some(open) = open.filter(|_| token.is_none() && !args.no_auth) {
         return Err(CliError::InvalidInput(format!(
-            "{listen} is reachable from other machines: give --token (or LOOKOUT_API_TOKEN), or --no-auth to serve it open"
+            "{open} is reachable from other machines: give --token (or LOOKOUT_API_TOKEN), or --no-auth to serve it open"
         )));
     }
     let cors_origins = args
