@@ -112,7 +112,10 @@ where
                         continue;
                     }
                 };
+                // A client that shuts its side once it has sent the request still gets
+                // the answer.
                 let connection = http1::Builder::new()
+                    .half_close(true)
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(limits.header_read_timeout)
                     .serve_connection(TokioIo::new(stream), service.clone());

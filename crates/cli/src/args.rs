@@ -187,11 +187,15 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub(crate) otlp_grpc: Option<SocketAddr>,
     /// The largest request body accepted, decompressed, in bytes.
-    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = crate::api::DEFAULT_BODY_LIMIT, value_name = "BYTES")]
     pub(crate) max_body: usize,
     /// Connections served at once; more wait.
     #[arg(long, default_value_t = 1024)]
     pub(crate) max_connections: usize,
+    /// How long a client may take to send a request's head, and a whole request (body
+    /// included), before it is cut off.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub(crate) request_timeout: std::time::Duration,
 }
 
 /// `lookout metrics` flags, beside the global `--url`, `--json`, `--timeout`.

@@ -8,6 +8,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -17,8 +18,6 @@ use tower_http::timeout::TimeoutLayer;
 
 /// The body a request may have, decompressed.
 pub(crate) const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
-/// The time a request may take, its body read included.
-pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the API is guarded.
 #[derive(Debug, Clone)]
@@ -35,31 +34,24 @@ pub(crate) struct ApiOptions {
     pub(crate) request_timeout: Duration,
 }
 
-impl Default for ApiOptions {
-    fn default() -> Self {
-        ApiOptions {
-            metrics_path: "/metrics".into(),
-            token: None,
-            cors_origins: Vec::new(),
-            body_limit: DEFAULT_BODY_LIMIT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-        }
-    }
-}
-
 /// `router` with the guards of `options` around it.
 pub(super) fn harden(router: axum::Router, options: &ApiOptions) -> axum::Router {
     let mut router = router
         .layer(DefaultBodyLimit::max(options.body_limit))
-        .layer(RequestDecompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            options.request_timeout,
-        ));
+        .layer(RequestDecompressionLayer::new());
     if let Some(token) = &options.token {
         let expected: Arc<[u8]> = format!("Bearer {token}").into_bytes().into();
         router = router.layer(middleware::from_fn_with_state(expected, require_token));
     }
+    let mut router = router
+        .layer(middleware::from_fn_with_state(
+            options.body_limit,
+            read_body_first,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        ));
     if !options.cors_origins.is_empty() {
         router = router.layer(
             CorsLayer::new()
@@ -73,6 +65,32 @@ pub(super) fn harden(router: axum::Router, options: &ApiOptions) -> axum::Router
         );
     }
     router.layer(middleware::map_response(as_json_error))
+}
+
+/// Reads the whole body (as sent, up to `limit` bytes) before anything can refuse the
+/// request: a refusal sent while the client is still sending would make the server close
+/// a connection with unread data, and the reset that follows can destroy the answer
+/// before the client reads it.
+async fn read_body_first(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(body) => {
+            let body = axum::body::Body::from(body.to_bytes());
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is over {limit} bytes"),
+        )
+        .into_response(),
+        Err(error) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable_body",
+            format!("the body could not be read: {error}"),
+        )
+        .into_response(),
+    }
 }
 
 /// Refuses a request without the token (compared in constant time); `GET /health` is

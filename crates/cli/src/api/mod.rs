@@ -17,7 +17,7 @@ mod query;
 mod run_fields;
 mod runs;
 
-pub(crate) use guard::ApiOptions;
+pub(crate) use guard::{ApiOptions, DEFAULT_BODY_LIMIT};
 pub(crate) use otlp::grpc_sink;
 
 use axum::extract::Request;

@@ -71,8 +71,9 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     }
     let limits = ConnectionLimits {
         max_connections: args.max_connections,
-        ..ConnectionLimits::default()
+        header_read_timeout: args.request_timeout,
     };
+    raise_descriptor_limit();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = move || {
         let mut stopped = stopped.clone();
@@ -113,6 +114,25 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     served.map_err(CliError::Runtime)?;
     println!("lookout stopped");
     Ok(())
+}
+
+/// Raises this process's limit of open descriptors to the most it may have: each
+/// connection holds one, and the default soft limit (often 1,024) is below what
+/// `--max-connections` allows.
+fn raise_descriptor_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 /// A listener on `addr`, or the error naming it.
@@ -159,7 +179,7 @@ fn api_options(
         token,
         cors_origins,
         body_limit: args.max_body,
-        ..ApiOptions::default()
+        request_timeout: args.request_timeout,
     })
 }
 
