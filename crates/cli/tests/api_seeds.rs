@@ -327,6 +327,40 @@ fn bridge_events_and_metrics_are_recorded_and_read_back() {
         200,
     );
     assert_eq!(max["metrics"]["latency_ms"]["value"], 60.0);
+    // The same points through the query engine, as `lookout query --json` answers.
+    let path = "/api/v1/query?metric=latency_ms&agg=max&interval=1h&label.tool=grep\
+                &from=2026-12-01T09:00:00Z&until=2026-12-01T11:00:00Z";
+    let series = answer(&d.send("GET", path, &Value::Null), 200);
+    assert_eq!(series[0]["labels"]["tool"], "grep");
+    assert_eq!(series[0]["points"][0]["value"], 60.0);
+    let none = path.replace("grep", "sed");
+    assert_eq!(answer(&d.send("GET", &none, &Value::Null), 200), json!([]));
+    for (path, code, field) in [
+        ("/api/v1/query?agg=max", "missing_parameter", "metric"),
+        (
+            "/api/v1/query?metric=m&agg=p200",
+            "invalid_parameter",
+            "agg",
+        ),
+        (
+            "/api/v1/query?metric=m&interval=soon",
+            "invalid_parameter",
+            "interval",
+        ),
+        (
+            "/api/v1/query?metric=m&interval=1ms",
+            "invalid_parameter",
+            "interval",
+        ),
+        (
+            "/api/v1/query?metric=m&from=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z",
+            "invalid_parameter",
+            "from",
+        ),
+        ("/api/v1/query?metric=m&step=1", "unknown_parameter", "step"),
+    ] {
+        refused(&d.send("GET", path, &Value::Null), 400, code, Some(field));
+    }
     let refusal = answer(
         &d.send("GET", "/api/v1/metrics?aggregation=MEDIAN", &Value::Null),
         422,

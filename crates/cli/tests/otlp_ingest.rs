@@ -104,6 +104,53 @@ fn otlp_json_spans_land_in_the_store_and_the_agent_families() {
     );
     refused(&refused_protobuf, 400, "invalid_protobuf", None);
     assert_eq!(d.rows("telemetry_spans"), 4);
+
+    // The API shows the trace as `lookout traces --json` does.
+    let listed = answer(&d.send("GET", "/api/v1/traces?limit=5", &Value::Null), 200);
+    assert_eq!(listed[0]["trace_id"], "5b8efff798038103d269b633813fc60c");
+    assert_eq!(listed[0]["spans"], 4);
+    let shown = answer(&d.send("GET", "/api/v1/traces/5b8efff7", &Value::Null), 200);
+    assert_eq!(shown, trace, "the same shape as the CLI's");
+    let errors = answer(
+        &d.send("GET", "/api/v1/traces?status=error", &Value::Null),
+        200,
+    );
+    assert_eq!(errors.as_array().unwrap().len(), 1);
+    for (path, status, code, field) in [
+        ("/api/v1/traces/xyz", 400, "invalid_id", Some("trace_id")),
+        (
+            "/api/v1/traces/ffffffffffffffff",
+            404,
+            "not_found",
+            Some("trace_id"),
+        ),
+        (
+            "/api/v1/traces?status=bad",
+            400,
+            "invalid_parameter",
+            Some("status"),
+        ),
+        (
+            "/api/v1/traces?limit=0",
+            400,
+            "invalid_parameter",
+            Some("limit"),
+        ),
+        (
+            "/api/v1/traces?since=yesterday",
+            400,
+            "invalid_parameter",
+            Some("since"),
+        ),
+        (
+            "/api/v1/traces?colour=1",
+            400,
+            "unknown_parameter",
+            Some("colour"),
+        ),
+    ] {
+        refused(&d.send("GET", path, &Value::Null), status, code, field);
+    }
 }
 
 const PY_AGENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otel_agents.py");

@@ -128,3 +128,65 @@ fn parse(raw: &[u8]) -> Option<Response> {
         body: raw[end + 4..].to_vec(),
     })
 }
+
+/// One HTTP/1.1 connection kept open across requests (for loads and benches): each
+/// answer is read by its `Content-Length`.
+#[derive(Debug)]
+pub struct KeepAlive {
+    stream: std::io::BufReader<TcpStream>,
+    authority: String,
+}
+
+impl KeepAlive {
+    /// Connects to `authority` (`host:port`).
+    pub fn connect(authority: &str) -> std::io::Result<KeepAlive> {
+        let stream = TcpStream::connect(authority)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(KeepAlive {
+            stream: std::io::BufReader::new(stream),
+            authority: authority.to_owned(),
+        })
+    }
+
+    /// Sends one request and reads its answer.
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        use std::io::BufRead;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.authority,
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let stream = self.stream.get_mut();
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        let mut raw = Vec::new();
+        loop {
+            let start = raw.len();
+            if self.stream.read_until(b'\n', &mut raw)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            if raw[start..] == *b"\r\n" {
+                break;
+            }
+        }
+        let mut response = parse(&raw).ok_or(std::io::ErrorKind::InvalidData)?;
+        let length: usize = response
+            .header("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        response.body = vec![0; length];
+        self.stream.read_exact(&mut response.body)?;
+        Ok(response)
+    }
+}

@@ -16,7 +16,7 @@ mod http;
 mod receiver;
 mod rng;
 
-pub use http::{Response, get, request, request_cut_short};
+pub use http::{KeepAlive, Response, get, request, request_cut_short};
 pub use receiver::{Answer, Received, receiver};
 pub use rng::Rng;
 

@@ -14,6 +14,7 @@ mod guard;
 mod idempotency;
 mod otlp;
 mod query;
+mod reads;
 mod run_fields;
 mod runs;
 
@@ -103,6 +104,9 @@ fn store_routes() -> axum::Router<Api> {
         .route("/api/v1/runs/{event_id}/commit-url", get(runs::commit_url))
         .route("/api/v1/runs/{event_id}/repo-url", get(runs::repo_url))
         .route("/api/v1/metadata/{field}", get(runs::metadata))
+        .route("/api/v1/traces", get(reads::list_traces))
+        .route("/api/v1/traces/{trace_id}", get(reads::get_trace))
+        .route("/api/v1/query", get(reads::metric_query))
         .route("/v1/traces", post(otlp::traces))
         .route("/telemetry/session/start", post(agents::start_session))
         .route("/telemetry/session/{id}/event", post(agents::session_event))
@@ -139,6 +143,24 @@ impl Api {
             Ok(Err(e)) => Err(ApiError::unavailable(format!("cannot read the store: {e}"))),
             Err(_) => Err(ApiError::unavailable("the store read did not finish")),
         }
+    }
+
+    /// `read` on the index for a query, its refusal (a bad filter) a 400.
+    async fn read_query<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, lookout_query::QueryError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.inner.store.config().db_path.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let conn = lookout::store::open_reader(&db)
+                .map_err(|e| ApiError::unavailable(format!("cannot read the store: {e}")))?;
+            read(&conn).map_err(|e| match e {
+                lookout_query::QueryError::Store(_) => ApiError::unavailable(e.to_string()),
+                refused => ApiError::bad_request("invalid_query", refused.to_string()),
+            })
+        })
+        .await;
+        result.unwrap_or_else(|_| Err(ApiError::unavailable("the query did not finish")))
     }
 
     /// Writes `records` and returns once they are durable (the log synced).

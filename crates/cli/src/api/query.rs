@@ -26,6 +26,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 impl Params {
+    /// The parameters named `{prefix}NAME`, as (NAME, value), and the rest.
+    pub(crate) fn split_prefixed(self, prefix: &str) -> (Vec<(String, String)>, Params) {
+        let (prefixed, rest): (Vec<_>, Vec<_>) = self
+            .0
+            .into_iter()
+            .partition(|(name, _)| name.starts_with(prefix));
+        let prefixed = prefixed
+            .into_iter()
+            .map(|(name, value)| (name[prefix.len()..].to_owned(), value))
+            .collect();
+        (prefixed, Params(rest))
+    }
+
     /// The parameters, if each is one of `known` and given once.
     pub(crate) fn known(self, known: &[&str]) -> Result<Known, ApiError> {
         let mut values = HashMap::new();
@@ -77,6 +90,21 @@ impl Known {
             _ => Err(ApiError::bad_request(
                 "invalid_parameter",
                 format!("{name} is a whole number from {min} to {max}, not {text:?}"),
+            )
+            .at(name)),
+        }
+    }
+
+    /// A duration parameter (`90s`, `5m`, `1h`).
+    pub(crate) fn duration(&mut self, name: &str) -> Result<Option<std::time::Duration>, ApiError> {
+        let Some(text) = self.0.remove(name) else {
+            return Ok(None);
+        };
+        match humantime::parse_duration(&text) {
+            Ok(duration) => Ok(Some(duration)),
+            Err(_) => Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("{name} is a duration (90s, 5m, 1h), not {text:?}"),
             )
             .at(name)),
         }

@@ -38,13 +38,7 @@ pub(super) fn run_query(args: QueryArgs, settings: &Settings) -> Result<(), CliE
         query.until =
             functions::bucket_start(query.until, query.interval).saturating_add(query.interval);
     }
-    // A histogram family (its `_bucket` series) answers percentiles by its name.
-    let answer = read(|conn| match query::run(conn, &query)? {
-        empty if empty.is_empty() && matches!(aggregation, Aggregation::Percentile(_)) => {
-            query::histogram_percentiles(conn, &query)
-        }
-        answer => Ok(answer),
-    })?;
+    let answer = read(|conn| answer(conn, &query))?;
     if settings.json {
         let series: Vec<Value> = answer.iter().map(|s| series_json(s, &args.agg)).collect();
         println!("{}", Value::from(series));
@@ -136,6 +130,20 @@ pub(super) fn run_stats(args: StatsArgs, settings: &Settings) -> Result<(), CliE
     Ok(())
 }
 
+/// The series answering `query`; a histogram family (its `_bucket` series) answers
+/// percentiles by its name.
+pub(crate) fn answer(
+    conn: &lookout::store::rusqlite::Connection,
+    query: &Query,
+) -> Result<Vec<SeriesResult>, lookout_query::QueryError> {
+    match query::run(conn, query)? {
+        empty if empty.is_empty() && matches!(query.aggregation, Aggregation::Percentile(_)) => {
+            query::histogram_percentiles(conn, query)
+        }
+        answer => Ok(answer),
+    }
+}
+
 /// The query `args` describe (its interval set by the caller).
 fn series_query(args: &SeriesArgs, aggregation: Aggregation) -> Query {
     let now = SystemTime::now();
@@ -167,7 +175,8 @@ fn read<T>(
     read(&conn).map_err(CliError::Query)
 }
 
-fn series_json(series: &SeriesResult, aggregation: &str) -> Value {
+/// A series as `--json` prints it.
+pub(crate) fn series_json(series: &SeriesResult, aggregation: &str) -> Value {
     let points: Vec<Value> = series
         .points
         .iter()

@@ -56,7 +56,8 @@ pub(super) fn run(args: TracesArgs, settings: &Settings) -> Result<(), CliError>
     Ok(())
 }
 
-fn summary_json(trace: &TraceSummary) -> serde_json::Value {
+/// A trace of the list as `--json` prints it.
+pub(crate) fn summary_json(trace: &TraceSummary) -> serde_json::Value {
     json!({
         "trace_id": trace.trace_id,
         "root_name": trace.root_name,
@@ -69,7 +70,8 @@ fn summary_json(trace: &TraceSummary) -> serde_json::Value {
     })
 }
 
-fn trace_json(trace_id: &str, spans: &[StoredSpan]) -> serde_json::Value {
+/// A trace and its spans as `--json` prints them.
+pub(crate) fn trace_json(trace_id: &str, spans: &[StoredSpan]) -> serde_json::Value {
     let spans: Vec<_> = spans
         .iter()
         .map(|s| {
