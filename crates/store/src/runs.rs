@@ -390,17 +390,31 @@ pub fn run_of_event(conn: &Connection, event_id: &str) -> rusqlite::Result<Optio
     .optional()
 }
 
-/// The body of the `run` record stored under `event_id`, if any.
-pub fn recorded_state(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<RunBody>> {
-    use rusqlite::OptionalExtension;
-    let body: Option<String> = conn
-        .query_row(
-            "SELECT body FROM telemetry_records WHERE event_id = ?1 AND kind = 'run'",
-            [event_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+/// The text of field `field` of the `run` record stored under each of `event_ids` (one
+/// answer per id, `None` for an id with no run record or no such field): one statement
+/// for all of them.
+pub fn recorded_fields(
+    conn: &Connection,
+    event_ids: &[String],
+    field: &str,
+) -> rusqlite::Result<Vec<Option<String>>> {
+    let mut statement = conn.prepare_cached(
+        // CROSS JOIN keeps the ids as the outer loop: one primary-key probe each.
+        "SELECT r.event_id, json_extract(r.body, '$.' || ?2)
+         FROM json_each(?1) AS ids CROSS JOIN telemetry_records AS r
+         ON r.event_id = ids.value WHERE r.kind = 'run'",
+    )?;
+    let ids = serde_json::to_string(event_ids).unwrap_or_default();
+    let mut found = std::collections::HashMap::new();
+    let mut rows = statement.query(params![ids, field])?;
+    while let Some(row) = rows.next()? {
+        let (id, value): (String, Option<String>) = (row.get(0)?, row.get(1)?);
+        found.insert(id, value);
+    }
+    Ok(event_ids
+        .iter()
+        .map(|id| found.get(id).cloned().flatten())
+        .collect())
 }
 
 /// The distinct values of column `field` of `agent_runs` (one of [`RUN_FIELDS`]), sorted,

@@ -275,14 +275,21 @@ impl Writer {
                     .flatten();
             }
             let dropped_before = self.dropped_since_flush.0;
-            let logged = self.write(batch);
+            let logged = self.append(batch);
             if !durable_waiters.is_empty() {
-                // In the log and synced is durable: the index catches up from the log.
-                let answer = logged.and_then(|()| self.sync_log());
+                // In the log and synced is durable: those waiting hear it before the
+                // batch is indexed, and the index catches up from the log.
+                let answer = logged.as_ref().map(|_| ()).map_err(|r| *r);
+                let answer = answer.and_then(|()| self.sync_log());
                 for (reply, count) in durable_waiters {
                     let answer = answer.map_err(|reason| FlushError::Dropped { count, reason });
                     let _ = reply.send(answer);
                 }
+            }
+            if let Ok(checkpoint) = logged
+                && !self.unindexed.is_empty()
+            {
+                self.index_unindexed(checkpoint);
             }
             if !waiters.is_empty() {
                 let dropped_here = self.dropped_since_flush.0 - dropped_before;
@@ -370,11 +377,12 @@ impl Writer {
         Ok(())
     }
 
-    /// Appends `batch` to the log and indexes it; `Err` with the reason when the batch
-    /// did not reach the log (it is dropped and counted).
-    fn write(&mut self, batch: Vec<Entry>) -> Result<(), &'static str> {
+    /// Appends `batch` to the log, to be indexed next (with the checkpoint it may move);
+    /// `Err` with the reason when the batch did not reach the log (it is dropped and
+    /// counted).
+    fn append(&mut self, batch: Vec<Entry>) -> Result<Option<(String, u64)>, &'static str> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let n = batch.len() as u64;
         if self.log.is_none() {
@@ -420,10 +428,8 @@ impl Writer {
             Some(&known) => known == appended.start,
             None => appended.start == 0,
         };
-        let checkpoint = contiguous.then_some((name, appended.end));
         self.unindexed.extend(batch);
-        self.index_unindexed(checkpoint);
-        Ok(())
+        Ok(contiguous.then_some((name, appended.end)))
     }
 
     fn retry_unindexed(&mut self) {

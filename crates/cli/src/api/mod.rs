@@ -48,6 +48,8 @@ struct Inner {
     claims: Arc<Claims>,
     /// Seed 004's bridge over the store.
     bridge: Arc<lookout_query::bridge::Bridge>,
+    /// Open connections to the index, reused across requests.
+    readers: Arc<Readers>,
     /// Run updates read the stored state and write the next: one at a time.
     updates: tokio::sync::Mutex<()>,
 }
@@ -77,6 +79,10 @@ pub(crate) fn router(telemetry: Telemetry, options: &ApiOptions) -> axum::Router
                     store.clone(),
                     lookout_query::bridge::BridgeConfig::default(),
                 )),
+                readers: Arc::new(Readers {
+                    db: store.config().db_path.clone(),
+                    idle: parking_lot::Mutex::new(Vec::new()),
+                }),
                 store,
                 claims: Arc::default(),
                 updates: tokio::sync::Mutex::new(()),
@@ -133,11 +139,8 @@ impl Api {
         &self,
         read: impl FnOnce(&Connection) -> lookout::store::rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let db = self.inner.store.config().db_path.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            lookout::store::open_reader(&db).and_then(|conn| read(&conn))
-        })
-        .await;
+        let readers = Arc::clone(&self.inner.readers);
+        let result = tokio::task::spawn_blocking(move || readers.with(read)).await;
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(ApiError::unavailable(format!("cannot read the store: {e}"))),
@@ -150,11 +153,9 @@ impl Api {
         &self,
         read: impl FnOnce(&Connection) -> Result<T, lookout_query::QueryError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let db = self.inner.store.config().db_path.clone();
+        let readers = Arc::clone(&self.inner.readers);
         let result = tokio::task::spawn_blocking(move || {
-            let conn = lookout::store::open_reader(&db)
-                .map_err(|e| ApiError::unavailable(format!("cannot read the store: {e}")))?;
-            read(&conn).map_err(|e| match e {
+            readers.with(read).map_err(|e| match e {
                 lookout_query::QueryError::Store(_) => ApiError::unavailable(e.to_string()),
                 refused => ApiError::bad_request("invalid_query", refused.to_string()),
             })
@@ -211,5 +212,36 @@ impl Api {
             Ok(Err(e)) => Err(ApiError::unavailable(format!("not stored: {e}"))),
             Err(_) => Err(ApiError::unavailable("the store write did not finish")),
         }
+    }
+}
+
+/// Read-only connections to the index, kept for the next request (opening one costs
+/// more than most reads).
+#[derive(Debug)]
+struct Readers {
+    db: std::path::PathBuf,
+    idle: parking_lot::Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    /// Connections kept idle at most.
+    const KEPT: usize = 8;
+
+    /// `read` on an idle connection, or a new one; kept afterwards unless it failed.
+    fn with<T, E: From<lookout::store::rusqlite::Error>>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let idle = self.idle.lock().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => lookout::store::open_reader(&self.db)?,
+        };
+        let answer = read(&conn)?;
+        let mut idle = self.idle.lock();
+        if idle.len() < Self::KEPT {
+            idle.push(conn);
+        }
+        Ok(answer)
     }
 }

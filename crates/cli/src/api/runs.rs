@@ -121,16 +121,8 @@ async fn create_all(
         }
     }
     let lookup = ids.clone();
-    let stored_digests: Vec<Option<String>> = api
-        .read(move |conn| {
-            lookup
-                .iter()
-                .map(|id| {
-                    let state = stored::recorded_state(conn, id)?;
-                    Ok(state.and_then(|s| s.get(DIGEST_FIELD)?.as_str().map(str::to_owned)))
-                })
-                .collect()
-        })
+    let stored_digests = api
+        .read(move |conn| stored::recorded_fields(conn, &lookup, DIGEST_FIELD))
         .await?;
     let mut tickets: Vec<Ticket> = Vec::new();
     let mut records = Vec::new();
