@@ -48,12 +48,8 @@ impl Daemon {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut banner = String::new();
         stdout.read_line(&mut banner).unwrap();
-        let authority = banner
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
-            .and_then(|w| w.split('/').next())
-            .unwrap()
-            .to_owned();
+        let url = lookout_testkit::url_in_banner(&banner);
+        let authority = url.trim_start_matches("http://").to_owned();
         Daemon {
             child,
             authority,

@@ -41,14 +41,9 @@ impl Daemon {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut banner = String::new();
         stdout.read_line(&mut banner).unwrap();
-        let addr = banner
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
-            .and_then(|w| w.split('/').next())
-            .unwrap_or_else(|| panic!("no URL in {banner:?}"));
         Daemon {
             child,
-            url: format!("http://{addr}"),
+            url: lookout_testkit::url_in_banner(&banner),
             base,
             dir: Some(dir),
             _stdout: stdout,

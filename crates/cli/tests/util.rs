@@ -35,12 +35,7 @@ pub fn lookout_serve(args: &[&str]) -> (Child, BufReader<ChildStdout>, String) {
     let mut stdout = BufReader::new(server.stdout.take().unwrap());
     let mut banner = String::new();
     stdout.read_line(&mut banner).unwrap();
-    let addr = banner
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .and_then(|w| w.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {banner:?}"));
-    let url = format!("http://{addr}");
+    let url = lookout_testkit::url_in_banner(&banner);
     (server, stdout, url)
 }
 

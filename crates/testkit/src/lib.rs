@@ -82,6 +82,16 @@ pub fn require_python_otel() -> Option<PathBuf> {
     Some(python)
 }
 
+/// The `http://ADDR` base URL in `lookout serve`'s banner line (`... serving http://ADDR/metrics ...`).
+pub fn url_in_banner(banner: &str) -> String {
+    let addr = banner
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .and_then(|w| w.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {banner:?}"));
+    format!("http://{addr}")
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -255,14 +255,7 @@ pub(crate) async fn capture(
                 context[2].as_deref(),
             ],
         )?;
-        let captured = skills.capture(&entry)?;
-        if let Some(file) = skills.file() {
-            file.sync().map_err(|source| CaptureError::File {
-                path: file.path().to_owned(),
-                source,
-            })?;
-        }
-        Ok::<_, CaptureError>(captured)
+        crate::commands::capture::capture_synced(skills, &entry)
     })
     .await
     .map_err(|_| ApiError::unavailable("the capture did not finish"))?;

@@ -3,7 +3,7 @@
 //! record; stdout is seed 000's JSON response, and a failure exits 1.
 
 use crate::args::CaptureArgs;
-use lookout::skills::{CaptureError, Captured};
+use lookout::skills::{CaptureError, Captured, SkillEntry, Skills};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -34,16 +34,7 @@ pub(super) fn run(args: CaptureArgs) -> u8 {
             ],
         )
         .map_err(CaptureError::from)
-        .and_then(|entry| {
-            let captured = skills.capture(&entry)?;
-            if let Some(file) = skills.file() {
-                file.sync().map_err(|source| CaptureError::File {
-                    path: file.path().to_owned(),
-                    source,
-                })?;
-            }
-            Ok(captured)
-        });
+        .and_then(|entry| capture_synced(skills, &entry));
     telemetry.shutdown(FLUSH_TIMEOUT);
     let (response, code) = match outcome {
         Ok(captured) => (success(&captured), 0),
@@ -57,6 +48,21 @@ pub(super) fn run(args: CaptureArgs) -> u8 {
         serde_json::to_string_pretty(&response).expect("JSON values always serialize")
     );
     code
+}
+
+/// Captures `entry` and syncs `telemetry.json`: what answering for it needs.
+pub(crate) fn capture_synced(
+    skills: &Skills,
+    entry: &SkillEntry,
+) -> Result<Captured, CaptureError> {
+    let captured = skills.capture(entry)?;
+    if let Some(file) = skills.file() {
+        file.sync().map_err(|source| CaptureError::File {
+            path: file.path().to_owned(),
+            source,
+        })?;
+    }
+    Ok(captured)
 }
 
 /// Seed 000's success response.
