@@ -160,6 +160,7 @@ impl TelemetryBuilder {
             tracer.clone(),
             store.clone(),
             config.as_ref().and_then(|c| c.runs_api_url.clone()),
+            config.as_ref().and_then(|c| c.runs_api_token.clone()),
         )?;
         #[cfg(feature = "store")]
         if let Some(store) = &store {

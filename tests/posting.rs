@@ -32,12 +32,19 @@ fn telemetry(base: &Path, url: &str) -> Telemetry {
     crate::util::store_telemetry(base, &[(API_URL_ENV, url)])
 }
 
-/// `(api_posting_status, api_posting_attempts, api_posting_error)` of run `id` once it
-/// is `posted` or `failed` (waiting up to `within`).
-fn posting_outcome(base: &Path, id: &str, within: Duration) -> (String, i64, Option<String>) {
+/// `(api_posting_status, api_posting_attempts, api_posting_error)` of a run.
+type Posting = (String, i64, Option<String>);
+
+/// The posting state of run `id` once `done` holds for it (waiting up to `within`).
+fn posting_when(
+    base: &Path,
+    id: &str,
+    within: Duration,
+    done: impl Fn(&Posting) -> bool,
+) -> Posting {
     let deadline = Instant::now() + within;
     loop {
-        let row = Connection::open(base.join("db/telemetry.sqlite"))
+        let row: Result<Posting, _> = Connection::open(base.join("db/telemetry.sqlite"))
             .unwrap()
             .query_row(
                 "SELECT api_posting_status, api_posting_attempts, api_posting_error
@@ -45,15 +52,19 @@ fn posting_outcome(base: &Path, id: &str, within: Duration) -> (String, i64, Opt
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             );
-        let row: Result<(String, i64, Option<String>), _> = row;
-        if let Ok((status, ..)) = &row
-            && (status == "posted" || status == "failed")
+        if let Ok(posting) = &row
+            && done(posting)
         {
             return row.unwrap();
         }
-        assert!(Instant::now() < deadline, "run {id} still pending: {row:?}");
+        assert!(Instant::now() < deadline, "run {id}: {row:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The posting state of run `id` once it is `posted` or `failed`.
+fn posting_outcome(base: &Path, id: &str, within: Duration) -> Posting {
+    posting_when(base, id, within, |(status, ..)| status != "pending")
 }
 
 #[test]
@@ -126,7 +137,7 @@ fn a_client_error_is_final() {
 }
 
 #[test]
-fn network_errors_are_tried_four_times_over_seven_seconds() {
+fn network_errors_leave_a_run_pending_after_four_attempts_over_seven_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let closed = format!("http://127.0.0.1:{}", lookout_testkit::free_port());
     let telemetry = telemetry(dir.path(), &closed);
@@ -135,14 +146,36 @@ fn network_errors_are_tried_four_times_over_seven_seconds() {
     let id = run.id().to_owned();
     run.log_event("tick", serde_json::json!({}));
     run.succeed();
-    let (status, attempts, error) = posting_outcome(dir.path(), &id, Duration::from_secs(20));
-    assert_eq!((status.as_str(), attempts), ("failed", 4));
+    let (status, _, error) = posting_when(dir.path(), &id, Duration::from_secs(20), |p| p.1 == 4);
+    assert_eq!(status, "pending", "kept for a later attempt");
     assert!(
         started.elapsed() >= Duration::from_secs(7),
         "1 + 2 + 4 s of waits"
     );
     let error = error.unwrap();
     assert!(error.to_lowercase().contains("connect"), "{error}");
+}
+
+#[test]
+fn a_run_the_receiver_did_not_take_is_sent_again_until_it_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, received) = receiver(&[503, 503, 503, 503, 503, 201]);
+    let telemetry = telemetry(dir.path(), &url);
+    let run = telemetry.runs().track_run("crawler", "resent");
+    let id = run.id().to_owned();
+    run.succeed();
+    let (status, attempts, _) = posting_outcome(dir.path(), &id, Duration::from_secs(50));
+    assert_eq!((status.as_str(), attempts), ("posted", 6));
+    let received = received.lock().unwrap();
+    let gaps: Vec<f64> = received
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).as_secs_f64())
+        .collect();
+    assert!(
+        (14.9..16.5).contains(&gaps[3]),
+        "15 s after the fourth: {gaps:?}"
+    );
+    assert!((14.9..16.5).contains(&gaps[4]), "and again: {gaps:?}");
 }
 
 /// The base directory and URL of the next test's child process.

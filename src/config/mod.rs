@@ -46,6 +46,8 @@ pub const STORE_ENV: &str = "LOOKOUT_STORE";
 /// Seed 002's API URL: each finished run is POSTed there (`{url}/api/v1/runs` when the
 /// URL has no path).
 pub const API_URL_ENV: &str = "TELEMETRY_API_URL";
+/// The bearer token runs are posted with, if set (`lookout serve --token` reads it too).
+pub const API_TOKEN_ENV: &str = "LOOKOUT_API_TOKEN";
 /// The directory of seed 000's `telemetry.json` and its archives (default: `registry/`
 /// in the store's base directory, when there is a store).
 pub const SKILLS_DIR_ENV: &str = "LOOKOUT_SKILLS_DIR";
@@ -82,6 +84,9 @@ pub struct Config {
     /// Where finished runs are posted (seed 002's `TELEMETRY_API_URL`), if anywhere.
     #[cfg(feature = "store")]
     pub runs_api_url: Option<String>,
+    /// The bearer token runs are posted with ([`API_TOKEN_ENV`]), if any.
+    #[cfg(feature = "store")]
+    pub runs_api_token: Option<String>,
     /// Resource attributes that name this process, over those it detects
     /// ([`crate::trace::process_resource`]): the file's `opentelemetry.serviceName` and
     /// `resourceAttributes`, then `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
@@ -124,6 +129,8 @@ impl Default for Config {
             store_disabled: false,
             #[cfg(feature = "store")]
             runs_api_url: None,
+            #[cfg(feature = "store")]
+            runs_api_token: None,
             resource: Resource::default(),
         }
     }
@@ -345,6 +352,9 @@ impl Config {
         check((|| {
             if let Some(url) = env(API_URL_ENV) {
                 self.runs_api_url = Some(api_url(&url)?);
+            }
+            if let Some(token) = env(API_TOKEN_ENV).filter(|t| !t.trim().is_empty()) {
+                self.runs_api_token = Some(token.trim().to_owned());
             }
             Ok(())
         })());

@@ -104,6 +104,7 @@ impl Runs {
         tracer: Tracer,
         store: Option<Store>,
         api_url: Option<String>,
+        api_token: Option<String>,
     ) -> Result<Runs, crate::metrics::MetricError> {
         let families = RunFamilies::register(registry)?;
         let api_url = match (api_url, &store) {
@@ -137,7 +138,8 @@ impl Runs {
                 background: std::sync::Once::new(),
                 updates: Mutex::new(()),
                 #[cfg(feature = "api-posting")]
-                poster: api_url.and_then(|url| posting::Poster::start(url, _weak.clone())),
+                poster: api_url
+                    .and_then(|url| posting::Poster::start(url, api_token, _weak.clone())),
             }),
         };
         #[cfg(feature = "api-posting")]

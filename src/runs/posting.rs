@@ -1,14 +1,20 @@
 //! Seed 002's API posting: each finished run is POSTed as JSON (its stored state under
 //! seed 002's field names, with `event_id` = `run_id` so that a repeat is recognisable)
-//! on a thread of its own. Network errors and 5xx answers are retried after 1 s, 2 s and
-//! 4 s; a 4xx is final. After every attempt the run's `api_posting_status` (`pending`,
-//! `posted`, `failed`), `api_posting_attempts` and `api_posting_error` are stored, so a
-//! post still pending when its process died is found and sent by the next one.
+//! on a thread of its own, with the bearer token of `LOOKOUT_API_TOKEN` when that is set
+//! (a `lookout serve` off loopback asks for one). Network errors and 5xx answers are
+//! retried after 1 s, 2 s and 4 s; a 4xx is final. A run still unposted after that stays
+//! `pending`: this process tries the oldest such run again every 15 s and the others once
+//! it lands (while they wait, a newly finished run gets one attempt, not four), and the
+//! next process that posts sends what a dead one left pending, so a receiver that is down
+//! loses nothing. After every attempt the run's
+//! `api_posting_status` (`pending`, `posted`, `failed`), `api_posting_attempts` and
+//! `api_posting_error` are stored.
 
 use super::{Inner, Runs};
 use serde_json::{Map, Value};
+use std::collections::VecDeque;
 use std::sync::Weak;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 /// The waits before the second, third and fourth attempts.
@@ -20,6 +26,9 @@ pub(super) const RETRY_DELAYS: [Duration; 3] = [
 
 /// How long one attempt may take, connection to last byte.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long runs left pending by a receiver that is down wait for their next attempt.
+pub(super) const RESEND_AFTER: Duration = Duration::from_secs(15);
 
 /// Runs waiting to be posted; one beyond it stays `pending` in the store for the next
 /// process to post.
@@ -40,11 +49,11 @@ pub(super) struct Poster {
 
 impl Poster {
     /// Starts the thread that posts to `url`; `None` if no thread can start.
-    pub(super) fn start(url: String, runs: Weak<Inner>) -> Option<Poster> {
+    pub(super) fn start(url: String, token: Option<String>, runs: Weak<Inner>) -> Option<Poster> {
         let (queue, receiver) = sync_channel(QUEUE);
         std::thread::Builder::new()
             .name("lookout-posting".into())
-            .spawn(move || post_all(&url, &runs, &receiver))
+            .spawn(move || post_all(&url, token.as_deref(), &runs, &receiver))
             .ok()?;
         Some(Poster { queue })
     }
@@ -65,15 +74,63 @@ enum Outcome {
     Transient(String),
 }
 
-fn post_all(url: &str, runs: &Weak<Inner>, queue: &Receiver<String>) {
+fn post_all(url: &str, token: Option<&str>, runs: &Weak<Inner>, queue: &Receiver<String>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(ATTEMPT_TIMEOUT))
         .http_status_as_error(false)
         .build()
         .into();
-    while let Ok(run_id) = queue.recv() {
-        deliver(runs, &agent, url, &run_id);
+    let post = Post { agent, url, token };
+    // Runs the receiver did not take yet, oldest first.
+    let mut deferred: VecDeque<String> = VecDeque::new();
+    loop {
+        let next = match deferred.is_empty() {
+            true => queue.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            false => queue.recv_timeout(RESEND_AFTER),
+        };
+        match next {
+            // While the receiver is known to be down, a new run gets one attempt: if it
+            // lands, the receiver is back and the others follow.
+            Ok(run_id) => {
+                let attempts = match deferred.is_empty() {
+                    true => RETRY_DELAYS.len() + 1,
+                    false => 1,
+                };
+                match deliver(runs, &post, &run_id, attempts) {
+                    Delivery::Deferred => deferred.push_back(run_id),
+                    Delivery::Done => resend(runs, &post, &mut deferred),
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => resend(runs, &post, &mut deferred),
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
     }
+}
+
+/// One attempt for the oldest deferred run, and for each next one while they land.
+fn resend(runs: &Weak<Inner>, post: &Post<'_>, deferred: &mut VecDeque<String>) {
+    while let Some(run_id) = deferred.pop_front() {
+        if deliver(runs, post, &run_id, 1) == Delivery::Deferred {
+            deferred.push_front(run_id);
+            return;
+        }
+    }
+}
+
+/// Where and how posts are sent.
+struct Post<'a> {
+    agent: ureq::Agent,
+    url: &'a str,
+    token: Option<&'a str>,
+}
+
+/// What became of a run handed to [`deliver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Posted, refused, or not to be posted: nothing more to do here.
+    Done,
+    /// Still pending after this call's attempts: the receiver is down or failing.
+    Deferred,
 }
 
 /// The runs, while the telemetry that owns them lives. Held only for one step, never
@@ -82,17 +139,17 @@ fn runs(weak: &Weak<Inner>) -> Option<Runs> {
     weak.upgrade().map(|inner| Runs { inner })
 }
 
-/// Posts run `run_id`'s stored state until it is posted, refused, or out of attempts
-/// (counting those of earlier processes), storing the posting status after each attempt.
-/// A run whose stored state is not pending is left alone: posted already, or its end
-/// record was lost (then it is still `running`, and closed as stale later).
-fn deliver(weak: &Weak<Inner>, agent: &ureq::Agent, url: &str, run_id: &str) {
+/// Posts run `run_id`'s stored state until it is posted or refused, at most `attempts`
+/// times (waiting 1 s, 2 s, 4 s between them), storing the posting status after each
+/// attempt. A run whose stored state is not pending is left alone: posted already, or
+/// its end record was lost (then it is still `running`, and closed as stale later).
+fn deliver(weak: &Weak<Inner>, post: &Post<'_>, run_id: &str, attempts: usize) -> Delivery {
     let Some(mut body) = runs(weak).and_then(|runs| runs.stored_state(run_id)) else {
-        return;
+        return Delivery::Done;
     };
     let pending = body.get("api_posting_status").and_then(Value::as_str) == Some("pending");
     if !pending || body.get("status").and_then(Value::as_str) == Some("running") {
-        return;
+        return Delivery::Done;
     }
     let earlier = body
         .get("api_posting_attempts")
@@ -103,21 +160,21 @@ fn deliver(weak: &Weak<Inner>, agent: &ureq::Agent, url: &str, run_id: &str) {
     }
     body.insert("event_id".into(), run_id.into());
     let body = Value::Object(body).to_string();
-    let last = RETRY_DELAYS.len() + 1;
-    for attempt in earlier + 1..=last.max(earlier + 1) {
-        let outcome = send(agent, url, &body);
+    for attempt in 1..=attempts {
+        let outcome = send(post, &body);
         // The wait counts from the answer, storing the status included.
         let answered = Instant::now();
         let (status, error) = match outcome {
             Outcome::Posted => ("posted", None),
             Outcome::Refused(error) => ("failed", Some(error)),
-            Outcome::Transient(error) if attempt >= last => ("failed", Some(error)),
             Outcome::Transient(error) => ("pending", Some(error)),
         };
-        let Some(runs) = runs(weak) else { return };
+        let Some(runs) = runs(weak) else {
+            return Delivery::Done;
+        };
         let _ = runs.update_stored(run_id, |state| {
             state.insert("api_posting_status".into(), status.into());
-            state.insert("api_posting_attempts".into(), attempt.into());
+            state.insert("api_posting_attempts".into(), (earlier + attempt).into());
             match error {
                 Some(error) => state.insert("api_posting_error".into(), error.into()),
                 None => state.remove("api_posting_error"),
@@ -125,18 +182,24 @@ fn deliver(weak: &Weak<Inner>, agent: &ureq::Agent, url: &str, run_id: &str) {
         });
         drop(runs);
         if status != "pending" {
-            return;
+            return Delivery::Done;
         }
-        let wait = RETRY_DELAYS[attempt - 1];
-        std::thread::sleep((answered + wait).saturating_duration_since(Instant::now()));
+        if let Some(wait) = RETRY_DELAYS.get(attempt - 1).filter(|_| attempt < attempts) {
+            std::thread::sleep((answered + *wait).saturating_duration_since(Instant::now()));
+        }
     }
+    Delivery::Deferred
 }
 
-fn send(agent: &ureq::Agent, url: &str, body: &str) -> Outcome {
-    let response = agent
-        .post(url)
-        .header("content-type", "application/json")
-        .send(body);
+fn send(post: &Post<'_>, body: &str) -> Outcome {
+    let mut request = post
+        .agent
+        .post(post.url)
+        .header("content-type", "application/json");
+    if let Some(token) = post.token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = request.send(body);
     let mut response = match response {
         Ok(response) => response,
         Err(error) => return Outcome::Transient(error.to_string()),

@@ -22,14 +22,14 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `lookout serve --listen 127.0.0.1:0 ARGS` and waits for its banner.
     pub fn start(args: &[&str]) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        Daemon::start_on(dir, args)
+        Daemon::start_in(tempfile::tempdir().unwrap(), "127.0.0.1:0", args)
     }
 
-    fn start_on(dir: tempfile::TempDir, args: &[&str]) -> Daemon {
+    /// Starts `lookout serve --listen LISTEN ARGS` on the store in `dir`.
+    pub fn start_in(dir: tempfile::TempDir, listen: &str, args: &[&str]) -> Daemon {
         let base = dir.path().to_path_buf();
         let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(args)
             .env(lookout::store::BASE_DIR_ENV, &base)
             .env_remove("LOOKOUT_JSON_DIR")
@@ -56,10 +56,13 @@ impl Daemon {
     }
 
     /// Stops it and starts another on the same store.
-    pub fn restart(mut self, args: &[&str]) -> Daemon {
-        let dir = self.dir.take().unwrap();
-        drop(self);
-        Daemon::start_on(dir, args)
+    pub fn restart(self, args: &[&str]) -> Daemon {
+        Daemon::start_in(self.stop(), "127.0.0.1:0", args)
+    }
+
+    /// Stops it, keeping its store.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.dir.take().unwrap()
     }
 
     /// Sends `method path` with a JSON body (or none if `Value::Null`).

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod api;
+mod api_clients;
 mod api_hostile;
 mod api_seeds;
 mod capture;
