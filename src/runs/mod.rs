@@ -119,6 +119,8 @@ impl Runs {
             (url, _) => url,
         };
         #[cfg(not(feature = "api-posting"))]
+        let _ = api_token;
+        #[cfg(not(feature = "api-posting"))]
         if api_url.is_some() {
             eprintln!(
                 "lookout: warning: {} is set and this build has no feature api-posting: \

@@ -78,6 +78,7 @@ fn malformed(rng: &mut Rng) -> (Vec<u8>, bool) {
         "/api/v1/events",
         "/api/v1/metrics",
         "/v1/traces",
+        "/v1/metrics",
         "/api/v1/runs/%00%ff",
         "/../../etc/passwd",
     ];
@@ -94,6 +95,8 @@ fn malformed(rng: &mut Rng) -> (Vec<u8>, bool) {
         r#"{"event_type":"X","source":"s"}"#.to_owned(),
         r#"{"metric_name":"m","metric_value":[1]}"#.to_owned(),
         r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"00","spanId":"00"}]}]}]}"#
+            .to_owned(),
+        r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{"dataPoints":[{"asInt":"1","timeUnixNano":"0"}]}}]}]}]}"#
             .to_owned(),
         "[".repeat(10_000),
         format!("{{\"event_id\":\"{}\"}}", "x".repeat(300)),
@@ -218,4 +221,5 @@ fn malformed_requests_get_4xx_never_5xx_and_write_nothing() {
     );
     assert_eq!(d.rows("telemetry_records"), 0, "nothing written");
     assert_eq!(d.rows("telemetry_spans"), 0);
+    assert_eq!(d.rows("telemetry_points"), 0);
 }

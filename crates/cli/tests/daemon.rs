@@ -89,6 +89,19 @@ impl Daemon {
         lookout::store::open_reader(&self.base.join("db/telemetry.sqlite")).unwrap()
     }
 
+    /// `read` of the index once `done` holds of what it reads, or after 10 s what it
+    /// reads then: an acknowledged write is durable in the log, and indexed just after.
+    pub fn when<T>(&self, read: impl Fn(&Connection) -> T, done: impl Fn(&T) -> bool) -> T {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let value = read(&self.db());
+            if done(&value) || std::time::Instant::now() > deadline {
+                return value;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Rows of `table`.
     pub fn rows(&self, table: &str) -> i64 {
         self.db()

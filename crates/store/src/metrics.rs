@@ -39,6 +39,26 @@ pub fn point_record(
     record
 }
 
+/// [`point_record`] with an id that is its content's (name, labels, value and time), so
+/// that the same point sent twice (an OTLP retry) is stored once.
+pub fn point_record_by_content(
+    name: &str,
+    kind: &str,
+    labels: &BTreeMap<String, String>,
+    value: f64,
+    time: SystemTime,
+) -> Record {
+    let mut record = point_record(name, kind, labels, PointValue::Number(value), time);
+    let content = format!(
+        "{name}\n{}\n{value}\n{}",
+        record.body["labels"],
+        nanos(time)
+    );
+    record.event_id =
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, content.as_bytes()).to_string();
+    record
+}
+
 /// Labels from a JSON object: each value as text (a string as it is, anything else as
 /// its JSON).
 pub fn labels_of(object: &Map<String, Value>) -> BTreeMap<String, String> {

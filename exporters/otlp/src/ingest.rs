@@ -50,7 +50,8 @@ pub enum Encoding {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct IngestError {
-    /// A stable code: `invalid_protobuf`, `invalid_json`, `invalid_id`, `invalid_value`.
+    /// A stable code: `invalid_protobuf`, `invalid_json`, `invalid_id`, `invalid_value`,
+    /// `missing_field`.
     pub code: &'static str,
     /// What is wrong, for a person.
     pub message: String,
@@ -59,7 +60,7 @@ pub struct IngestError {
 }
 
 impl IngestError {
-    fn at(code: &'static str, field: String, message: impl Into<String>) -> Self {
+    pub(crate) fn at(code: &'static str, field: String, message: impl Into<String>) -> Self {
         IngestError {
             code,
             message: message.into(),
@@ -268,7 +269,7 @@ fn attribute(value: any_value::Value) -> AttributeValue {
     }
 }
 
-fn json_of(value: &any_value::Value) -> serde_json::Value {
+pub(crate) fn json_of(value: &any_value::Value) -> serde_json::Value {
     let of = |v: &AnyValue| v.value.as_ref().map_or(serde_json::Value::Null, json_of);
     match value {
         any_value::Value::StringValue(s) => s.as_str().into(),

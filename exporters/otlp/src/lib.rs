@@ -72,6 +72,8 @@ mod exporter;
 pub mod ingest;
 #[cfg(feature = "ingest-grpc")]
 pub mod ingest_grpc;
+#[cfg(feature = "ingest")]
+pub mod ingest_metrics;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 mod settings;

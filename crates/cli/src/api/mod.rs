@@ -114,6 +114,7 @@ fn store_routes() -> axum::Router<Api> {
         .route("/api/v1/traces/{trace_id}", get(reads::get_trace))
         .route("/api/v1/query", get(reads::metric_query))
         .route("/v1/traces", post(otlp::traces))
+        .route("/v1/metrics", post(otlp::metrics))
         .route("/telemetry/session/start", post(agents::start_session))
         .route("/telemetry/session/{id}/event", post(agents::session_event))
         .route("/telemetry/session/{id}/end", post(agents::end_session))

@@ -48,7 +48,7 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         .build()?;
     let router = crate::api::router(telemetry.clone(), &options);
     println!(
-        "lookout {} serving http://{addr}{} (and /health, /version, POST /export, /api/v1, OTLP /v1/traces)",
+        "lookout {} serving http://{addr}{} (and /health, /version, POST /export, /api/v1, OTLP /v1/traces and /v1/metrics)",
         lookout::VERSION,
         path
     );
@@ -84,7 +84,10 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let service = hyper_util::service::TowerToHyperService::new(router);
     let mut others = tokio::task::JoinSet::new();
     if let Some(listener) = otlp_http {
-        println!("OTLP/HTTP on http://{}/v1/traces", local(&listener));
+        println!(
+            "OTLP/HTTP on http://{}/v1/traces and /v1/metrics",
+            local(&listener)
+        );
         let (service, stopped) = (service.clone(), until_stopped());
         others.spawn(async move {
             let _ = serve_connections(listener, service, limits, stopped).await;
