@@ -179,8 +179,8 @@ pub(crate) struct ServeArgs {
     /// An origin a browser may call the API from (repeatable); none: CORS off.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub(crate) cors_origins: Vec<String>,
-    /// Also serve the API (OTLP/HTTP `/v1/traces` and `/v1/metrics` among it) on this address, OTLP's
-    /// conventional port being 127.0.0.1:4318.
+    /// Also serve the API (OTLP/HTTP `/v1/traces` and `/v1/metrics` among it) on this
+    /// address, OTLP's conventional port being 127.0.0.1:4318.
     #[arg(long, value_name = "ADDR")]
     pub(crate) otlp_http: Option<SocketAddr>,
     /// Serve OTLP/gRPC traces and metrics on this address (conventionally 127.0.0.1:4317).

@@ -805,3 +805,93 @@ fn cors_is_off_unless_an_origin_is_allowed() {
     );
     assert_eq!(other.header("access-control-allow-origin"), None);
 }
+
+#[test]
+fn the_openapi_document_lists_every_endpoint_and_each_is_served() {
+    let d = Daemon::start(&[]);
+    let document = answer(&d.send("GET", "/api/v1/openapi.json", &Value::Null), 200);
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let mut listed: Vec<(String, String)> = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            listed.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    listed.sort();
+    let mut expected: Vec<(String, String)> = [
+        ("GET", "/health"),
+        ("GET", "/version"),
+        ("GET", "/metrics"),
+        ("POST", "/export"),
+        ("GET", "/api/v1/openapi.json"),
+        ("POST", "/api/v1/runs"),
+        ("GET", "/api/v1/runs"),
+        ("POST", "/api/v1/runs/batch"),
+        ("GET", "/api/v1/runs/{event_id}"),
+        ("PATCH", "/api/v1/runs/{event_id}"),
+        ("POST", "/api/v1/runs/{event_id}/associate-commit"),
+        ("GET", "/api/v1/runs/{event_id}/commit-url"),
+        ("GET", "/api/v1/runs/{event_id}/repo-url"),
+        ("GET", "/api/v1/metadata/{field}"),
+        ("GET", "/api/v1/traces"),
+        ("GET", "/api/v1/traces/{trace_id}"),
+        ("GET", "/api/v1/query"),
+        ("POST", "/v1/traces"),
+        ("POST", "/v1/metrics"),
+        ("POST", "/telemetry/session/start"),
+        ("POST", "/telemetry/session/{id}/event"),
+        ("POST", "/telemetry/session/{id}/end"),
+        ("POST", "/api/v1/skills/capture"),
+        ("POST", "/api/v1/events"),
+        ("POST", "/api/v1/metrics"),
+        ("GET", "/api/v1/metrics"),
+    ]
+    .map(|(m, p)| (m.to_owned(), p.to_owned()))
+    .to_vec();
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    // Each is routed: whatever it answers to an empty request, it is not the fallback's
+    // 404 nor a 405.
+    for (method, path) in &listed {
+        let path = path
+            .replace("{event_id}", "e-unknown")
+            .replace("{field}", "agent_name")
+            .replace("{trace_id}", "0123456789abcdef")
+            .replace("{id}", "s-unknown");
+        let body = if method == "GET" {
+            Value::Null
+        } else {
+            json!({})
+        };
+        let response = d.send(method, &path, &body);
+        assert_ne!(response.status, 405, "{method} {path}");
+        let text = response.text();
+        assert!(
+            !text.contains("no such endpoint"),
+            "{method} {path}: {text}"
+        );
+        assert!(response.status < 500, "{method} {path}: {text}");
+    }
+
+    // The run schema is the run endpoints' own: every field, unknown ones refused.
+    let run = &document["components"]["schemas"]["Run"];
+    assert_eq!(run["additionalProperties"], false);
+    for field in [
+        "event_id",
+        "agent_name",
+        "job_type",
+        "status",
+        "pid",
+        "git_commit_source",
+    ] {
+        assert!(run["properties"][field].is_object(), "{field} in {run}");
+    }
+    assert_eq!(run["properties"]["pid"]["type"], "integer");
+    let refused = &document["paths"]["/api/v1/runs"]["post"]["responses"]["4XX"];
+    assert_eq!(
+        refused["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Error"
+    );
+}

@@ -12,6 +12,7 @@ mod body;
 mod error;
 mod guard;
 mod idempotency;
+mod openapi;
 mod otlp;
 mod query;
 mod reads;
@@ -21,14 +22,17 @@ mod runs;
 pub(crate) use guard::{ApiOptions, DEFAULT_BODY_LIMIT};
 pub(crate) use otlp::grpc_sink;
 
+use axum::body::Bytes;
 use axum::extract::Request;
-use axum::routing::{get, patch, post};
+use axum::http::header;
+use axum::routing::{MethodRouter, get, patch, post};
 use error::ApiError;
 use idempotency::Claims;
 use lookout::Telemetry;
 use lookout::store::runs::RunBody;
 use lookout::store::rusqlite::Connection;
 use lookout::store::{Record, Store};
+use openapi::Endpoint;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +56,26 @@ struct Inner {
     readers: Arc<Readers>,
     /// Run updates read the stored state and write the next: one at a time.
     updates: tokio::sync::Mutex<()>,
+}
+
+/// The engine's endpoints, as the OpenAPI document names them.
+fn engine_endpoints(metrics_path: &str) -> Vec<Endpoint> {
+    let mut endpoints = vec![
+        Endpoint::get("/health", "Liveness and the pipeline's state"),
+        Endpoint::get("/version", "Lookout's version"),
+        Endpoint::post(
+            lookout::server::EXPORT_PATH,
+            "Export now (flush the pipeline)",
+            openapi::Takes::Nothing,
+            200,
+        ),
+    ];
+    if !metrics_path.is_empty() {
+        let mut metrics = Endpoint::get("", "The Prometheus text exposition");
+        metrics.path = metrics_path.to_owned().into();
+        endpoints.push(metrics);
+    }
+    endpoints
 }
 
 /// The router of every endpoint, its hardening applied. Without a store (`LOOKOUT_STORE=off`)
@@ -88,42 +112,189 @@ pub(crate) fn router(telemetry: Telemetry, options: &ApiOptions) -> axum::Router
                 updates: tokio::sync::Mutex::new(()),
             }),
         };
-        router = router.merge(store_routes().with_state(api));
+        let mut routes = axum::Router::new();
+        let mut endpoints = engine_endpoints(&options.metrics_path);
+        for (endpoint, handler) in store_endpoints() {
+            routes = routes.route(&endpoint.path, handler);
+            endpoints.push(endpoint);
+        }
+        endpoints.push(Endpoint::get(openapi::PATH, "This document"));
+        let document = openapi::document(&endpoints).to_json().unwrap_or_default();
+        let document = Bytes::from(document);
+        routes = routes.route(
+            openapi::PATH,
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
+        );
+        router = router.merge(routes.with_state(api));
     }
     let router = router.fallback(|| async { ApiError::not_found("no such endpoint") });
     guard::harden(router, options)
 }
 
-/// The endpoints that read or write the store.
-fn store_routes() -> axum::Router<Api> {
-    axum::Router::new()
-        .route("/api/v1/runs", post(runs::create).get(runs::list))
-        .route("/api/v1/runs/batch", post(runs::create_batch))
-        .route(
-            "/api/v1/runs/{event_id}",
-            patch(runs::update).get(runs::get),
-        )
-        .route(
-            "/api/v1/runs/{event_id}/associate-commit",
+/// The endpoints that read or write the store: the router's and the OpenAPI document's.
+fn store_endpoints() -> Vec<(Endpoint, MethodRouter<Api>)> {
+    use openapi::Takes::{Object, Otlp, Run, Runs};
+    let runs_of = "/api/v1/runs/{event_id}";
+    vec![
+        (
+            Endpoint::post(
+                "/api/v1/runs",
+                "Create a run (seed 002): {event_id, run_id}",
+                Run,
+                201,
+            ),
+            post(runs::create),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/runs",
+                "Runs, newest first: agent_name, job_type, status, host, since, until, limit, offset",
+            ),
+            get(runs::list),
+        ),
+        (
+            Endpoint::post("/api/v1/runs/batch", "Create runs, all or none", Runs, 201),
+            post(runs::create_batch),
+        ),
+        (
+            Endpoint::get(runs_of, "A run's newest state and its events"),
+            get(runs::get),
+        ),
+        (
+            Endpoint::patch(runs_of, "Change a run's fields; answers its new state", Run),
+            patch(runs::update),
+        ),
+        (
+            Endpoint::post(
+                "/api/v1/runs/{event_id}/associate-commit",
+                "Associate a commit: commit_hash, commit_source, commit_author",
+                Object,
+                200,
+            ),
             post(runs::associate_commit),
-        )
-        .route("/api/v1/runs/{event_id}/commit-url", get(runs::commit_url))
-        .route("/api/v1/runs/{event_id}/repo-url", get(runs::repo_url))
-        .route("/api/v1/metadata/{field}", get(runs::metadata))
-        .route("/api/v1/traces", get(reads::list_traces))
-        .route("/api/v1/traces/{trace_id}", get(reads::get_trace))
-        .route("/api/v1/query", get(reads::metric_query))
-        .route("/v1/traces", post(otlp::traces))
-        .route("/v1/metrics", post(otlp::metrics))
-        .route("/telemetry/session/start", post(agents::start_session))
-        .route("/telemetry/session/{id}/event", post(agents::session_event))
-        .route("/telemetry/session/{id}/end", post(agents::end_session))
-        .route("/api/v1/skills/capture", post(agents::capture))
-        .route("/api/v1/events", post(agents::record_event))
-        .route(
-            "/api/v1/metrics",
-            post(agents::record_metric).get(agents::get_metrics),
-        )
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/runs/{event_id}/commit-url",
+                "The web page of the run's commit",
+            ),
+            get(runs::commit_url),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/runs/{event_id}/repo-url",
+                "The web page of the run's repository",
+            ),
+            get(runs::repo_url),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/metadata/{field}",
+                "The distinct values of a run field",
+            ),
+            get(runs::metadata),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/traces",
+                "The newest traces: since, name, status, limit",
+            ),
+            get(reads::list_traces),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/traces/{trace_id}",
+                "A trace and its spans, as `lookout traces --json`",
+            ),
+            get(reads::get_trace),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/query",
+                "A metric over time: metric, agg, interval, since or from and until, label.NAME",
+            ),
+            get(reads::metric_query),
+        ),
+        (
+            Endpoint::post(
+                "/v1/traces",
+                "OTLP/HTTP traces, answered once durable",
+                Otlp,
+                200,
+            ),
+            post(otlp::traces),
+        ),
+        (
+            Endpoint::post(
+                "/v1/metrics",
+                "OTLP/HTTP metrics, answered once durable",
+                Otlp,
+                200,
+            ),
+            post(otlp::metrics),
+        ),
+        (
+            Endpoint::post(
+                "/telemetry/session/start",
+                "Start a session (seed 001): prompt, metadata, session_id",
+                Object,
+                201,
+            ),
+            post(agents::start_session),
+        ),
+        (
+            Endpoint::post(
+                "/telemetry/session/{id}/event",
+                "An event of a session: event_type, data",
+                Object,
+                200,
+            ),
+            post(agents::session_event),
+        ),
+        (
+            Endpoint::post(
+                "/telemetry/session/{id}/end",
+                "End a session: success, output, error; answers its rollup",
+                Object,
+                200,
+            ),
+            post(agents::end_session),
+        ),
+        (
+            Endpoint::post(
+                "/api/v1/skills/capture",
+                "Capture a skill execution (seed 000's create_telemetry_entry)",
+                Object,
+                201,
+            ),
+            post(agents::capture),
+        ),
+        (
+            Endpoint::post(
+                "/api/v1/events",
+                "Record an event (seed 004): event_type, source, data",
+                Object,
+                201,
+            ),
+            post(agents::record_event),
+        ),
+        (
+            Endpoint::post(
+                "/api/v1/metrics",
+                "Record a metric (seed 004): metric_name, metric_value, context, timestamp",
+                Object,
+                201,
+            ),
+            post(agents::record_metric),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/metrics",
+                "Metrics (seed 004's get_metrics): names, since, until, aggregation",
+            ),
+            get(agents::get_metrics),
+        ),
+    ]
 }
 
 impl Api {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Integer fields: counts and sizes, never negative.
-const INTEGERS: [&str; 6] = [
+pub(crate) const INTEGERS: [&str; 6] = [
     "duration_ms",
     "items_discovered",
     "items_succeeded",
@@ -17,7 +17,7 @@ const INTEGERS: [&str; 6] = [
 ];
 
 /// Text fields, besides `status`, the times and the commit's.
-const TEXTS: [&str; 14] = [
+pub(crate) const TEXTS: [&str; 14] = [
     "agent_name",
     "job_type",
     "input_summary",
@@ -33,6 +33,9 @@ const TEXTS: [&str; 14] = [
     "host",
     "trace_id",
 ];
+
+/// Where a run's commit hash came from.
+pub(crate) const COMMIT_SOURCES: [&str; 3] = ["manual", "llm", "ci"];
 
 /// The longest text a field takes.
 pub(crate) const MAX_TEXT: usize = 64 * 1024;
@@ -211,7 +214,7 @@ fn commit_hash(value: Value, field: &str) -> Result<Value, ApiError> {
 
 fn commit_source(value: Value, field: &str) -> Result<Value, ApiError> {
     let text = text(value, field)?;
-    match matches!(text.as_str(), "manual" | "llm" | "ci") {
+    match COMMIT_SOURCES.contains(&text.as_str()) {
         true => Ok(text.into()),
         false => Err(ApiError::field(
             "invalid_value",
