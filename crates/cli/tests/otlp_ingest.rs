@@ -349,6 +349,17 @@ fn otlp_json_metrics_land_as_points_named_as_prometheus_names_them() {
         "invalid_json",
         None,
     );
+    // 1 MiB of service name on each of 100 points: past the expansion cap.
+    let point = json!({"asInt": "1", "timeUnixNano": time.to_string()});
+    let expands = json!({"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "s".repeat(1 << 20)}}]},
+        "scopeMetrics": [{"metrics": [{"name": "wide", "gauge": {"dataPoints": vec![point; 100]}}]}]}]});
+    refused(
+        &d.send("POST", "/v1/metrics", &expands),
+        413,
+        "payload_too_large",
+        Some("resourceMetrics[0].scopeMetrics[0].metrics[0]"),
+    );
     let not_protobuf = d.raw(
         "POST",
         "/v1/metrics",

@@ -51,7 +51,7 @@ pub enum Encoding {
 #[error("{message}")]
 pub struct IngestError {
     /// A stable code: `invalid_protobuf`, `invalid_json`, `invalid_id`, `invalid_value`,
-    /// `missing_field`.
+    /// `missing_field`, `payload_too_large`.
     pub code: &'static str,
     /// What is wrong, for a person.
     pub message: String,

@@ -114,7 +114,10 @@ fn invalid(error: IngestError) -> tonic::Status {
         Some(field) => format!("{} ({}: {field})", error.message, error.code),
         None => format!("{} ({})", error.message, error.code),
     };
-    tonic::Status::invalid_argument(message)
+    match error.code {
+        "payload_too_large" => tonic::Status::resource_exhausted(message),
+        _ => tonic::Status::invalid_argument(message),
+    }
 }
 
 /// Serves OTLP/gRPC traces and metrics on `listener` into `sink` until `shutdown`

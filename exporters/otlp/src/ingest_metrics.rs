@@ -164,6 +164,16 @@ pub fn points_of(request: ExportMetricsServiceRequest) -> Result<DecodedMetrics,
             for (m, metric) in scope_metrics.metrics.into_iter().enumerate() {
                 let at = format!("resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}]");
                 out.metric(metric, &at)?;
+                if out.full() {
+                    return Err(IngestError::at(
+                        "payload_too_large",
+                        at,
+                        format!(
+                            "the request expands to more than {} MiB of points and labels",
+                            MAX_EXPANDED >> 20
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -183,10 +193,20 @@ pub fn points_of(request: ExportMetricsServiceRequest) -> Result<DecodedMetrics,
     })
 }
 
+/// The most a request may expand to: its points' names and labels, and a fixed cost per
+/// point, in bytes. A small request can name many buckets of many labels: past this it is
+/// refused (`payload_too_large`) before it takes the memory.
+pub const MAX_EXPANDED: usize = 64 << 20;
+
+/// What a point costs beside its name and labels, towards [`MAX_EXPANDED`].
+const POINT_COST: usize = 128;
+
 /// What a request turns into, metric by metric.
 #[derive(Default)]
 struct Points {
     points: Vec<MetricPoint>,
+    /// Bytes expanded so far, towards [`MAX_EXPANDED`].
+    expanded: usize,
     /// The current resource's labels.
     process: Vec<(String, String)>,
     delta: u64,
@@ -194,6 +214,11 @@ struct Points {
 }
 
 impl Points {
+    /// Whether the request expanded past [`MAX_EXPANDED`] (it is then refused).
+    fn full(&self) -> bool {
+        self.expanded > MAX_EXPANDED
+    }
+
     fn metric(
         &mut self,
         metric: opentelemetry_proto::tonic::metrics::v1::Metric,
@@ -241,6 +266,9 @@ impl Points {
                     return Ok(());
                 }
                 for (d, point) in histogram.data_points.into_iter().enumerate() {
+                    if self.full() {
+                        break;
+                    }
                     self.histogram(&name, point, &format!("{at}.dataPoints[{d}]"))?;
                 }
                 Ok(())
@@ -255,6 +283,9 @@ impl Points {
                     return Ok(());
                 }
                 for (d, point) in histogram.data_points.into_iter().enumerate() {
+                    if self.full() {
+                        break;
+                    }
                     let at = format!("{at}.dataPoints[{d}]");
                     let Some(time) = self.time(point.time_unix_nano, point.flags, &at)? else {
                         continue;
@@ -267,12 +298,18 @@ impl Points {
             metric::Data::Summary(summary) => {
                 let at = format!("{at}.summary");
                 for (d, point) in summary.data_points.into_iter().enumerate() {
+                    if self.full() {
+                        break;
+                    }
                     let at = format!("{at}.dataPoints[{d}]");
                     let Some(time) = self.time(point.time_unix_nano, point.flags, &at)? else {
                         continue;
                     };
                     let labels = self.labels(&point.attributes);
                     for quantile in &point.quantile_values {
+                        if self.full() {
+                            break;
+                        }
                         let mut labels = labels.clone();
                         labels.insert("quantile".into(), quantile.quantile.to_string());
                         self.push(&name, PointKind::Gauge, labels, quantile.value, time);
@@ -314,6 +351,9 @@ impl Points {
         at: &str,
     ) -> Result<(), IngestError> {
         for (d, point) in points.into_iter().enumerate() {
+            if self.full() {
+                break;
+            }
             let at = format!("{at}.dataPoints[{d}]");
             let Some(time) = self.time(point.time_unix_nano, point.flags, &at)? else {
                 continue;
@@ -357,12 +397,12 @@ impl Points {
         }
         let bounds = &point.explicit_bounds;
         let increasing =
-            bounds.windows(2).all(|w| w[0] < w[1]) && !bounds.iter().any(|b| b.is_nan());
+            bounds.windows(2).all(|w| w[0] < w[1]) && bounds.iter().all(|b| b.is_finite());
         if !increasing {
             return Err(IngestError::at(
                 "invalid_value",
                 format!("{at}.explicitBounds"),
-                "bounds are numbers, each greater than the one before",
+                "bounds are finite numbers, each greater than the one before",
             ));
         }
         let labels = self.labels(&point.attributes);
@@ -374,6 +414,9 @@ impl Points {
             .chain(["+Inf".to_owned()]);
         let mut cumulative = 0u64;
         for (bound, count) in bounds.zip(point.bucket_counts) {
+            if self.full() {
+                break;
+            }
             cumulative = cumulative.saturating_add(count);
             let mut bucket = labels.clone();
             bucket.insert("le".into(), bound);
@@ -438,17 +481,27 @@ impl Points {
         Ok(Some(UNIX_EPOCH + Duration::from_nanos(unix_nanos)))
     }
 
+    /// The point's labels: its attributes (keys that sanitise alike have their values
+    /// joined by `;`, as Prometheus joins them; an empty key is dropped), then the
+    /// process's.
     fn labels(&self, attributes: &[KeyValue]) -> BTreeMap<String, String> {
-        let mut labels: BTreeMap<String, String> = attributes
-            .iter()
-            .filter_map(|kv| {
-                let value = match kv.value.as_ref()?.value.as_ref()? {
-                    any_value::Value::StringValue(s) => s.clone(),
-                    other => json_of(other).to_string(),
-                };
-                Some((sanitized(&kv.key, false), value))
-            })
-            .collect();
+        let mut labels: BTreeMap<String, String> = BTreeMap::new();
+        for kv in attributes.iter().filter(|kv| !kv.key.is_empty()) {
+            let Some(value) = kv.value.as_ref().and_then(|v| v.value.as_ref()) else {
+                continue;
+            };
+            let value = match value {
+                any_value::Value::StringValue(s) => s.clone(),
+                other => json_of(other).to_string(),
+            };
+            labels
+                .entry(sanitized(&kv.key, false))
+                .and_modify(|joined| {
+                    joined.push(';');
+                    joined.push_str(&value);
+                })
+                .or_insert(value);
+        }
         for (key, value) in &self.process {
             labels.entry(key.clone()).or_insert_with(|| value.clone());
         }
@@ -467,6 +520,8 @@ impl Points {
             self.not_finite += 1;
             return;
         }
+        let text: usize = labels.iter().map(|(k, v)| k.len() + v.len()).sum();
+        self.expanded = self.expanded.saturating_add(POINT_COST + name.len() + text);
         self.points.push(MetricPoint {
             name: name.to_owned(),
             kind,
@@ -494,7 +549,100 @@ fn sanitized(text: &str, colon: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::sanitized;
+    use super::{MAX_EXPANDED, points_of, sanitized};
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
+        ScopeMetrics, metric, number_data_point,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+
+    fn text(key: &str, value: &str) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn request(resource: Vec<KeyValue>, data: metric::Data) -> ExportMetricsServiceRequest {
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: resource,
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![Metric {
+                        name: "m".into(),
+                        data: Some(data),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn gauge(points: usize, attributes: Vec<KeyValue>) -> metric::Data {
+        let point = NumberDataPoint {
+            attributes,
+            time_unix_nano: 1,
+            value: Some(number_data_point::Value::AsInt(1)),
+            ..Default::default()
+        };
+        metric::Data::Gauge(Gauge {
+            data_points: vec![point; points],
+        })
+    }
+
+    #[test]
+    fn keys_that_sanitise_alike_join_their_values() {
+        let attributes = vec![text("a.b", "x"), text("a_b", "y"), text("", "dropped")];
+        let decoded = points_of(request(vec![], gauge(1, attributes))).unwrap();
+        let labels = &decoded.points[0].labels;
+        assert_eq!(labels["a_b"], "x;y");
+        assert_eq!(labels.len(), 2, "{labels:?}");
+    }
+
+    #[test]
+    fn an_infinite_bound_is_refused() {
+        let point = HistogramDataPoint {
+            time_unix_nano: 1,
+            count: 1,
+            explicit_bounds: vec![1.0, f64::INFINITY],
+            bucket_counts: vec![0, 1, 0],
+            ..Default::default()
+        };
+        let histogram = metric::Data::Histogram(Histogram {
+            data_points: vec![point],
+            aggregation_temporality: 2,
+        });
+        let error = points_of(request(vec![], histogram)).unwrap_err();
+        assert_eq!(error.code, "invalid_value");
+        assert!(error.field.unwrap().ends_with("explicitBounds"));
+    }
+
+    #[test]
+    fn a_request_that_expands_past_the_cap_is_refused_before_it_takes_the_memory() {
+        // 1 MiB of service name copied into each of 100 points: 100 MiB of labels.
+        let service = vec![text("service.name", &"s".repeat(1 << 20))];
+        const { assert!(100 << 20 > MAX_EXPANDED) };
+        let error = points_of(request(service.clone(), gauge(100, vec![]))).unwrap_err();
+        assert_eq!(error.code, "payload_too_large");
+        // Under the cap it is taken.
+        assert_eq!(
+            points_of(request(service, gauge(10, vec![])))
+                .unwrap()
+                .points
+                .len(),
+            10
+        );
+    }
 
     #[test]
     fn names_keep_what_prometheus_allows() {

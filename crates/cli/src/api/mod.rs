@@ -75,6 +75,9 @@ fn engine_endpoints(metrics_path: &str) -> Vec<Endpoint> {
         metrics.path = metrics_path.to_owned().into();
         endpoints.push(metrics);
     }
+    for endpoint in &mut endpoints {
+        endpoint.json_errors = false;
+    }
     endpoints
 }
 

@@ -40,6 +40,8 @@ pub(crate) struct Endpoint {
     pub(crate) summary: &'static str,
     pub(crate) takes: Takes,
     pub(crate) success: u16,
+    /// Whether its refusals are the API's JSON errors (the engine's are plain text).
+    pub(crate) json_errors: bool,
 }
 
 impl Endpoint {
@@ -51,6 +53,7 @@ impl Endpoint {
             summary,
             takes: Takes::Nothing,
             success: 200,
+            json_errors: true,
         }
     }
 
@@ -67,6 +70,7 @@ impl Endpoint {
             summary,
             takes,
             success,
+            json_errors: true,
         }
     }
 
@@ -78,6 +82,7 @@ impl Endpoint {
             summary,
             takes,
             success: 200,
+            json_errors: true,
         }
     }
 }
@@ -151,20 +156,22 @@ fn operation(endpoint: &Endpoint) -> utoipa::openapi::path::Operation {
             json(Ref::from_schema_name("Error").into()),
         )
     };
-    operation
-        .response(
-            endpoint.success.to_string(),
-            ResponseBuilder::new().description("Done (for a write: durable)"),
-        )
-        .response(
-            "4XX",
-            refused("Refused: the code says why, the field is the one at fault"),
-        )
-        .response(
-            "503",
-            refused("The store did not take the write; retrying is safe"),
-        )
-        .build()
+    operation = operation.response(
+        endpoint.success.to_string(),
+        ResponseBuilder::new().description("Done (for a write: durable)"),
+    );
+    if endpoint.json_errors {
+        operation = operation
+            .response(
+                "4XX",
+                refused("Refused: the code says why, the field is the one at fault"),
+            )
+            .response(
+                "503",
+                refused("The store did not answer in time: nothing was acknowledged"),
+            );
+    }
+    operation.build()
 }
 
 /// The `{name}` parts of `path`.

@@ -74,8 +74,12 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
 }
 
 fn refusal(error: IngestError) -> ApiError {
+    let status = match error.code {
+        "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
     ApiError {
-        status: StatusCode::BAD_REQUEST,
+        status,
         code: error.code,
         message: error.message,
         field: error.field,
