@@ -84,8 +84,11 @@ impl Daemon {
         request(method, &format!("{}{path}", self.url), headers, body)
     }
 
-    /// A read-only connection to its index.
+    /// A read-only connection to its index, once the index has every write acknowledged
+    /// before (an acknowledged write is durable in the log and indexed just after; a read
+    /// through the API waits for the index first).
     pub fn db(&self) -> Connection {
+        let _ = self.send("GET", "/api/v1/runs?limit=1", &Value::Null);
         lookout::store::open_reader(&self.base.join("db/telemetry.sqlite")).unwrap()
     }
 

@@ -23,17 +23,21 @@ fn events_are_validated_stored_and_loops_refused() {
     assert_eq!(answer["status"], "success");
     assert_eq!(answer["event_id"].as_str().unwrap().len(), 36);
     assert!(answer["timestamp"].as_str().unwrap().ends_with('Z'));
-    let stored: String =
-        lookout_store::rusqlite::Connection::open(dir.path().join("db/telemetry.sqlite"))
-            .unwrap()
-            .query_row(
-                "SELECT json_extract(body, '$.source') FROM telemetry_records
-             WHERE kind = 'bridge_event' AND event_id = ?1",
-                [&recorded.event_id],
-                |r| r.get(0),
-            )
-            .unwrap();
-    assert_eq!(stored, "bridge_core", "answered only once stored");
+    // Answered once durable: in the log, synced (the index takes it just after).
+    let logged = lookout_testkit::files_under(&dir.path().join("raw"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "ndjson"))
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .map(|line| serde_json::from_str::<serde_json::Value>(&line).unwrap())
+        .find(|line| line["event_id"] == recorded.event_id.as_str())
+        .expect("answered only once in the log");
+    assert_eq!(logged["body"]["source"], "bridge_core");
 
     // Every problem is named at once.
     let bad =

@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Recording enqueues and returns: it never waits on the disk and never fails the
-//! caller. One writer thread per handle appends batches to the log and inserts them in
-//! one transaction. [`Store::flush`] returns once everything recorded before it is in
+//! caller. One writer thread per handle appends batches to the log; an index thread
+//! inserts them, a batch per transaction, so that a durable write (the log synced)
+//! never waits on SQLite. [`Store::flush`] returns once everything recorded before it is in
 //! both, the log synced; so do dropping the last handle and process exit through it. On
 //! open, what the log holds and the index lacks is indexed (by `event_id`); a record
 //! written twice is stored once.
@@ -42,6 +43,7 @@ pub mod disk;
 mod exporter;
 mod housekeeping;
 mod index;
+mod index_thread;
 mod log;
 pub mod metrics;
 pub mod overview;

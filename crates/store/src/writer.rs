@@ -1,9 +1,11 @@
 //! The one writer thread of a store handle: takes records off the queue in batches,
-//! appends them to the log, indexes them in one transaction, and answers flushes once
-//! what came before them is durable.
+//! appends them to the log, hands them to the index thread (one transaction a batch),
+//! and answers durable writes once the log is synced, flushes once what came before
+//! them is in the index too.
 
 use crate::config::StoreConfig;
 use crate::index::Index;
+use crate::index_thread::{Checkpoint, IndexThread, Inserted};
 use crate::log::{self, Log};
 use crate::record::{Deferred, Entry};
 use crate::stats::{Counters, DropReason};
@@ -21,6 +23,8 @@ const SPACE_CHECK: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(1);
 /// Empty polls before a busy writer goes back to waiting on the queue.
 const IDLE_POLLS: u32 = 50;
+/// Records waiting for the index thread beyond which the writer waits for it.
+const MAX_UNINDEXED: usize = 4 * MAX_BATCH;
 
 /// What the handle sends the writer.
 pub(crate) enum Message {
@@ -64,14 +68,19 @@ pub enum FlushError {
 pub(crate) struct Writer {
     config: StoreConfig,
     log: Option<Log>,
+    /// The index until the writer runs, then its thread's.
     index: Option<Index>,
+    indexer: Option<IndexThread>,
     counters: Arc<Counters>,
     /// Reasons already warned about: one warning each.
     warned: HashSet<&'static str>,
-    /// Records in the log that the index has not taken yet (it was busy).
+    /// Records in the log not handed to the index thread yet (an insert was in flight,
+    /// or the index was busy).
     unindexed: Vec<Entry>,
-    /// Per day file, the offset up to which every line is known to be indexed.
-    indexed_prefix: HashMap<String, u64>,
+    /// The checkpoint the next insert moves.
+    unindexed_checkpoint: Option<Checkpoint>,
+    /// Per day file, the offset up to which every line is indexed or handed over to be.
+    handed_prefix: HashMap<String, u64>,
     /// Drops since the last flush answer, and the last reason.
     dropped_since_flush: (u64, &'static str),
     /// Set while free space or size says no.
@@ -88,10 +97,12 @@ impl Writer {
         let mut writer = Writer {
             log: None,
             index: None,
+            indexer: None,
             counters,
             warned: HashSet::new(),
             unindexed: Vec::new(),
-            indexed_prefix: HashMap::new(),
+            unindexed_checkpoint: None,
+            handed_prefix: HashMap::new(),
             dropped_since_flush: (0, ""),
             refusing: None,
             last_space_check: None,
@@ -192,7 +203,7 @@ impl Writer {
             });
             if replayed.is_ok_and(|done| done) {
                 Counters::add(&self.counters.replayed, count);
-                self.indexed_prefix.insert(name, scanned.end);
+                self.handed_prefix.insert(name, scanned.end);
             }
         }
     }
@@ -200,6 +211,15 @@ impl Writer {
     /// Runs until every handle is gone, then makes what it wrote durable.
     pub(crate) fn run(mut self, messages: Receiver<Message>) {
         self.replay();
+        if let Some(index) = self.index.take() {
+            match IndexThread::spawn(index) {
+                Ok(indexer) => self.indexer = Some(indexer),
+                Err(e) => self.warn(
+                    DropReason::IndexUnavailable.as_str(),
+                    &format!("cannot start the index thread: {e}"),
+                ),
+            }
+        }
         self.housekeep();
         // While records keep coming, the writer takes them every POLL without waiting on
         // the queue, so that recording never pays for waking it; idle for IDLE_POLLS
@@ -216,8 +236,10 @@ impl Writer {
                         message
                     }
                     Err(TryRecvError::Empty) => {
+                        self.index_next(false);
                         idle_polls += 1;
-                        polling = idle_polls < IDLE_POLLS;
+                        let indexing = self.indexer.as_ref().is_some_and(|i| i.in_flight());
+                        polling = idle_polls < IDLE_POLLS || indexing;
                         continue;
                     }
                     Err(TryRecvError::Disconnected) => break,
@@ -229,7 +251,7 @@ impl Writer {
                         message
                     }
                     Err(RecvTimeoutError::Timeout) => {
-                        self.retry_unindexed();
+                        self.index_next(false);
                         self.housekeep();
                         continue;
                     }
@@ -286,11 +308,10 @@ impl Writer {
                     let _ = reply.send(answer);
                 }
             }
-            if let Ok(checkpoint) = logged
-                && !self.unindexed.is_empty()
-            {
-                self.index_unindexed(checkpoint);
+            if let Ok(Some(checkpoint)) = logged {
+                self.unindexed_checkpoint = Some(checkpoint);
             }
+            self.index_next(self.unindexed.len() >= MAX_UNINDEXED);
             if !waiters.is_empty() {
                 let dropped_here = self.dropped_since_flush.0 - dropped_before;
                 let reason = self.dropped_since_flush.1;
@@ -328,16 +349,8 @@ impl Writer {
             return;
         }
         self.last_housekeeping = Some(Instant::now());
-        let raw = self.config.raw_dir();
-        let retention = self.config.retention;
-        if let Some(index) = &mut self.index {
-            let _ = crate::housekeeping::retention(
-                index.connection(),
-                &raw,
-                &retention,
-                SystemTime::now(),
-                false,
-            );
+        if let Some(indexer) = &mut self.indexer {
+            indexer.housekeep(self.config.raw_dir(), self.config.retention);
         }
     }
 
@@ -345,7 +358,9 @@ impl Writer {
     /// the next flush that reports drops.
     fn make_durable(&mut self) -> Result<(), FlushError> {
         let _ = self.sync_log();
-        self.retry_unindexed();
+        // The insert in flight, then one of what came since (or came back busy).
+        self.index_next(true);
+        self.index_next(true);
         if !self.unindexed.is_empty() {
             // The index stayed busy: the records are in the log, not yet in SQLite.
             return Err(FlushError::Timeout(crate::index::BUSY_TIMEOUT));
@@ -422,69 +437,75 @@ impl Writer {
         Counters::add(&self.counters.torn, appended.repaired.torn_lines);
         Counters::add(&self.counters.logged, n);
         // The index checkpoint may move past this batch when nothing of another
-        // process's lies between what is known indexed and it.
+        // process's lies between what is known indexed (or handed over) and it.
         let name = log::day_file_name(now);
-        let contiguous = match self.indexed_prefix.get(&name) {
+        let contiguous = match self.handed_prefix.get(&name) {
             Some(&known) => known == appended.start,
             None => appended.start == 0,
         };
         self.unindexed.extend(batch);
-        Ok(contiguous.then_some((name, appended.end)))
-    }
-
-    fn retry_unindexed(&mut self) {
-        if !self.unindexed.is_empty() {
-            self.index_unindexed(None);
+        if !contiguous {
+            return Ok(None);
         }
+        self.handed_prefix.insert(name.clone(), appended.end);
+        Ok(Some((name, appended.end)))
     }
 
-    /// Inserts what the log has and the index lacks; on success moves `checkpoint`.
-    fn index_unindexed(&mut self, checkpoint: Option<(String, u64)>) {
-        let n = self.unindexed.len() as u64;
-        let Some(index) = &mut self.index else {
+    /// Takes the index thread's answer when its insert is done (`wait`: waits for it),
+    /// then hands it what the log took since, if it is free.
+    fn index_next(&mut self, wait: bool) {
+        let Some(indexer) = &mut self.indexer else {
+            let n = self.unindexed.len() as u64;
             self.unindexed.clear();
             self.dropped(DropReason::IndexUnavailable, n);
             return;
         };
-        let result = match &checkpoint {
-            Some((file, offset)) => index
-                .replay(file, &self.unindexed, *offset, || true)
-                .map(drop),
-            None => index.insert(&self.unindexed),
-        };
-        match result {
-            Ok(()) => {
-                Counters::add(&self.counters.indexed, n);
-                self.unindexed.clear();
-                if let Some((file, offset)) = checkpoint {
-                    self.indexed_prefix.insert(file, offset);
-                }
-            }
-            Err(e) if is_busy(&e) => {
-                // Another process holds the write lock: keep the batch, try again.
-            }
-            Err(e) if is_full(&e) => {
-                // The records are in the log; the next open indexes them. The index stays
-                // open for when space comes back.
-                let path = self.config.db_path.display().to_string();
-                self.warn(
-                    DropReason::DiskFull.as_str(),
-                    &format!("cannot write {path}: {e}; records stay in the log"),
-                );
-                self.unindexed.clear();
-                self.dropped(DropReason::DiskFull, n);
-            }
-            Err(e) => {
-                let path = self.config.db_path.display().to_string();
-                self.warn(
-                    DropReason::IndexUnavailable.as_str(),
-                    &format!("cannot write {path}: {e}; records stay in the log"),
-                );
-                self.index = None;
-                self.unindexed.clear();
-                self.dropped(DropReason::IndexUnavailable, n);
-            }
+        if let Some(inserted) = indexer.finished(wait) {
+            self.took(inserted);
         }
+        if let Some(indexer) = &mut self.indexer
+            && !indexer.in_flight()
+            && !self.unindexed.is_empty()
+        {
+            let entries = std::mem::take(&mut self.unindexed);
+            indexer.insert(entries, self.unindexed_checkpoint.take());
+        }
+    }
+
+    /// Counts an insert that landed; keeps one the index was too busy for; drops and
+    /// counts one it could not take (the records stay in the log, indexed on the next
+    /// open).
+    fn took(&mut self, inserted: Inserted) {
+        let n = inserted.count;
+        let error = match inserted.result {
+            Ok(()) => return Counters::add(&self.counters.indexed, n),
+            Err((e, entries)) if is_busy(&e) => {
+                // Another process holds the write lock: try again, before what came since.
+                let later = std::mem::replace(&mut self.unindexed, entries);
+                self.unindexed.extend(later);
+                self.unindexed_checkpoint =
+                    self.unindexed_checkpoint.take().or(inserted.checkpoint);
+                return;
+            }
+            Err((e, _)) => e,
+        };
+        // What is not indexed breaks the known prefix: no checkpoint moves past it.
+        self.handed_prefix.clear();
+        self.unindexed_checkpoint = None;
+        let path = self.config.db_path.display().to_string();
+        let reason = match is_full(&error) {
+            // The index stays open for when space comes back.
+            true => DropReason::DiskFull,
+            false => {
+                self.indexer = None;
+                DropReason::IndexUnavailable
+            }
+        };
+        self.warn(
+            reason.as_str(),
+            &format!("cannot write {path}: {error}; records stay in the log"),
+        );
+        self.dropped(reason, n);
     }
 
     /// `Some(reason)` while new records must be refused: less free space than the

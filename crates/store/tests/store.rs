@@ -120,6 +120,43 @@ fn what_flush_acknowledged_is_in_both_once_and_a_repeat_stores_nothing() {
 }
 
 #[test]
+fn durable_writes_do_not_wait_for_an_index_another_process_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    store.flush(FLUSH).unwrap();
+    let lock = Connection::open(&config.db_path).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Each write is answered once in the log, synced, while the index waits for the lock:
+    // past its busy timeout (5 s) the insert comes back and is tried again with what
+    // came since.
+    let deadline = Duration::from_secs(2);
+    for n in 0..100 {
+        store.record_durable(run(n), deadline).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(5500));
+    for n in 100..200 {
+        store.record_durable(run(n), deadline).unwrap();
+    }
+    assert_eq!(
+        count(&config.db_path, "SELECT COUNT(*) FROM telemetry_records"),
+        0
+    );
+    lock.execute_batch("ROLLBACK").unwrap();
+    store.flush(FLUSH).unwrap();
+    assert_eq!(
+        count(&config.db_path, "SELECT COUNT(*) FROM telemetry_records"),
+        200
+    );
+    assert_eq!(store.stats().indexed, 200);
+    drop(store);
+    // The checkpoint moved with them: a new handle has nothing to replay.
+    let reopened = Store::open(config);
+    reopened.flush(FLUSH).unwrap();
+    assert_eq!(reopened.stats().replayed, 0);
+}
+
+#[test]
 fn dropping_the_last_handle_makes_everything_durable() {
     let dir = tempfile::tempdir().unwrap();
     let config = StoreConfig::new(dir.path());

@@ -38,6 +38,9 @@ use std::time::Duration;
 
 /// How long a write may wait for the store to make it durable.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a read waits for the index to take what was acknowledged before it; past
+/// that it reads what the index has.
+const INDEX_WAIT: Duration = Duration::from_secs(2);
 
 /// The API's state: the telemetry it serves and records into.
 #[derive(Debug, Clone)]
@@ -107,7 +110,7 @@ pub(crate) fn router(telemetry: Telemetry, options: &ApiOptions) -> axum::Router
                     lookout_query::bridge::BridgeConfig::default(),
                 )),
                 readers: Arc::new(Readers {
-                    db: store.config().db_path.clone(),
+                    store: store.clone(),
                     idle: parking_lot::Mutex::new(Vec::new()),
                 }),
                 store,
@@ -394,7 +397,7 @@ impl Api {
 /// more than most reads).
 #[derive(Debug)]
 struct Readers {
-    db: std::path::PathBuf,
+    store: lookout::store::Store,
     idle: parking_lot::Mutex<Vec<Connection>>,
 }
 
@@ -402,15 +405,18 @@ impl Readers {
     /// Connections kept idle at most.
     const KEPT: usize = 8;
 
-    /// `read` on an idle connection, or a new one; kept afterwards unless it failed.
+    /// `read` on an idle connection, or a new one, once the index has what was
+    /// acknowledged before (a client reads its own writes); kept afterwards unless it
+    /// failed.
     fn with<T, E: From<lookout::store::rusqlite::Error>>(
         &self,
         read: impl FnOnce(&Connection) -> Result<T, E>,
     ) -> Result<T, E> {
+        let _ = self.store.sync(INDEX_WAIT);
         let idle = self.idle.lock().pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => lookout::store::open_reader(&self.db)?,
+            None => lookout::store::open_reader(&self.store.config().db_path)?,
         };
         let answer = read(&conn)?;
         let mut idle = self.idle.lock();
