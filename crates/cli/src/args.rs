@@ -186,6 +186,15 @@ pub(crate) struct ServeArgs {
     /// Serve OTLP/gRPC traces and metrics on this address (conventionally 127.0.0.1:4317).
     #[arg(long, value_name = "ADDR")]
     pub(crate) otlp_grpc: Option<SocketAddr>,
+    /// Also keep the store's tables in this PostgreSQL database, filled from the log: a
+    /// fleet's shared index (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`).
+    #[arg(
+        long = "store",
+        env = "LOOKOUT_POSTGRES_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) store_url: Option<String>,
     /// The largest request body accepted, decompressed, in bytes.
     #[arg(long, default_value_t = crate::api::DEFAULT_BODY_LIMIT, value_name = "BYTES")]
     pub(crate) max_body: usize,

@@ -9,6 +9,7 @@ mod capture;
 mod cli;
 mod daemon;
 mod exporting;
+mod fleet;
 mod monitors;
 mod otlp_ingest;
 mod python;

@@ -197,42 +197,37 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
             Entry::Span(s) if cutoffs.covers(crate::record::SPAN_KIND, nanos(s.end_time)) => {}
             Entry::Record(r) if cutoffs.covers(r.kind.as_str(), nanos(r.time)) => {}
             Entry::Span(s) => {
-                let trace_id = s.trace_id.to_string();
-                let span_id = s.span_id.to_string();
+                let row = SpanRow::of(s);
                 let inserted = span.execute(params![
-                    trace_id,
-                    span_id,
-                    s.parent_span_id
-                        .is_valid()
-                        .then(|| s.parent_span_id.to_string()),
-                    s.parent_is_remote,
-                    s.name.as_ref(),
-                    s.kind.as_str(),
-                    nanos(s.start_time),
-                    nanos(s.end_time),
-                    i64::try_from(s.duration().as_nanos()).unwrap_or(i64::MAX),
-                    status_code(&s.status),
-                    status_message(&s.status),
-                    s.resource.as_ref().and_then(|r| r.service_name()),
-                    s.trace_state.as_deref(),
-                    s.flags.0,
-                    attributes(&s.attributes).to_string(),
-                    links(s).to_string(),
-                    s.resource
-                        .as_ref()
-                        .map(|r| attributes(&r.attributes).to_string()),
-                    s.dropped_attributes,
-                    s.dropped_events,
-                    s.dropped_links,
-                    format!("{trace_id}{span_id}"),
+                    row.trace_id,
+                    row.span_id,
+                    row.parent_span_id,
+                    row.parent_is_remote,
+                    row.name,
+                    row.kind,
+                    row.start_time,
+                    row.end_time,
+                    row.duration,
+                    row.status_code,
+                    row.status_message,
+                    row.service_name,
+                    row.trace_state,
+                    row.flags,
+                    row.attributes,
+                    row.links,
+                    row.resource,
+                    row.dropped_attributes,
+                    row.dropped_events,
+                    row.dropped_links,
+                    row.event_id,
                 ])?;
                 if inserted == 0 {
                     continue;
                 }
                 for (seq, e) in s.events.iter().enumerate() {
                     event.execute(params![
-                        trace_id,
-                        span_id,
+                        row.trace_id,
+                        row.span_id,
                         seq as i64,
                         e.name.as_ref(),
                         nanos(e.time),
@@ -266,6 +261,67 @@ fn insert_all(tx: &Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
         }
     }
     rollups.write(tx)
+}
+
+/// A span's columns of `telemetry_spans`, as both indexes store them.
+pub(crate) struct SpanRow<'a> {
+    pub(crate) trace_id: String,
+    pub(crate) span_id: String,
+    pub(crate) parent_span_id: Option<String>,
+    pub(crate) parent_is_remote: i64,
+    pub(crate) name: &'a str,
+    pub(crate) kind: &'static str,
+    pub(crate) start_time: i64,
+    pub(crate) end_time: i64,
+    pub(crate) duration: i64,
+    pub(crate) status_code: &'static str,
+    pub(crate) status_message: Option<&'a str>,
+    pub(crate) service_name: Option<&'a str>,
+    pub(crate) trace_state: Option<&'a str>,
+    pub(crate) flags: i64,
+    pub(crate) attributes: String,
+    pub(crate) links: String,
+    pub(crate) resource: Option<String>,
+    pub(crate) dropped_attributes: i64,
+    pub(crate) dropped_events: i64,
+    pub(crate) dropped_links: i64,
+    pub(crate) event_id: String,
+}
+
+impl<'a> SpanRow<'a> {
+    pub(crate) fn of(s: &'a FinishedSpan) -> SpanRow<'a> {
+        let trace_id = s.trace_id.to_string();
+        let span_id = s.span_id.to_string();
+        SpanRow {
+            event_id: format!("{trace_id}{span_id}"),
+            trace_id,
+            span_id,
+            parent_span_id: s
+                .parent_span_id
+                .is_valid()
+                .then(|| s.parent_span_id.to_string()),
+            parent_is_remote: i64::from(s.parent_is_remote),
+            name: s.name.as_ref(),
+            kind: s.kind.as_str(),
+            start_time: nanos(s.start_time),
+            end_time: nanos(s.end_time),
+            duration: i64::try_from(s.duration().as_nanos()).unwrap_or(i64::MAX),
+            status_code: status_code(&s.status),
+            status_message: status_message(&s.status),
+            service_name: s.resource.as_ref().and_then(|r| r.service_name()),
+            trace_state: s.trace_state.as_deref(),
+            flags: i64::from(s.flags.0),
+            attributes: attributes(&s.attributes).to_string(),
+            links: links(s).to_string(),
+            resource: s
+                .resource
+                .as_ref()
+                .map(|r| attributes(&r.attributes).to_string()),
+            dropped_attributes: i64::from(s.dropped_attributes),
+            dropped_events: i64::from(s.dropped_events),
+            dropped_links: i64::from(s.dropped_links),
+        }
+    }
 }
 
 fn status_code(status: &Status) -> &'static str {

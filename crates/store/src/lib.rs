@@ -11,10 +11,12 @@
 //! Recording enqueues and returns: it never waits on the disk and never fails the
 //! caller. One writer thread per handle appends batches to the log; an index thread
 //! inserts them, a batch per transaction, so that a durable write (the log synced)
-//! never waits on SQLite. [`Store::flush`] returns once everything recorded before it is in
-//! both, the log synced; so do dropping the last handle and process exit through it. On
-//! open, what the log holds and the index lacks is indexed (by `event_id`); a record
-//! written twice is stored once.
+//! never waits on SQLite. With the `postgres` feature, `postgres::Follower` also
+//! follows the log into a PostgreSQL database, a fleet's shared index. [`Store::flush`]
+//! returns once everything recorded before it is in both, the log synced; so do
+//! dropping the last handle and process exit through it. On open, what the log holds
+//! and the index lacks is indexed (by `event_id`); a record written twice is stored
+//! once.
 //!
 //! ```
 //! use lookout_store::{Record, RecordKind, Store, StoreConfig};
@@ -47,6 +49,8 @@ mod index_thread;
 mod log;
 pub mod metrics;
 pub mod overview;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod process;
 pub mod query;
 mod record;

@@ -96,6 +96,42 @@ pub(crate) fn index(
     )
 }
 
+/// A metric point record's columns, as both indexes store them.
+pub(crate) struct Point<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) kind: &'a str,
+    /// [`canonical_labels`].
+    pub(crate) labels: String,
+    /// A number's value (a boolean's 0 or 1).
+    pub(crate) value: Option<f64>,
+    /// A text value.
+    pub(crate) text: Option<&'a str>,
+}
+
+impl<'a> Point<'a> {
+    /// The point of a record's `body`, if it has a name and a number, boolean or text
+    /// value.
+    pub(crate) fn of(body: &'a Value) -> Option<Point<'a>> {
+        let name = body.get("name").and_then(Value::as_str)?;
+        let (value, text) = match body.get("value") {
+            Some(Value::Number(n)) => (n.as_f64(), None),
+            Some(Value::Bool(b)) => (Some(f64::from(u8::from(*b))), None),
+            Some(Value::String(s)) => (None, Some(s.as_str())),
+            _ => return None,
+        };
+        Some(Point {
+            name,
+            kind: body.get("kind").and_then(Value::as_str).unwrap_or("gauge"),
+            labels: body
+                .get("labels")
+                .and_then(Value::as_object)
+                .map_or_else(|| "{}".to_owned(), canonical_labels),
+            value,
+            text,
+        })
+    }
+}
+
 fn insert(
     conn: &Connection,
     event_id: &str,
@@ -103,20 +139,16 @@ fn insert(
     body: &Value,
     rollups: Option<&mut Pending>,
 ) -> rusqlite::Result<()> {
-    let Some(name) = body.get("name").and_then(Value::as_str) else {
+    let Some(Point {
+        name,
+        kind,
+        labels,
+        value,
+        text,
+    }) = Point::of(body)
+    else {
         return Ok(());
     };
-    let (value, text) = match body.get("value") {
-        Some(Value::Number(n)) => (n.as_f64(), None),
-        Some(Value::Bool(b)) => (Some(f64::from(u8::from(*b))), None),
-        Some(Value::String(s)) => (None, Some(s.as_str())),
-        _ => return Ok(()),
-    };
-    let kind = body.get("kind").and_then(Value::as_str).unwrap_or("gauge");
-    let labels = body
-        .get("labels")
-        .and_then(Value::as_object)
-        .map_or_else(|| "{}".to_owned(), canonical_labels);
     let (series, kind, created): (i64, String, bool) = match conn
         .prepare_cached(
             "SELECT series_id, kind FROM telemetry_series WHERE name = ?1 AND labels = ?2",

@@ -153,6 +153,11 @@ impl Pending {
         }
     }
 
+    /// The pending rollups by (series, width, start), taken.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = ((i64, i64, i64), Rollup)> + '_ {
+        self.rollups.drain()
+    }
+
     /// Merges every pending rollup into its stored row.
     pub(crate) fn write(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let mut read = conn.prepare_cached(
@@ -164,7 +169,7 @@ impl Pending {
                 start_unix_nano, count, sum, min, max, increase, sketch)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
-        for ((series_id, width, start), pending) in self.rollups.drain() {
+        for ((series_id, width, start), pending) in self.drain() {
             let key = params![series_id, width, start];
             let r = match read.query_row(key, |r| row(r, start)).optional()? {
                 Some(mut stored) => {

@@ -46,36 +46,44 @@ const COMMIT_FIELDS: [&str; 3] = ["git_commit_hash", "git_commit_source", "git_c
 fn run_upsert() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
-        let columns = RUN_FIELDS.join(", ");
         let values: Vec<String> = RUN_FIELDS
             .iter()
             .map(|f| format!("json_extract(?1, '$.{f}')"))
             .collect();
-        let updates: Vec<String> = RUN_FIELDS
-            .iter()
-            .map(|f| match COMMIT_FIELDS.contains(f) {
-                // An associated commit (it has a source) is never taken back by a later
-                // state that lacks one or only detected HEAD (a guard ending, another
-                // process's copy of the run).
-                true => format!(
-                    "{f} = CASE WHEN excluded.git_commit_source IS NULL
+        run_upsert_from(&format!(
+            "SELECT json_extract(?1, '$.run_id'), ?2, ?3, {}
+             WHERE json_extract(?1, '$.run_id') IS NOT NULL",
+            values.join(", ")
+        ))
+    })
+}
+
+/// The run upsert of the rows `source` gives (run id, event id, time, then
+/// [`RUN_FIELDS`]), in SQL that SQLite and PostgreSQL both run.
+pub(crate) fn run_upsert_from(source: &str) -> String {
+    let columns = RUN_FIELDS.join(", ");
+    let updates: Vec<String> = RUN_FIELDS
+        .iter()
+        .map(|f| match COMMIT_FIELDS.contains(f) {
+            // An associated commit (it has a source) is never taken back by a later
+            // state that lacks one or only detected HEAD (a guard ending, another
+            // process's copy of the run).
+            true => format!(
+                "{f} = CASE WHEN excluded.git_commit_source IS NULL
                                  AND agent_runs.git_commit_source IS NOT NULL
                             THEN agent_runs.{f} ELSE COALESCE(excluded.{f}, agent_runs.{f}) END"
-                ),
-                false => format!("{f} = excluded.{f}"),
-            })
-            .collect();
-        format!(
-            "INSERT INTO agent_runs (run_id, event_id, updated_unix_nano, {columns})
-             SELECT json_extract(?1, '$.run_id'), ?2, ?3, {}
-             WHERE json_extract(?1, '$.run_id') IS NOT NULL
+            ),
+            false => format!("{f} = excluded.{f}"),
+        })
+        .collect();
+    format!(
+        "INSERT INTO agent_runs (run_id, event_id, updated_unix_nano, {columns})
+             {source}
              ON CONFLICT (run_id) DO UPDATE SET event_id = excluded.event_id,
                  updated_unix_nano = excluded.updated_unix_nano, {}
              WHERE excluded.updated_unix_nano >= agent_runs.updated_unix_nano",
-            values.join(", "),
-            updates.join(", ")
-        )
-    })
+        updates.join(", ")
+    )
 }
 
 const EVENT_INSERT: &str = "INSERT OR IGNORE INTO agent_run_events

@@ -1,6 +1,6 @@
 //! Helpers shared by Lookout's tests: the real tools a test talks to, free loopback ports,
-//! a blocking HTTP client that needs no runtime, a scripted HTTP receiver, and a seeded
-//! random number generator.
+//! a blocking HTTP client that needs no runtime, a scripted HTTP receiver, a seeded
+//! random number generator, and (feature `postgres`) a PostgreSQL database per test.
 //!
 //! A test that needs a tool asks [`require_tool`] for it: without the tool the test cannot
 //! run, and under `CI=true` that is a failure, never a silent pass.
@@ -13,6 +13,8 @@
 #![deny(missing_docs)]
 
 mod http;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod receiver;
 mod rng;
 

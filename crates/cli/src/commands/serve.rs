@@ -6,6 +6,7 @@ use crate::error::CliError;
 use lookout::Telemetry;
 use lookout::config::{Config, DEFAULT_LISTEN, process_env};
 use lookout::server::{ConnectionLimits, serve_connections};
+use lookout::store::postgres;
 use lookout_exporter_otlp::ingest_grpc;
 use lookout_query::monitors::MonitorConfig;
 use std::time::Duration;
@@ -31,6 +32,13 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         None => (args.listen.unwrap_or(DEFAULT_LISTEN), String::new()),
     };
     let options = api_options(&args, listen, path.clone())?;
+    let follows = match &args.store_url {
+        Some(url) => Some((
+            url,
+            postgres::describe(url).map_err(CliError::InvalidInput)?,
+        )),
+        None => None,
+    };
     let listener = bind(listen).await?;
     let addr = listener.local_addr().map_err(CliError::Runtime)?;
     let otlp_http = match args.otlp_http {
@@ -57,6 +65,17 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
             println!("exporting to {name}: {destination}");
         }
     }
+    // Stops (on drop) once the daemon has stopped; the next start catches up.
+    let _follower = match (follows, telemetry.store()) {
+        (Some((url, place)), Some(store)) => {
+            println!("following the store's log into PostgreSQL {place}");
+            Some(postgres::Follower::start(postgres::FollowConfig::new(
+                store.config(),
+                url.clone(),
+            )))
+        }
+        _ => None,
+    };
     if let Some(monitors) = monitors {
         println!(
             "monitors: {} rules every {:?}{}",

@@ -1,0 +1,106 @@
+//! A fleet on PostgreSQL: daemons on two machines' data directories post into one
+//! shared database (`lookout serve --store postgres://...`), which holds every record
+//! of both once; a URL that is not PostgreSQL's is refused before anything starts.
+
+use crate::daemon::{Daemon, answer};
+use crate::util::lookout;
+use lookout_testkit::postgres::Database;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// `sql`'s count on the database once it reaches `want`, or after 30 s what it is then:
+/// a daemon acknowledges once the log is synced and follows it into PostgreSQL after.
+fn count_reaching(db: &Database, sql: &str, want: i64) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut client = db.client();
+    loop {
+        let n: i64 = client.query_one(sql, &[]).unwrap().get(0);
+        if n >= want || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn daemons_of_a_fleet_fill_one_postgres_database_each_record_once() {
+    let Some(db) = Database::create() else { return };
+    let daemons: Vec<Daemon> = (0..2)
+        .map(|_| Daemon::start(&["--store", &db.url]))
+        .collect();
+    for (d, daemon) in daemons.iter().enumerate() {
+        let runs: Vec<_> = (0..50)
+            .map(|n| {
+                json!({"event_id": format!("m{d}-run-{n}"), "agent_name": format!("agent-{d}"), "job_type": "review",
+                             "status": "success", "items_succeeded": n})
+            })
+            .collect();
+        let created = answer(
+            &daemon.send("POST", "/api/v1/runs/batch", &json!(runs)),
+            201,
+        );
+        assert_eq!(created["runs"].as_array().unwrap().len(), 50, "{created}");
+        // A retry of the same batch stores nothing more, here or in PostgreSQL.
+        let retried = daemon.send("POST", "/api/v1/runs/batch", &json!(runs));
+        assert_eq!(retried.header("idempotent-replayed"), Some("true"));
+        let point = json!({"metric_name": "latency_ms", "metric_value": 10 + d,
+                           "context": {"machine": format!("m{d}")},
+                           "timestamp": "2026-12-04T10:00:00Z"});
+        answer(&daemon.send("POST", "/api/v1/metrics", &point), 201);
+    }
+    assert_eq!(
+        count_reaching(&db, "SELECT COUNT(*) FROM agent_runs", 100),
+        100
+    );
+    let per_agent: Vec<(String, i64)> = db
+        .client()
+        .query(
+            "SELECT agent_name, COUNT(*) FROM agent_runs GROUP BY agent_name ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        per_agent,
+        [("agent-0".to_owned(), 50), ("agent-1".to_owned(), 50)]
+    );
+    assert_eq!(
+        count_reaching(
+            &db,
+            "SELECT COUNT(*) FROM telemetry_metrics WHERE name = 'latency_ms'",
+            2
+        ),
+        2
+    );
+    let sources: i64 = db
+        .client()
+        .query_one(
+            "SELECT COUNT(DISTINCT source) FROM store_log_checkpoints",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(sources, 2, "each data directory keeps its own checkpoints");
+    // Each daemon's own index has its own runs only.
+    assert_eq!(daemons[0].rows("agent_runs"), 50);
+}
+
+#[test]
+fn a_store_url_that_is_not_postgres_is_refused_before_serving() {
+    let out = lookout()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "telemetry.sqlite",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error[E_INVALID]"), "{stderr}");
+    assert!(stderr.contains("not a PostgreSQL URL"), "{stderr}");
+}

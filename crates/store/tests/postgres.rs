@@ -1,0 +1,378 @@
+//! The store's log followed into a real PostgreSQL server: the tables hold what SQLite's
+//! hold, row for row; each id once when followed twice or by two data directories; a
+//! server that comes up late or a database that is lost is caught up from the log;
+//! retention applies there too.
+//!
+//! The server is `LOOKOUT_TEST_POSTGRES` ([`lookout_testkit::postgres`]).
+
+use lookout_store::postgres::{FollowConfig, Follower};
+use lookout_store::{Record, RecordKind, Store, StoreConfig};
+use lookout_testkit::postgres::Database;
+use postgres::types::Type;
+use postgres::{Client, NoTls};
+use rusqlite::types::ValueRef;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+const FLUSH: Duration = Duration::from_secs(10);
+const CATCH_UP: Duration = Duration::from_secs(30);
+
+/// A value as both databases give it back: integers and reals apart, as SQLite types
+/// them.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum Cell {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+fn sqlite_rows(db: &rusqlite::Connection, sql: &str) -> Vec<Vec<Cell>> {
+    let mut statement = db.prepare(sql).unwrap();
+    let columns = statement.column_count();
+    let mut rows = statement.query([]).unwrap();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        out.push(
+            (0..columns)
+                .map(|i| match row.get_ref(i).unwrap() {
+                    ValueRef::Null => Cell::Null,
+                    ValueRef::Integer(n) => Cell::Integer(n),
+                    ValueRef::Real(x) => Cell::Real(x),
+                    ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+fn postgres_rows(db: &mut Client, sql: &str) -> Vec<Vec<Cell>> {
+    db.query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| {
+                    let ty = row.columns()[i].type_();
+                    if *ty == Type::INT8 {
+                        row.get::<_, Option<i64>>(i)
+                            .map_or(Cell::Null, Cell::Integer)
+                    } else if *ty == Type::INT4 {
+                        row.get::<_, Option<i32>>(i)
+                            .map_or(Cell::Null, |n| Cell::Integer(n.into()))
+                    } else if *ty == Type::FLOAT8 {
+                        row.get::<_, Option<f64>>(i).map_or(Cell::Null, Cell::Real)
+                    } else if *ty == Type::BYTEA {
+                        row.get::<_, Option<Vec<u8>>>(i)
+                            .map_or(Cell::Null, Cell::Blob)
+                    } else if *ty == Type::TEXT {
+                        row.get::<_, Option<String>>(i)
+                            .map_or(Cell::Null, Cell::Text)
+                    } else {
+                        panic!("{sql}: column {i} is {ty}, not a type SQLite has")
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// What both indexes must hold alike: every table (series by name and labels, as ids
+/// may differ) and seed 003's views, in a stable order.
+const SAME: &[&str] = &[
+    "SELECT * FROM telemetry_spans ORDER BY event_id",
+    "SELECT * FROM telemetry_span_events ORDER BY trace_id, span_id, seq",
+    "SELECT * FROM telemetry_records ORDER BY event_id",
+    "SELECT * FROM agent_runs ORDER BY run_id",
+    "SELECT * FROM agent_run_events ORDER BY event_id",
+    "SELECT name, kind, labels FROM telemetry_series ORDER BY name, labels",
+    "SELECT name, key, value FROM telemetry_series_labels ORDER BY name, key, value",
+    "SELECT event_id, name, kind, labels, time_unix_nano, value, text FROM telemetry_metrics
+     ORDER BY event_id",
+    "SELECT s.name, s.labels, r.width_seconds, r.start_unix_nano, r.count, r.sum, r.min, r.max,
+            r.increase, r.sketch
+     FROM telemetry_rollups r JOIN telemetry_series s USING (series_id)
+     ORDER BY s.name, s.labels, r.width_seconds, r.start_unix_nano",
+    "SELECT name, kind, labels, value, time_unix_nano FROM v_recent_metrics ORDER BY name, labels",
+    "SELECT * FROM telemetry_aggregates ORDER BY name, labels, interval_seconds, bucket_start",
+    "SELECT * FROM v_trace_summary ORDER BY trace_id",
+    "SELECT * FROM v_agent_performance ORDER BY agent_name",
+    "SELECT * FROM v_tool_usage ORDER BY tool",
+    "SELECT * FROM v_error_rate ORDER BY hour_start_unix, name, error_type",
+    "SELECT * FROM v_context_utilization ORDER BY agent_id",
+];
+
+/// The fixture trace moved to the last second (so retention keeps it), its root an
+/// agent's execution and its failing child a tool call, as seed 003's views read them.
+fn recent_trace() -> Vec<lookout_export::FinishedSpan> {
+    let shift = SystemTime::now()
+        .duration_since(lookout_export::testing::start())
+        .unwrap()
+        - Duration::from_secs(1);
+    let mut spans = lookout_export::testing::agent_trace();
+    for span in &mut spans {
+        span.start_time += shift;
+        span.end_time += shift;
+        for event in &mut span.events {
+            event.time += shift;
+        }
+    }
+    use lookout_export::KeyValue;
+    spans[0].attributes.extend([
+        KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+        KeyValue::new("gen_ai.usage.output_tokens", 320i64),
+    ]);
+    spans[1].attributes.extend([
+        KeyValue::new("gen_ai.operation.name", "execute_tool"),
+        KeyValue::new("gen_ai.tool.name", "bash"),
+        KeyValue::new("error.type", "exit_code"),
+    ]);
+    spans
+}
+
+/// Runs with a later state and an associated commit, run events, a trace, metric points
+/// of a counter (with a reset), a gauge and text, and records of other kinds.
+fn workload(store: &Store, tag: &str) {
+    let now = SystemTime::now();
+    for n in 0..20 {
+        let run_id = format!("{tag}-run-{n}");
+        let started = json!({"run_id": run_id, "agent_name": format!("agent-{}", n % 3),
+            "job_type": "review", "status": "running", "start_time": "2026-12-04T10:00:00Z",
+            "host": "h1", "pid": 40 + n, "items_discovered": n, "metrics_json": {"k": [1, 2]}, "product": true,
+            "git_commit_hash": "abc", "api_posting_status": "pending"});
+        let mut first = Record::new(RecordKind::Run, started.clone());
+        first.time = now - Duration::from_secs(5);
+        store.record(first);
+        let mut ended = started.clone();
+        ended["status"] = json!(if n % 4 == 0 { "failed" } else { "success" });
+        ended["duration_ms"] = json!(1500 + n);
+        ended["items_succeeded"] = json!(n);
+        ended["error_summary"] = json!(null);
+        if n % 2 == 0 {
+            ended["git_commit_hash"] = json!("def");
+            ended["git_commit_source"] = json!("associated");
+            ended["git_commit_author"] = json!("dev@example.com");
+        }
+        let mut last = Record::new(RecordKind::Run, ended);
+        last.time = now - Duration::from_secs(1);
+        store.record(last);
+        store.record(Record::new(
+            RecordKind::RunEvent,
+            json!({"run_id": run_id, "name": "checkpoint", "payload": {"step": n}}),
+        ));
+    }
+    store.record_spans(recent_trace());
+    let labels = |agent: &str| BTreeMap::from([("agent_id".to_owned(), agent.to_owned())]);
+    use lookout_store::metrics::{PointValue, point_record};
+    for (i, value) in [1.0, 3.0, 7.0, 2.0, 5.0].into_iter().enumerate() {
+        let at = now - Duration::from_secs(600) + Duration::from_secs(60 * i as u64);
+        store.record(point_record(
+            "tool_calls_total",
+            "counter",
+            &labels(tag),
+            PointValue::Number(value),
+            at,
+        ));
+        store.record(point_record(
+            "context_window_utilization",
+            "gauge",
+            &labels(tag),
+            PointValue::Number(value / 10.0),
+            at,
+        ));
+    }
+    store.record(point_record(
+        "model",
+        "info",
+        &labels(tag),
+        PointValue::Text("gpt".into()),
+        now,
+    ));
+    store.record(Record::new(
+        RecordKind::BridgeEvent,
+        json!({"event_type": "COMMAND", "source": tag, "data": {"ok": true}}),
+    ));
+}
+
+fn follow(config: &StoreConfig, db: &Database) -> Follower {
+    Follower::start(FollowConfig::new(config, db.url.clone()))
+}
+
+fn assert_same(sqlite: &rusqlite::Connection, postgres: &mut Client) {
+    for sql in SAME {
+        let (lite, pg) = (sqlite_rows(sqlite, sql), postgres_rows(postgres, sql));
+        assert!(!lite.is_empty(), "{sql}: the workload fills it");
+        assert_eq!(lite, pg, "{sql}");
+    }
+}
+
+#[test]
+fn the_log_followed_into_postgres_gives_the_rows_sqlite_has() {
+    let Some(db) = Database::create() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    workload(&store, "a");
+    store.flush(FLUSH).unwrap();
+    let follower = follow(&config, &db);
+    assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
+    let sqlite = lookout_store::open_reader(&config.db_path).unwrap();
+    assert_same(&sqlite, &mut db.client());
+
+    // More of the same, followed as it comes; the same records again change nothing.
+    workload(&store, "b");
+    store.flush(FLUSH).unwrap();
+    assert!(follower.caught_up(CATCH_UP));
+    assert_same(&sqlite, &mut db.client());
+    let status = follower.status();
+    assert_eq!(status.failures, 0, "{status:?}");
+    assert_eq!(status.invalid, 0);
+}
+
+#[test]
+fn each_id_is_stored_once_whoever_follows_it() {
+    let Some(db) = Database::create() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    workload(&store, "a");
+    store.flush(FLUSH).unwrap();
+    // Two followers of one log under different sources (a data directory moved, say)
+    // at once, and a copy of the log under a third: every row once.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(copy.path().join("raw")).unwrap();
+    for file in std::fs::read_dir(config.raw_dir()).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ndjson") {
+            std::fs::copy(
+                &path,
+                copy.path().join("raw").join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    let followers: Vec<Follower> = [
+        FollowConfig::new(&config, db.url.clone()),
+        FollowConfig {
+            source: "moved".into(),
+            ..FollowConfig::new(&config, db.url.clone())
+        },
+        FollowConfig::new(&StoreConfig::new(copy.path()), db.url.clone()),
+    ]
+    .into_iter()
+    .map(Follower::start)
+    .collect();
+    for follower in &followers {
+        assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
+    }
+    let sqlite = lookout_store::open_reader(&config.db_path).unwrap();
+    assert_same(&sqlite, &mut db.client());
+    let sources: i64 = db
+        .client()
+        .query_one(
+            "SELECT COUNT(DISTINCT source) FROM store_log_checkpoints",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(sources, 3);
+}
+
+#[test]
+fn a_server_that_comes_late_or_a_lost_database_is_caught_up_from_the_log() {
+    let Some(db) = Database::create() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    workload(&store, "a");
+    store.flush(FLUSH).unwrap();
+    // A database that does not exist yet: refused, retried with backoff, never blocking
+    // the store.
+    let late = format!("{}_late", db.url);
+    let follower = Follower::start(FollowConfig::new(&config, late.clone()));
+    let deadline = std::time::Instant::now() + CATCH_UP;
+    while follower.status().failures < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            follower.status()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(follower.status().error.is_some());
+    workload(&store, "b");
+    store.flush(FLUSH).unwrap();
+    let late_name = late.rsplit('/').next().unwrap().to_owned();
+    let mut admin = Client::connect(&db.admin, NoTls).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {late_name}"))
+        .unwrap();
+    assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
+    assert_eq!(follower.status().error, None);
+    let sqlite = lookout_store::open_reader(&config.db_path).unwrap();
+    assert_same(&sqlite, &mut Client::connect(&late, NoTls).unwrap());
+    drop(follower);
+
+    // The database lost and made again, empty: all of the log comes back.
+    for sql in ["DROP DATABASE {} WITH (FORCE)", "CREATE DATABASE {}"] {
+        admin.batch_execute(&sql.replace("{}", &late_name)).unwrap();
+    }
+    let follower = Follower::start(FollowConfig::new(&config, late.clone()));
+    assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
+    assert_same(&sqlite, &mut Client::connect(&late, NoTls).unwrap());
+    drop(follower);
+    admin
+        .batch_execute(&format!("DROP DATABASE {late_name} WITH (FORCE)"))
+        .unwrap();
+}
+
+#[test]
+fn retention_removes_old_rows_from_postgres_too() {
+    let Some(db) = Database::create() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    let old = SystemTime::now() - Duration::from_secs(10 * 86_400);
+    let mut stale = Record::new(RecordKind::BridgeEvent, json!({"source": "old"}));
+    stale.time = old;
+    store.record(stale);
+    store.record(lookout_store::metrics::point_record(
+        "old_gauge",
+        "gauge",
+        &BTreeMap::new(),
+        lookout_store::metrics::PointValue::Number(1.0),
+        SystemTime::now() - Duration::from_secs(100 * 86_400),
+    ));
+    workload(&store, "a");
+    store.flush(FLUSH).unwrap();
+    let follower = follow(&config, &db);
+    assert!(follower.caught_up(CATCH_UP));
+    drop(follower);
+    // A follower that starts runs retention first (then hourly).
+    let follower = follow(&config, &db);
+    assert!(follower.caught_up(CATCH_UP));
+    let mut client = db.client();
+    let count =
+        |client: &mut Client, sql: &str| -> i64 { client.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT COUNT(*) FROM telemetry_records WHERE body LIKE '%\"old\"%'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT COUNT(*) FROM telemetry_series WHERE name = 'old_gauge'"
+        ),
+        0,
+        "a series without points or rollups goes"
+    );
+    assert!(count(&mut client, "SELECT COUNT(*) FROM agent_runs") > 0);
+    assert!(count(&mut client, "SELECT COUNT(*) FROM telemetry_spans") > 0);
+}
