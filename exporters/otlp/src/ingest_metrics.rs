@@ -7,8 +7,9 @@
 //! `{name}_sum` and `{name}_count`. Names and label keys keep `[A-Za-z0-9_]` (and `:` in
 //! names), anything else becomes `_`. Each point is labelled with its resource's
 //! `service` (`service.name`, else `unknown_service`) and `instance`
-//! (`service.instance.id`, when there is one), as the point's own labels of those names
-//! allow.
+//! (`service.instance.id`, else `host.name:process.pid` when the resource has both, so
+//! that replicas of a service keep apart series), as the point's own labels of those
+//! names allow.
 //!
 //! A malformed request (a point without a time, histogram buckets that do not match
 //! their bounds) is refused whole, naming the field at fault. Points Lookout cannot keep
@@ -151,6 +152,7 @@ pub fn points_of(request: ExportMetricsServiceRequest) -> Result<DecodedMetrics,
                 .iter()
                 .find_map(|kv| match kv.value.as_ref()?.value.as_ref()? {
                     any_value::Value::StringValue(s) if kv.key == key => Some(s.clone()),
+                    any_value::Value::IntValue(n) if kv.key == key => Some(n.to_string()),
                     _ => None,
                 })
         };
@@ -158,8 +160,10 @@ pub fn points_of(request: ExportMetricsServiceRequest) -> Result<DecodedMetrics,
             "service".to_owned(),
             text("service.name").unwrap_or_else(|| "unknown_service".into()),
         )];
+        let instance = text("service.instance.id")
+            .or_else(|| Some(format!("{}:{}", text("host.name")?, text("process.pid")?)));
         out.process
-            .extend(text("service.instance.id").map(|id| ("instance".to_owned(), id)));
+            .extend(instance.map(|id| ("instance".to_owned(), id)));
         for (s, scope_metrics) in resource_metrics.scope_metrics.into_iter().enumerate() {
             for (m, metric) in scope_metrics.metrics.into_iter().enumerate() {
                 let at = format!("resourceMetrics[{r}].scopeMetrics[{s}].metrics[{m}]");
@@ -607,6 +611,29 @@ mod tests {
         let labels = &decoded.points[0].labels;
         assert_eq!(labels["a_b"], "x;y");
         assert_eq!(labels.len(), 2, "{labels:?}");
+    }
+
+    #[test]
+    fn replicas_without_an_instance_id_are_told_apart_by_host_and_pid() {
+        let pid = |n: i64| KeyValue {
+            key: "process.pid".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::IntValue(n)),
+            }),
+            ..Default::default()
+        };
+        let instance = |resource: Vec<KeyValue>| {
+            let decoded = points_of(request(resource, gauge(1, vec![]))).unwrap();
+            decoded.points[0].labels.get("instance").cloned()
+        };
+        let replica = |n| vec![text("service.name", "s"), text("host.name", "h"), pid(n)];
+        assert_eq!(instance(replica(7)).as_deref(), Some("h:7"));
+        assert_ne!(instance(replica(7)), instance(replica(8)));
+        let mut with_id = replica(7);
+        with_id.push(text("service.instance.id", "i-1"));
+        assert_eq!(instance(with_id).as_deref(), Some("i-1"));
+        // Without both, no guess.
+        assert_eq!(instance(vec![text("host.name", "h")]), None);
     }
 
     #[test]
