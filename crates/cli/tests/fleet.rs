@@ -47,6 +47,13 @@ fn daemons_of_a_fleet_fill_one_postgres_database_each_record_once() {
                            "context": {"machine": format!("m{d}")},
                            "timestamp": "2026-12-04T10:00:00Z"});
         answer(&daemon.send("POST", "/api/v1/metrics", &point), 201);
+        // One series both machines write: its rollups count the points of both.
+        for second in 0..20 {
+            let point = json!({"metric_name": "queue_depth", "metric_value": second,
+                               "context": {"queue": "shared"},
+                               "timestamp": format!("2026-12-04T10:00:{second:02}.{d}Z")});
+            answer(&daemon.send("POST", "/api/v1/metrics", &point), 201);
+        }
     }
     assert_eq!(
         count_reaching(&db, "SELECT COUNT(*) FROM agent_runs", 100),
@@ -74,6 +81,26 @@ fn daemons_of_a_fleet_fill_one_postgres_database_each_record_once() {
         ),
         2
     );
+    assert_eq!(
+        count_reaching(
+            &db,
+            "SELECT COUNT(*) FROM telemetry_metrics WHERE name = 'queue_depth'",
+            40
+        ),
+        40
+    );
+    let rollups: Vec<(i64, i64, f64)> = db
+        .client()
+        .query(
+            "SELECT interval_seconds, count, sum FROM telemetry_aggregates
+             WHERE name = 'queue_depth' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(rollups, [(60, 40, 380.0), (3600, 40, 380.0)]);
     let sources: i64 = db
         .client()
         .query_one(

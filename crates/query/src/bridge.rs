@@ -308,7 +308,7 @@ impl Bridge {
             )
         };
         // What was acknowledged before is read back (the index takes it after the log).
-        let _ = self.store.sync(STORE_TIMEOUT);
+        let _ = self.store.wait_indexed(STORE_TIMEOUT);
         let conn = lookout_store::open_reader(&self.store.config().db_path).map_err(failure)?;
         let names: Vec<String> = match names {
             Some(names) => names.iter().map(|n| (*n).to_owned()).collect(),
@@ -397,7 +397,7 @@ impl Bridge {
         if !db.exists() {
             return Ok(None);
         }
-        let _ = self.store.sync(STORE_TIMEOUT);
+        let _ = self.store.wait_indexed(STORE_TIMEOUT);
         let conn = lookout_store::open_reader(db).map_err(failure)?;
         let body: Option<String> = conn
             .query_row(

@@ -5,6 +5,7 @@
 
 use crate::config::Retention;
 use crate::index::Index;
+use crate::log;
 use crate::record::Entry;
 use crossbeam_channel::{Receiver, Sender};
 use std::panic::AssertUnwindSafe;
@@ -12,8 +13,14 @@ use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
-/// A day file and the offset up to which every line of it is indexed.
-pub(crate) type Checkpoint = (String, u64);
+/// A day file, the offset up to which every line of it is indexed, and the file's
+/// identity then: a clear that rewrote the file since moved the checkpoint itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    pub(crate) file: String,
+    pub(crate) offset: u64,
+    pub(crate) identity: (u64, u64),
+}
 
 /// What the writer asks of the index thread.
 enum Job {
@@ -45,8 +52,8 @@ pub(crate) struct IndexThread {
 }
 
 impl IndexThread {
-    /// Starts the thread that owns `index`; `Err` gives the index back.
-    pub(crate) fn spawn(mut index: Index) -> Result<IndexThread, std::io::Error> {
+    /// Starts the thread that owns `index`, for the log in `raw`.
+    pub(crate) fn spawn(mut index: Index, raw: PathBuf) -> Result<IndexThread, std::io::Error> {
         let (jobs, job_queue) = crossbeam_channel::unbounded::<Job>();
         let (answers, inserted) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
@@ -59,9 +66,17 @@ impl IndexThread {
                             checkpoint,
                         } => {
                             let count = entries.len() as u64;
+                            // The checkpoint moves only if its file is still the one the
+                            // entries were appended to (checked under the write lock).
                             let insert = || match &checkpoint {
-                                Some((file, offset)) => {
-                                    index.replay(file, &entries, *offset, || true).map(drop)
+                                Some(c) => {
+                                    let path = raw.join(&c.file);
+                                    let same =
+                                        || log::identity(&path).is_ok_and(|i| i == c.identity);
+                                    match index.replay(&c.file, &entries, c.offset, same)? {
+                                        true => Ok(()),
+                                        false => index.insert(&entries),
+                                    }
                                 }
                                 None => index.insert(&entries),
                             };

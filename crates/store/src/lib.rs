@@ -276,6 +276,27 @@ impl Store {
         self.wait_durable(timeout, false)
     }
 
+    /// Waits until the index has taken everything this handle put in the log before the
+    /// call (or counted what it could not take), without asking the writer for anything:
+    /// for a reader that must see the writes acknowledged before it. `false` after
+    /// `timeout` (another process holding the index's write lock, say).
+    pub fn wait_indexed(&self, timeout: Duration) -> bool {
+        let counters = &self.inner.counters;
+        let target = counters.logged.load(Ordering::Acquire);
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_micros(50);
+        while counters.settled.load(Ordering::Acquire) < target {
+            if Instant::now() >= deadline
+                || self.inner.writer.as_ref().is_none_or(|w| w.is_finished())
+            {
+                return false;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+        true
+    }
+
     fn wait_durable(&self, timeout: Duration, report_drops: bool) -> Result<(), FlushError> {
         let flush = |reply| Message::Flush {
             reply,

@@ -54,6 +54,8 @@ pub(crate) struct Appended {
     pub(crate) end: u64,
     /// What was repaired first.
     pub(crate) repaired: Repaired,
+    /// The file appended to ([`identity`]): a clear may replace it after.
+    pub(crate) identity: (u64, u64),
 }
 
 impl Log {
@@ -99,13 +101,15 @@ impl Log {
             return self.append(time, lines);
         }
         let result = repair_tail(&self.dir, name, file).and_then(|repaired| {
-            let start = file.metadata()?.len();
+            let metadata = file.metadata()?;
+            let start = metadata.len();
             let mut writer: &File = file;
             writer.write_all(lines)?;
             Ok(Appended {
                 start,
                 end: start + lines.len() as u64,
                 repaired,
+                identity: device_and_inode(&metadata),
             })
         });
         let _ = file.unlock();

@@ -68,6 +68,9 @@ impl DropReason {
 pub(crate) struct Counters {
     pub(crate) logged: AtomicU64,
     pub(crate) indexed: AtomicU64,
+    /// Logged records the index took, or could not take (dropped): never more than
+    /// `logged`, and equal once the index has caught up.
+    pub(crate) settled: AtomicU64,
     pub(crate) replayed: AtomicU64,
     pub(crate) torn: AtomicU64,
     pub(crate) invalid: AtomicU64,

@@ -79,8 +79,9 @@ pub(crate) struct Writer {
     unindexed: Vec<Entry>,
     /// The checkpoint the next insert moves.
     unindexed_checkpoint: Option<Checkpoint>,
-    /// Per day file, the offset up to which every line is indexed or handed over to be.
-    handed_prefix: HashMap<String, u64>,
+    /// Per day file, the offset up to which every line is indexed or handed over to be,
+    /// and the file's identity then.
+    handed_prefix: HashMap<String, (u64, (u64, u64))>,
     /// Drops since the last flush answer, and the last reason.
     dropped_since_flush: (u64, &'static str),
     /// Set while free space or size says no.
@@ -203,7 +204,8 @@ impl Writer {
             });
             if replayed.is_ok_and(|done| done) {
                 Counters::add(&self.counters.replayed, count);
-                self.handed_prefix.insert(name, scanned.end);
+                self.handed_prefix
+                    .insert(name, (scanned.end, scanned.identity));
             }
         }
     }
@@ -212,7 +214,7 @@ impl Writer {
     pub(crate) fn run(mut self, messages: Receiver<Message>) {
         self.replay();
         if let Some(index) = self.index.take() {
-            match IndexThread::spawn(index) {
+            match IndexThread::spawn(index, self.config.raw_dir()) {
                 Ok(indexer) => self.indexer = Some(indexer),
                 Err(e) => self.warn(
                     DropReason::IndexUnavailable.as_str(),
@@ -361,7 +363,8 @@ impl Writer {
         // The insert in flight, then one of what came since (or came back busy).
         self.index_next(true);
         self.index_next(true);
-        if !self.unindexed.is_empty() {
+        let indexing = self.indexer.as_ref().is_some_and(IndexThread::in_flight);
+        if !self.unindexed.is_empty() || indexing {
             // The index stayed busy: the records are in the log, not yet in SQLite.
             return Err(FlushError::Timeout(crate::index::BUSY_TIMEOUT));
         }
@@ -395,7 +398,7 @@ impl Writer {
     /// Appends `batch` to the log, to be indexed next (with the checkpoint it may move);
     /// `Err` with the reason when the batch did not reach the log (it is dropped and
     /// counted).
-    fn append(&mut self, batch: Vec<Entry>) -> Result<Option<(String, u64)>, &'static str> {
+    fn append(&mut self, batch: Vec<Entry>) -> Result<Option<Checkpoint>, &'static str> {
         if batch.is_empty() {
             return Ok(None);
         }
@@ -440,15 +443,20 @@ impl Writer {
         // process's lies between what is known indexed (or handed over) and it.
         let name = log::day_file_name(now);
         let contiguous = match self.handed_prefix.get(&name) {
-            Some(&known) => known == appended.start,
+            Some(&known) => known == (appended.start, appended.identity),
             None => appended.start == 0,
         };
         self.unindexed.extend(batch);
         if !contiguous {
             return Ok(None);
         }
-        self.handed_prefix.insert(name.clone(), appended.end);
-        Ok(Some((name, appended.end)))
+        self.handed_prefix
+            .insert(name.clone(), (appended.end, appended.identity));
+        Ok(Some(Checkpoint {
+            file: name,
+            offset: appended.end,
+            identity: appended.identity,
+        }))
     }
 
     /// Takes the index thread's answer when its insert is done (`wait`: waits for it),
@@ -458,6 +466,7 @@ impl Writer {
             let n = self.unindexed.len() as u64;
             self.unindexed.clear();
             self.dropped(DropReason::IndexUnavailable, n);
+            Counters::add(&self.counters.settled, n);
             return;
         };
         if let Some(inserted) = indexer.finished(wait) {
@@ -478,7 +487,10 @@ impl Writer {
     fn took(&mut self, inserted: Inserted) {
         let n = inserted.count;
         let error = match inserted.result {
-            Ok(()) => return Counters::add(&self.counters.indexed, n),
+            Ok(()) => {
+                Counters::add(&self.counters.indexed, n);
+                return Counters::add(&self.counters.settled, n);
+            }
             Err((e, entries)) if is_busy(&e) => {
                 // Another process holds the write lock: try again, before what came since.
                 let later = std::mem::replace(&mut self.unindexed, entries);
@@ -506,6 +518,7 @@ impl Writer {
             &format!("cannot write {path}: {error}; records stay in the log"),
         );
         self.dropped(reason, n);
+        Counters::add(&self.counters.settled, n);
     }
 
     /// `Some(reason)` while new records must be refused: less free space than the

@@ -280,6 +280,9 @@ fn each_id_is_stored_once_whoever_follows_it() {
         .unwrap()
         .get(0);
     assert_eq!(sources, 3);
+    for follower in &followers {
+        assert_eq!(follower.status().failures, 0, "{:?}", follower.status());
+    }
 }
 
 #[test]
@@ -375,4 +378,51 @@ fn retention_removes_old_rows_from_postgres_too() {
     );
     assert!(count(&mut client, "SELECT COUNT(*) FROM agent_runs") > 0);
     assert!(count(&mut client, "SELECT COUNT(*) FROM telemetry_spans") > 0);
+}
+
+#[test]
+fn a_record_postgres_cannot_hold_is_counted_and_skipped_and_the_rest_follows() {
+    let Some(db) = Database::create() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    workload(&store, "a");
+    // PostgreSQL's text holds no NUL: this run is refused, alone.
+    store.record(Record::new(
+        RecordKind::Run,
+        json!({"run_id": "nul", "agent_name": "a\u{0}b", "job_type": "x"}),
+    ));
+    // In JSON (attributes) it is escaped, and made something jsonb takes.
+    let mut spans = recent_trace();
+    for span in &mut spans {
+        span.trace_id = lookout_export::TraceId(0xfeed);
+        span.attributes
+            .push(lookout_export::KeyValue::new("note", "x\u{0}y"));
+    }
+    store.record_spans(spans);
+    workload(&store, "b");
+    store.flush(FLUSH).unwrap();
+    let follower = follow(&config, &db);
+    assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
+    let status = follower.status();
+    assert_eq!(status.refused, 1, "{status:?}");
+    let mut client = db.client();
+    let count =
+        |client: &mut Client, sql: &str| -> i64 { client.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT COUNT(*) FROM agent_runs WHERE run_id = 'nul'"
+        ),
+        0
+    );
+    assert_eq!(count(&mut client, "SELECT COUNT(*) FROM agent_runs"), 40);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT COUNT(*) FROM telemetry_spans WHERE trace_id LIKE '%feed'"
+        ),
+        3
+    );
+    assert_eq!(count(&mut client, "SELECT COUNT(*) FROM v_tool_usage"), 1);
 }

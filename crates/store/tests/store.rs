@@ -129,12 +129,18 @@ fn durable_writes_do_not_wait_for_an_index_another_process_locks() {
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
     // Each write is answered once in the log, synced, while the index waits for the lock:
     // past its busy timeout (5 s) the insert comes back and is tried again with what
-    // came since.
+    // came since. A flush waits for the index, and says so when it cannot.
     let deadline = Duration::from_secs(2);
     for n in 0..100 {
         store.record_durable(run(n), deadline).unwrap();
     }
-    std::thread::sleep(Duration::from_millis(5500));
+    assert!(!store.wait_indexed(Duration::from_millis(200)));
+    // A flush says the index did not take them (it waits out the busy timeout, twice).
+    let flushed = store.flush(Duration::from_secs(30));
+    assert!(
+        matches!(flushed, Err(lookout_store::FlushError::Timeout(_))),
+        "{flushed:?}"
+    );
     for n in 100..200 {
         store.record_durable(run(n), deadline).unwrap();
     }
@@ -143,11 +149,15 @@ fn durable_writes_do_not_wait_for_an_index_another_process_locks() {
         0
     );
     lock.execute_batch("ROLLBACK").unwrap();
-    store.flush(FLUSH).unwrap();
+    assert!(
+        store.wait_indexed(FLUSH),
+        "a reader waits for the index only"
+    );
     assert_eq!(
         count(&config.db_path, "SELECT COUNT(*) FROM telemetry_records"),
         200
     );
+    store.flush(FLUSH).unwrap();
     assert_eq!(store.stats().indexed, 200);
     drop(store);
     // The checkpoint moved with them: a new handle has nothing to replay.

@@ -412,7 +412,7 @@ impl Readers {
         &self,
         read: impl FnOnce(&Connection) -> Result<T, E>,
     ) -> Result<T, E> {
-        let _ = self.store.sync(INDEX_WAIT);
+        let _ = self.store.wait_indexed(INDEX_WAIT);
         let idle = self.idle.lock().pop();
         let conn = match idle {
             Some(conn) => conn,

@@ -50,6 +50,7 @@ struct Statements {
     label: Statement,
     previous: Statement,
     point: Statement,
+    new_rollup: Statement,
     read_rollup: Statement,
     write_rollup: Statement,
     checkpoint: Statement,
@@ -58,45 +59,88 @@ struct Statements {
 
 impl PgIndex {
     /// Connects to `url`, creates or migrates the schema and prepares the statements.
+    /// A statement waits for another's lock 10 s at most and runs 60 s at most, so that
+    /// a stuck one fails (and is retried) rather than holding the follower.
     pub(crate) fn connect(config: &postgres::Config) -> Result<PgIndex, postgres::Error> {
         let mut client = config.connect(NoTls)?;
+        client.batch_execute("SET lock_timeout = '10s'; SET statement_timeout = '60s'")?;
         migrate(&mut client)?;
         let statements = Statements::prepare(&mut client)?;
         Ok(PgIndex { client, statements })
     }
 
-    /// Where indexing of `source`'s day file `file` stopped (0 if it did not start).
-    pub(crate) fn checkpoint(&mut self, source: &str, file: &str) -> Result<u64, postgres::Error> {
+    /// Where indexing of `source`'s day file `file` stopped, and the file's identity
+    /// then (`(0, "")` if it did not start).
+    pub(crate) fn checkpoint(
+        &mut self,
+        source: &str,
+        file: &str,
+    ) -> Result<(u64, String), postgres::Error> {
         let row = self
             .client
             .query_opt(&self.statements.checkpoint, &[&source, &file])?;
-        Ok(row.map_or(0, |r| r.get::<_, i64>(0).max(0) as u64))
+        Ok(row.map_or((0, String::new()), |r| {
+            (r.get::<_, i64>(0).max(0) as u64, r.get(1))
+        }))
+    }
+
+    /// Forgets how far `source`'s `file` was indexed.
+    pub(crate) fn reset_checkpoint(
+        &mut self,
+        source: &str,
+        file: &str,
+    ) -> Result<(), postgres::Error> {
+        self.client
+            .execute(
+                "DELETE FROM store_log_checkpoints WHERE source = $1 AND file = $2",
+                &[&source, &file],
+            )
+            .map(drop)
     }
 
     /// Inserts `entries` (each id once) and moves the checkpoint of `source`'s `file`
-    /// to `offset`, in one transaction.
+    /// (of identity `identity`) to `offset`, in one transaction. A batch refused for
+    /// its data (a text PostgreSQL cannot hold) is inserted entry by entry, each refused
+    /// one skipped; returns how many were.
     pub(crate) fn insert(
         &mut self,
         source: &str,
         file: &str,
+        identity: &str,
         offset: u64,
         entries: &[Entry],
-    ) -> Result<(), postgres::Error> {
+    ) -> Result<u64, postgres::Error> {
+        let checkpoint: [&(dyn ToSql + Sync); 4] = [&source, &file, &(offset as i64), &identity];
         let s = &self.statements;
+        let whole = (|| {
+            let mut tx = self.client.transaction()?;
+            let mut pending = Pending::default();
+            for entry in entries {
+                insert_entry(&mut tx, s, entry, &mut pending)?;
+            }
+            write_rollups(&mut tx, s, &mut pending)?;
+            tx.execute(&s.move_checkpoint, &checkpoint)?;
+            tx.commit()
+        })();
+        match whole {
+            Err(e) if refused_for_its_data(&e) => {}
+            other => return other.map(|()| 0),
+        }
         let mut tx = self.client.transaction()?;
-        let mut pending = Pending::default();
+        let mut refused = 0;
         for entry in entries {
-            match entry {
-                Entry::Span(span) => insert_span(&mut tx, s, span)?,
-                Entry::Record(r) if r.kind == RecordKind::MetricPoint => {
-                    insert_point(&mut tx, s, r, &mut pending)?;
-                }
-                Entry::Record(r) => insert_record(&mut tx, s, r)?,
+            let mut one = tx.savepoint("entry")?;
+            let mut pending = Pending::default();
+            let inserted = insert_entry(&mut one, s, entry, &mut pending)
+                .and_then(|()| write_rollups(&mut one, s, &mut pending));
+            match inserted {
+                Ok(()) => one.commit()?,
+                Err(e) if refused_for_its_data(&e) => refused += 1,
+                Err(e) => return Err(e),
             }
         }
-        write_rollups(&mut tx, s, &mut pending)?;
-        tx.execute(&s.move_checkpoint, &[&source, &file, &(offset as i64)])?;
-        tx.commit()
+        tx.execute(&s.move_checkpoint, &checkpoint)?;
+        tx.commit().map(|()| refused)
     }
 
     /// Deletes the rows past `retention`, as the SQLite index's retention does.
@@ -142,6 +186,36 @@ impl PgIndex {
                  (SELECT series_id FROM telemetry_points UNION SELECT series_id FROM telemetry_rollups);",
         )?;
         tx.commit()
+    }
+}
+
+fn insert_entry(
+    tx: &mut Transaction<'_>,
+    s: &Statements,
+    entry: &Entry,
+    pending: &mut Pending,
+) -> Result<(), postgres::Error> {
+    match entry {
+        Entry::Span(span) => insert_span(tx, s, span),
+        Entry::Record(r) if r.kind == RecordKind::MetricPoint => insert_point(tx, s, r, pending),
+        Entry::Record(r) => insert_record(tx, s, r),
+    }
+}
+
+/// Whether PostgreSQL refused a statement for the data it was given (SQLSTATE classes
+/// 22, data exception, as a NUL in text): trying it again would fail again.
+fn refused_for_its_data(error: &postgres::Error) -> bool {
+    error
+        .code()
+        .is_some_and(|code| code.code().starts_with("22"))
+}
+
+/// JSON text as PostgreSQL's `jsonb` takes it (the views cast to it): `\u0000`, which
+/// it refuses, becomes U+FFFD.
+fn jsonb_safe(json: String) -> String {
+    match json.contains("\\u0000") {
+        true => json.replace("\\u0000", "\\ufffd"),
+        false => json,
     }
 }
 
@@ -218,6 +292,11 @@ impl Statements {
                 "INSERT INTO telemetry_points (series_id, time_unix_nano, event_id, value, text)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
             )?,
+            // A row to lock first: two daemons merging into one bucket take turns.
+            new_rollup: client.prepare(
+                "INSERT INTO telemetry_rollups (series_id, width_seconds, start_unix_nano,
+                    count, sum) VALUES ($1, $2, $3, 0, 0) ON CONFLICT DO NOTHING",
+            )?,
             read_rollup: client.prepare(
                 "SELECT count, sum, min, max, increase, sketch FROM telemetry_rollups
                  WHERE series_id = $1 AND width_seconds = $2 AND start_unix_nano = $3
@@ -232,12 +311,20 @@ impl Statements {
                     max = excluded.max, increase = excluded.increase, sketch = excluded.sketch",
             )?,
             checkpoint: client.prepare(
-                "SELECT \"offset\" FROM store_log_checkpoints WHERE source = $1 AND file = $2",
+                "SELECT \"offset\", file_identity FROM store_log_checkpoints
+                 WHERE source = $1 AND file = $2",
             )?,
+            // A checkpoint of the same file only moves forward; one of a file rewritten
+            // since starts over.
             move_checkpoint: client.prepare(
-                "INSERT INTO store_log_checkpoints (source, file, \"offset\") VALUES ($1, $2, $3)
-                 ON CONFLICT (source, file) DO UPDATE
-                 SET \"offset\" = GREATEST(store_log_checkpoints.\"offset\", excluded.\"offset\")",
+                "INSERT INTO store_log_checkpoints (source, file, \"offset\", file_identity)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (source, file) DO UPDATE SET
+                   \"offset\" = CASE
+                     WHEN store_log_checkpoints.file_identity = excluded.file_identity
+                     THEN GREATEST(store_log_checkpoints.\"offset\", excluded.\"offset\")
+                     ELSE excluded.\"offset\" END,
+                   file_identity = excluded.file_identity",
             )?,
         })
     }
@@ -248,7 +335,8 @@ fn insert_span(
     s: &Statements,
     span: &lookout_export::FinishedSpan,
 ) -> Result<(), postgres::Error> {
-    let row = SpanRow::of(span);
+    let mut row = SpanRow::of(span);
+    row.attributes = jsonb_safe(std::mem::take(&mut row.attributes));
     let inserted = tx.execute(
         &s.span,
         &[
@@ -396,9 +484,10 @@ fn insert_point(
     r: &Record,
     pending: &mut Pending,
 ) -> Result<(), postgres::Error> {
-    let Some(point) = Point::of(&r.body) else {
+    let Some(mut point) = Point::of(&r.body) else {
         return Ok(());
     };
+    point.labels = jsonb_safe(point.labels);
     let time = nanos(r.time);
     let found = tx.query_opt(&s.series, &[&point.name, &point.labels])?;
     let (series, kind, created): (i64, String, bool) = match found {
@@ -443,14 +532,18 @@ fn insert_point(
     Ok(())
 }
 
-/// Merges each pending rollup into its stored row, which it locks first.
+/// Merges each pending rollup into its stored row, which it locks first, in key order
+/// (two daemons merging the same buckets never wait on each other in a cycle).
 fn write_rollups(
     tx: &mut Transaction<'_>,
     s: &Statements,
     pending: &mut Pending,
 ) -> Result<(), postgres::Error> {
-    for ((series, width, start), rollup) in pending.drain() {
+    let mut rollups: Vec<_> = pending.drain().collect();
+    rollups.sort_unstable_by_key(|(key, _)| *key);
+    for ((series, width, start), rollup) in rollups {
         let key: [&(dyn ToSql + Sync); 3] = [&series, &width, &start];
+        tx.execute(&s.new_rollup, &key)?;
         let merged = match tx.query_opt(&s.read_rollup, &key)? {
             Some(row) => {
                 let sketch: Option<Vec<u8>> = row.get(5);

@@ -35,6 +35,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Log bytes read per transaction at most (a longer line is read whole).
 const CHUNK: usize = 4 << 20;
+/// How long dropping a follower waits for its thread.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 /// How often retention runs on the database.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
@@ -52,20 +54,42 @@ pub struct FollowConfig {
 }
 
 impl FollowConfig {
-    /// Follows `store`'s log into `url`, its checkpoints under the host name and the
-    /// data directory.
+    /// Follows `store`'s log into `url`, its checkpoints under the host name, the data
+    /// directory and an id made once for it (kept in `{base}/db/source_id`, so that
+    /// copies of a machine with the same name and directory keep apart).
     pub fn new(store: &StoreConfig, url: impl Into<String>) -> FollowConfig {
+        let host = lookout_export::host_name().unwrap_or_else(|| "localhost".into());
+        let mut source = format!("{host}:{}", store.base_dir.display());
+        if let Some(id) = source_id(&store.base_dir.join("db").join("source_id")) {
+            source = format!("{source}#{id}");
+        }
         FollowConfig {
             url: url.into(),
             raw_dir: store.raw_dir(),
-            source: format!(
-                "{}:{}",
-                lookout_export::host_name().unwrap_or_else(|| "localhost".into()),
-                store.base_dir.display()
-            ),
+            source,
             retention: store.retention,
         }
     }
+}
+
+/// The id in `path`, made there first if there is none; `None` if it cannot be kept.
+fn source_id(path: &Path) -> Option<String> {
+    if let Ok(id) = std::fs::read_to_string(path)
+        && !id.trim().is_empty()
+    {
+        return Some(id.trim().to_owned());
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    std::fs::create_dir_all(path.parent()?).ok()?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .ok()?;
+    use std::io::Write;
+    file.write_all(id.as_bytes()).ok()?;
+    file.sync_all().ok()?;
+    Some(id)
 }
 
 /// How a follower is doing.
@@ -76,6 +100,8 @@ pub struct FollowStatus {
     pub indexed: u64,
     /// Lines that are not records (counted, skipped).
     pub invalid: u64,
+    /// Records PostgreSQL refused for their data (a NUL in a text; counted, skipped).
+    pub refused: u64,
     /// Connections or transactions that failed since it started.
     pub failures: u64,
     /// The last failure, while it lasts (cleared by a pass that succeeds).
@@ -147,9 +173,18 @@ impl Follower {
 }
 
 impl Drop for Follower {
+    /// Stops the thread, waiting for it 5 s at most (a statement under way runs to its
+    /// end or its timeout; what it did not commit is followed on the next start).
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let deadline = Instant::now() + STOP_WAIT;
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if thread.is_finished() {
             let _ = thread.join();
         }
     }
@@ -200,15 +235,17 @@ fn follow(config: &FollowConfig, shared: &Shared) {
                 Some(db) => db,
                 None => {
                     let url = url.as_ref()?;
-                    index.insert(PgIndex::connect(url).map_err(|e| e.to_string())?)
+                    index.insert(PgIndex::connect(url).map_err(|e| error_text(&e))?)
                 }
             };
+            // Retention failing (a role without DELETE, a timeout) stops nothing else.
             if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
-                db.retention(&config.retention, SystemTime::now())
-                    .map_err(|e| e.to_string())?;
                 last_retention = Some(Instant::now());
+                if let Err(e) = db.retention(&config.retention, SystemTime::now()) {
+                    eprintln!("lookout: postgres: {place}: retention: {}", error_text(&e));
+                }
             }
-            pass(db, config, shared).map_err(|e| e.to_string())
+            pass(db, config, shared)
         })();
         match passed {
             Ok(found) => {
@@ -243,6 +280,17 @@ fn follow(config: &FollowConfig, shared: &Shared) {
     }
 }
 
+/// A PostgreSQL error with what the server said (message, detail, SQLSTATE).
+fn error_text(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let detail = db.detail().map(|d| format!(" ({d})")).unwrap_or_default();
+            format!("{}{detail} [SQLSTATE {}]", db.message(), db.code().code())
+        }
+        None => error.to_string(),
+    }
+}
+
 fn sleep_unless_stopped(shared: &Shared, wait: Duration) {
     let until = Instant::now() + wait;
     while !shared.stop.load(Ordering::Acquire) {
@@ -255,24 +303,49 @@ fn sleep_unless_stopped(shared: &Shared, wait: Duration) {
 }
 
 /// Inserts what each day file holds past its checkpoint, a chunk per transaction;
-/// returns the lines found.
-fn pass(db: &mut PgIndex, config: &FollowConfig, shared: &Shared) -> Result<u64, postgres::Error> {
+/// returns the lines found. A file rewritten since its checkpoint (a clear) or shorter
+/// than it is read again from its start (each id is stored once).
+fn pass(db: &mut PgIndex, config: &FollowConfig, shared: &Shared) -> Result<u64, String> {
+    let dir = &config.raw_dir;
+    let files =
+        crate::log::day_files(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut found = 0;
-    for path in crate::log::day_files(&config.raw_dir).unwrap_or_default() {
+    for path in files {
         let Some(file) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
             continue;
         };
+        let unreadable = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
         loop {
-            let from = db.checkpoint(&config.source, &file)?;
-            let Some((entries, invalid, end)) = read_lines(&path, from) else {
+            let identity = match crate::log::identity(&path) {
+                Ok((device, inode)) => format!("{device}:{inode}"),
+                // Removed by retention meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(unreadable(e)),
+            };
+            let (mut from, known) = db
+                .checkpoint(&config.source, &file)
+                .map_err(|e| error_text(&e))?;
+            let len = std::fs::metadata(&path).map_err(unreadable)?.len();
+            if len < from {
+                // Shorter than indexed (a power cut took back what was never synced
+                // here): the checkpoint starts over with the file.
+                db.reset_checkpoint(&config.source, &file)
+                    .map_err(|e| error_text(&e))?;
+                from = 0;
+            } else if !known.is_empty() && known != identity {
+                from = 0;
+            }
+            let Some((entries, invalid, end)) = read_lines(&path, from).map_err(unreadable)? else {
                 break;
             };
-            db.insert(&config.source, &file, end, &entries)?;
-            let lines = entries.len() as u64 + invalid;
-            found += lines;
+            let refused = db
+                .insert(&config.source, &file, &identity, end, &entries)
+                .map_err(|e| error_text(&e))?;
+            found += entries.len() as u64 + invalid;
             if let Ok(mut status) = shared.status.lock() {
-                status.indexed += entries.len() as u64;
+                status.indexed += entries.len() as u64 - refused;
                 status.invalid += invalid;
+                status.refused += refused;
             }
             if shared.stop.load(Ordering::Acquire) {
                 return Ok(found);
@@ -284,28 +357,30 @@ fn pass(db: &mut PgIndex, config: &FollowConfig, shared: &Shared) -> Result<u64,
 
 /// The whole lines of `path` from `from` on, up to [`CHUNK`] bytes (more for a longer
 /// line), as entries, with the count of lines that are not and the offset after the
-/// last; `None` when there is no whole line past `from`.
-fn read_lines(path: &Path, from: u64) -> Option<(Vec<Entry>, u64, u64)> {
-    let mut file = std::fs::File::open(path).ok()?;
-    file.seek(SeekFrom::Start(from)).ok()?;
+/// last; `None` when there is no whole line past `from`. The file is synced first, so
+/// that no checkpoint covers lines a power cut could still take back.
+#[allow(clippy::type_complexity)]
+fn read_lines(path: &Path, from: u64) -> std::io::Result<Option<(Vec<Entry>, u64, u64)>> {
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(from))?;
     let mut data = Vec::new();
     let mut limit = CHUNK;
     let whole = loop {
         let before = data.len();
         (&mut file)
             .take((limit - before) as u64)
-            .read_to_end(&mut data)
-            .ok()?;
+            .read_to_end(&mut data)?;
         if let Some(last) = data.iter().rposition(|&b| b == b'\n') {
             break last + 1;
         }
         // No whole line yet: the end of the file (a line being written), or a line
         // longer than the chunk.
         if data.len() == before || data.len() < limit {
-            return None;
+            return Ok(None);
         }
         limit *= 2;
     };
+    file.sync_data()?;
     let mut entries = Vec::new();
     let mut invalid = 0;
     for line in data[..whole].split(|&b| b == b'\n') {
@@ -317,5 +392,5 @@ fn read_lines(path: &Path, from: u64) -> Option<(Vec<Entry>, u64, u64)> {
             None => invalid += 1,
         }
     }
-    Some((entries, invalid, from + whole as u64))
+    Ok(Some((entries, invalid, from + whole as u64)))
 }

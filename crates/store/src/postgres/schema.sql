@@ -61,10 +61,13 @@ CREATE TABLE telemetry_exports (
     duration_ns    BIGINT
 );
 
+-- Per source (a data directory) and day file: how far it is indexed, and the file's
+-- identity then (device:inode), so that a file rewritten since is read again.
 CREATE TABLE store_log_checkpoints (
-    source   TEXT    NOT NULL,
-    file     TEXT    NOT NULL,
-    "offset" BIGINT  NOT NULL,
+    source        TEXT    NOT NULL,
+    file          TEXT    NOT NULL,
+    "offset"      BIGINT  NOT NULL,
+    file_identity TEXT    NOT NULL DEFAULT '',
     PRIMARY KEY (source, file)
 );
 
