@@ -276,6 +276,15 @@ impl Store {
         self.wait_durable(timeout, false)
     }
 
+    /// How many records this handle has put in the log, and how many of those the index
+    /// has taken (or counted as not taken): the index has caught up when they are equal.
+    pub fn logged_and_indexed(&self) -> (u64, u64) {
+        let counters = &self.inner.counters;
+        // Settled first: never more than logged.
+        let settled = counters.settled.load(Ordering::Acquire);
+        (counters.logged.load(Ordering::Acquire), settled)
+    }
+
     /// Waits until the index has taken everything this handle put in the log before the
     /// call (or counted what it could not take), without asking the writer for anything:
     /// for a reader that must see the writes acknowledged before it. `false` after

@@ -110,7 +110,7 @@ pub(crate) fn router(telemetry: Telemetry, options: &ApiOptions) -> axum::Router
                     lookout_query::bridge::BridgeConfig::default(),
                 )),
                 readers: Arc::new(Readers {
-                    store: store.clone(),
+                    db: store.config().db_path.clone(),
                     idle: parking_lot::Mutex::new(Vec::new()),
                 }),
                 store,
@@ -312,8 +312,27 @@ impl Api {
         &self.inner.telemetry
     }
 
-    /// `read` on a connection to the store's index, off the async threads.
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// `read` on a connection to the store's index, off the async threads, once the
+    /// index has what was acknowledged before.
     async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> lookout::store::rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.inner.store.clone();
+        self.read_now(move |conn| {
+            let _ = store.wait_indexed(INDEX_WAIT);
+            read(conn)
+        })
+        .await
+    }
+
+    /// `read` on what the index has now (for a lookup whose recent answers are kept
+    /// elsewhere).
+    async fn read_now<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Connection) -> lookout::store::rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -332,7 +351,9 @@ impl Api {
         read: impl FnOnce(&Connection) -> Result<T, lookout_query::QueryError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let readers = Arc::clone(&self.inner.readers);
+        let store = self.inner.store.clone();
         let result = tokio::task::spawn_blocking(move || {
+            let _ = store.wait_indexed(INDEX_WAIT);
             readers.with(read).map_err(|e| match e {
                 lookout_query::QueryError::Store(_) => ApiError::unavailable(e.to_string()),
                 refused => ApiError::bad_request("invalid_query", refused.to_string()),
@@ -397,7 +418,7 @@ impl Api {
 /// more than most reads).
 #[derive(Debug)]
 struct Readers {
-    store: lookout::store::Store,
+    db: std::path::PathBuf,
     idle: parking_lot::Mutex<Vec<Connection>>,
 }
 
@@ -405,18 +426,15 @@ impl Readers {
     /// Connections kept idle at most.
     const KEPT: usize = 8;
 
-    /// `read` on an idle connection, or a new one, once the index has what was
-    /// acknowledged before (a client reads its own writes); kept afterwards unless it
-    /// failed.
+    /// `read` on an idle connection, or a new one; kept afterwards unless it failed.
     fn with<T, E: From<lookout::store::rusqlite::Error>>(
         &self,
         read: impl FnOnce(&Connection) -> Result<T, E>,
     ) -> Result<T, E> {
-        let _ = self.store.wait_indexed(INDEX_WAIT);
         let idle = self.idle.lock().pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => lookout::store::open_reader(&self.store.config().db_path)?,
+            None => lookout::store::open_reader(&self.db)?,
         };
         let answer = read(&conn)?;
         let mut idle = self.idle.lock();

@@ -121,8 +121,10 @@ async fn create_all(
         }
     }
     let lookup = ids.clone();
+    // What this daemon acknowledged and the index lacks yet is in the claims.
+    let (_, indexed) = api.store().logged_and_indexed();
     let stored_digests = api
-        .read(move |conn| stored::recorded_fields(conn, &lookup, DIGEST_FIELD))
+        .read_now(move |conn| stored::recorded_fields(conn, &lookup, DIGEST_FIELD))
         .await?;
     let mut tickets: Vec<Ticket> = Vec::new();
     let mut records = Vec::new();
@@ -133,7 +135,7 @@ async fn create_all(
         }
         let (earlier, ticket) = api
             .claims()
-            .claim(&ids[i], &digests[i], stored_digests[i].as_deref())
+            .claim(&ids[i], &digests[i], stored_digests[i].as_deref(), indexed)
             .await;
         match earlier {
             Earlier::Different => return Err(conflict(i)),
@@ -146,8 +148,9 @@ async fn create_all(
     let replayed = records.is_empty();
     if !replayed {
         api.write(records).await?;
+        let (logged, _) = api.store().logged_and_indexed();
         for ticket in tickets {
-            ticket.settle(true);
+            ticket.settle(true, logged);
         }
     }
     let created = ids
