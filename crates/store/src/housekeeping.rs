@@ -84,14 +84,7 @@ pub(crate) fn retention(
             WHERE start_unix_nano < ?1 LIMIT ?2)",
         cutoff(retention.aggregates),
     )?;
-    // Series with neither points nor rollups left (processes long ended) go too, with
-    // their labels.
-    conn.execute_batch(
-        "DELETE FROM telemetry_series_labels WHERE series_id NOT IN
-             (SELECT series_id FROM telemetry_points UNION SELECT series_id FROM telemetry_rollups);
-         DELETE FROM telemetry_series WHERE series_id NOT IN
-             (SELECT series_id FROM telemetry_points UNION SELECT series_id FROM telemetry_rollups);",
-    )?;
+    conn.execute_batch(DELETE_IDLE_SERIES)?;
     let oldest_day = log::day_file_name(now.checked_sub(retention.log()).unwrap_or(UNIX_EPOCH));
     for path in log::day_files(raw_dir).unwrap_or_default() {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -104,6 +97,14 @@ pub(crate) fn retention(
     }
     Ok(Some(removed))
 }
+
+/// Series with neither points nor rollups left (processes long ended), with their
+/// labels: SQL that SQLite and PostgreSQL both run.
+pub(crate) const DELETE_IDLE_SERIES: &str = "
+    DELETE FROM telemetry_series_labels WHERE series_id NOT IN
+        (SELECT series_id FROM telemetry_points UNION SELECT series_id FROM telemetry_rollups);
+    DELETE FROM telemetry_series WHERE series_id NOT IN
+        (SELECT series_id FROM telemetry_points UNION SELECT series_id FROM telemetry_rollups);";
 
 /// Deletes with `sql` (parameters: cutoff, batch size) until a batch comes back short.
 fn delete_batched(conn: &Connection, sql: &str, cutoff: i64) -> rusqlite::Result<u64> {

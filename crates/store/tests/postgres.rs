@@ -20,13 +20,43 @@ const CATCH_UP: Duration = Duration::from_secs(30);
 
 /// A value as both databases give it back: integers and reals apart, as SQLite types
 /// them.
-#[derive(Debug, Clone, PartialEq, PartialOrd)]
+#[derive(Debug, Clone)]
 enum Cell {
     Null,
     Integer(i64),
     Real(f64),
     Text(String),
     Blob(Vec<u8>),
+}
+
+impl PartialEq for Cell {
+    /// Reals alike to 1e-12 (a sum over points taken in other transactions adds them in
+    /// another order); sketches alike when their counts and quantiles are (their bytes
+    /// carry such a sum too).
+    fn eq(&self, other: &Cell) -> bool {
+        match (self, other) {
+            (Cell::Null, Cell::Null) => true,
+            (Cell::Integer(a), Cell::Integer(b)) => a == b,
+            (Cell::Real(a), Cell::Real(b)) => {
+                a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+            }
+            (Cell::Text(a), Cell::Text(b)) => a == b,
+            (Cell::Blob(a), Cell::Blob(b)) => {
+                let sketch =
+                    |bytes: &[u8]| sketches_ddsketch::DDSketch::from_java_bytes(bytes).ok();
+                match (sketch(a), sketch(b)) {
+                    (Some(a), Some(b)) => {
+                        a.count() == b.count()
+                            && [0.0, 0.5, 0.9, 0.99, 1.0]
+                                .iter()
+                                .all(|&q| a.quantile(q).ok() == b.quantile(q).ok())
+                    }
+                    _ => a == b,
+                }
+            }
+            _ => false,
+        }
+    }
 }
 
 fn sqlite_rows(db: &rusqlite::Connection, sql: &str) -> Vec<Vec<Cell>> {
@@ -106,22 +136,11 @@ const SAME: &[&str] = &[
     "SELECT * FROM v_context_utilization ORDER BY agent_id",
 ];
 
-/// The fixture trace moved to the last second (so retention keeps it), its root an
-/// agent's execution and its failing child a tool call, as seed 003's views read them.
+/// The fixture trace ending now, its root an agent's execution and its failing child a
+/// tool call, as seed 003's views read them.
 fn recent_trace() -> Vec<lookout_export::FinishedSpan> {
-    let shift = SystemTime::now()
-        .duration_since(lookout_export::testing::start())
-        .unwrap()
-        - Duration::from_secs(1);
-    let mut spans = lookout_export::testing::agent_trace();
-    for span in &mut spans {
-        span.start_time += shift;
-        span.end_time += shift;
-        for event in &mut span.events {
-            event.time += shift;
-        }
-    }
     use lookout_export::KeyValue;
+    let mut spans = lookout_export::testing::recent_agent_trace();
     spans[0].attributes.extend([
         KeyValue::new("gen_ai.operation.name", "invoke_agent"),
         KeyValue::new("gen_ai.usage.output_tokens", 320i64),
@@ -198,6 +217,16 @@ fn workload(store: &Store, tag: &str) {
     ));
 }
 
+/// A store in a new directory with [`workload`] `a` in it, durable.
+fn store_with_workload() -> (tempfile::TempDir, StoreConfig, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let store = Store::open(config.clone());
+    workload(&store, "a");
+    store.flush(FLUSH).unwrap();
+    (dir, config, store)
+}
+
 fn follow(config: &StoreConfig, db: &Database) -> Follower {
     Follower::start(FollowConfig::new(config, db.url.clone()))
 }
@@ -213,11 +242,7 @@ fn assert_same(sqlite: &rusqlite::Connection, postgres: &mut Client) {
 #[test]
 fn the_log_followed_into_postgres_gives_the_rows_sqlite_has() {
     let Some(db) = Database::create() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig::new(dir.path());
-    let store = Store::open(config.clone());
-    workload(&store, "a");
-    store.flush(FLUSH).unwrap();
+    let (_dir, config, store) = store_with_workload();
     let follower = follow(&config, &db);
     assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
     let sqlite = lookout_store::open_reader(&config.db_path).unwrap();
@@ -236,11 +261,7 @@ fn the_log_followed_into_postgres_gives_the_rows_sqlite_has() {
 #[test]
 fn each_id_is_stored_once_whoever_follows_it() {
     let Some(db) = Database::create() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig::new(dir.path());
-    let store = Store::open(config.clone());
-    workload(&store, "a");
-    store.flush(FLUSH).unwrap();
+    let (_dir, config, _store) = store_with_workload();
     // Two followers of one log under different sources (a data directory moved, say)
     // at once, and a copy of the log under a third: every row once.
     let copy = tempfile::tempdir().unwrap();
@@ -288,11 +309,7 @@ fn each_id_is_stored_once_whoever_follows_it() {
 #[test]
 fn a_server_that_comes_late_or_a_lost_database_is_caught_up_from_the_log() {
     let Some(db) = Database::create() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig::new(dir.path());
-    let store = Store::open(config.clone());
-    workload(&store, "a");
-    store.flush(FLUSH).unwrap();
+    let (_dir, config, store) = store_with_workload();
     // A database that does not exist yet: refused, retried with backoff, never blocking
     // the store.
     let late = format!("{}_late", db.url);

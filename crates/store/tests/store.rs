@@ -47,23 +47,6 @@ fn indexed_ids(db: &Path) -> Vec<String> {
         .unwrap()
 }
 
-/// The fixture trace moved to the last second (so retention keeps it).
-fn recent_trace() -> Vec<lookout_export::FinishedSpan> {
-    let shift = SystemTime::now()
-        .duration_since(lookout_export::testing::start())
-        .unwrap()
-        - Duration::from_secs(1);
-    let mut spans = lookout_export::testing::agent_trace();
-    for span in &mut spans {
-        span.start_time += shift;
-        span.end_time += shift;
-        for event in &mut span.events {
-            event.time += shift;
-        }
-    }
-    spans
-}
-
 fn run(n: u64) -> Record {
     Record::new(RecordKind::Run, json!({"agent_name": "coder", "n": n}))
 }
@@ -77,7 +60,7 @@ fn what_flush_acknowledged_is_in_both_once_and_a_repeat_stores_nothing() {
     for record in &records {
         store.record(record.clone());
     }
-    let mut spans = recent_trace();
+    let mut spans = lookout_export::testing::recent_agent_trace();
     store.record_spans(spans.clone());
     store.flush(FLUSH).unwrap();
     // Sent again: the log has them twice, the index once.
@@ -192,7 +175,7 @@ fn the_log_rebuilds_a_lost_index_and_torn_lines_are_set_aside() {
     for n in 0..300 {
         store.record(run(n));
     }
-    store.record_spans(recent_trace());
+    store.record_spans(lookout_export::testing::recent_agent_trace());
     store.flush(FLUSH).unwrap();
     drop(store);
     // The index is gone; a writer died half-way through a line.

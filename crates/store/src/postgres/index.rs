@@ -179,12 +179,7 @@ impl PgIndex {
             "DELETE FROM telemetry_rollups WHERE start_unix_nano < $1",
             &[&aggregates],
         )?;
-        tx.batch_execute(
-            "DELETE FROM telemetry_series_labels WHERE series_id NOT IN
-                 (SELECT series_id FROM telemetry_points UNION SELECT series_id FROM telemetry_rollups);
-             DELETE FROM telemetry_series WHERE series_id NOT IN
-                 (SELECT series_id FROM telemetry_points UNION SELECT series_id FROM telemetry_rollups);",
-        )?;
+        tx.batch_execute(crate::housekeeping::DELETE_IDLE_SERIES)?;
         tx.commit()
     }
 }
