@@ -5,8 +5,15 @@
 use crate::daemon::{Daemon, answer};
 use crate::util::lookout;
 use lookout_testkit::postgres::Database;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+
+/// The value of sample `name` (its whole name with labels) on `daemon`'s `/metrics`.
+fn sample(daemon: &Daemon, name: &str) -> Option<f64> {
+    let text = daemon.send("GET", "/metrics", &Value::Null).text();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
 
 /// `sql`'s count on the database once it reaches `want`, or after 30 s what it is then:
 /// a daemon acknowledges once the log is synced and follows it into PostgreSQL after.
@@ -112,6 +119,35 @@ fn daemons_of_a_fleet_fill_one_postgres_database_each_record_once() {
     assert_eq!(sources, 2, "each data directory keeps its own checkpoints");
     // Each daemon's own index has its own runs only.
     assert_eq!(daemons[0].rows("agent_runs"), 50);
+    let indexed = r#"lookout_store_postgres_records_total{outcome="indexed"}"#;
+    assert!(
+        sample(&daemons[0], indexed) >= Some(71.0),
+        "50 runs and 21 points"
+    );
+    assert_eq!(sample(&daemons[0], "lookout_store_postgres_up"), Some(1.0));
+    assert_eq!(
+        sample(&daemons[0], "lookout_store_postgres_failures_total"),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn a_daemon_whose_postgres_is_down_still_acknowledges_every_write_and_says_so() {
+    // Nothing listens on port 1: every connection is refused, and retried.
+    let d = Daemon::start(&["--store", "postgres://lookout:lookout@127.0.0.1:1/fleet"]);
+    let runs: Vec<_> = (0..20)
+        .map(|n| json!({"event_id": format!("down-{n}"), "agent_name": "a", "job_type": "b"}))
+        .collect();
+    answer(&d.send("POST", "/api/v1/runs/batch", &json!(runs)), 201);
+    assert_eq!(d.rows("agent_runs"), 20);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sample(&d, "lookout_store_postgres_failures_total") < Some(2.0) {
+        assert!(Instant::now() < deadline, "the follower retries");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sample(&d, "lookout_store_postgres_up"), Some(0.0));
+    let indexed = r#"lookout_store_postgres_records_total{outcome="indexed"}"#;
+    assert_eq!(sample(&d, indexed), Some(0.0));
 }
 
 #[test]

@@ -69,10 +69,10 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let _follower = match (follows, telemetry.store()) {
         (Some((url, place)), Some(store)) => {
             println!("following the store's log into PostgreSQL {place}");
-            Some(postgres::Follower::start(postgres::FollowConfig::new(
-                store.config(),
-                url.clone(),
-            )))
+            let follower =
+                postgres::Follower::start(postgres::FollowConfig::new(store.config(), url.clone()));
+            register_follower_metrics(telemetry.registry(), follower.status_source())?;
+            Some(follower)
         }
         _ => None,
     };
@@ -135,6 +135,59 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
     }
     served.map_err(CliError::Runtime)?;
     println!("lookout stopped");
+    Ok(())
+}
+
+/// Exports how following the log into PostgreSQL goes:
+/// `lookout_store_postgres_records_total{outcome}` (`indexed`, `refused`, `invalid`),
+/// `lookout_store_postgres_failures_total` and `lookout_store_postgres_up` (0 while
+/// failing).
+fn register_follower_metrics(
+    registry: &lookout::metrics::Registry,
+    status: impl Fn() -> postgres::FollowStatus + Send + Sync + 'static,
+) -> Result<(), CliError> {
+    use lookout::metrics::Descriptor;
+    let invalid = |e: lookout::metrics::MetricError| CliError::InvalidInput(e.to_string());
+    let records = registry
+        .counter(
+            Descriptor::new(
+                "lookout_store_postgres_records_total",
+                "Log records the PostgreSQL follower inserted, refused for their data, or skipped as not records.",
+            )
+            .labels(["outcome"]),
+        )
+        .map_err(invalid)?;
+    let failures = registry
+        .counter(Descriptor::new(
+            "lookout_store_postgres_failures_total",
+            "Connections or transactions to PostgreSQL that failed (retried with backoff).",
+        ))
+        .map_err(invalid)?;
+    let up = registry
+        .gauge(Descriptor::new(
+            "lookout_store_postgres_up",
+            "1 while the last pass of the PostgreSQL follower succeeded, else 0.",
+        ))
+        .map_err(invalid)?;
+    for outcome in ["indexed", "refused", "invalid"] {
+        records.add(&[outcome], 0);
+    }
+    failures.add(&[], 0);
+    let last = parking_lot::Mutex::new(postgres::FollowStatus::default());
+    registry.on_collect(move || {
+        let now = status();
+        let mut last = last.lock();
+        for (outcome, now, before) in [
+            ("indexed", now.indexed, last.indexed),
+            ("refused", now.refused, last.refused),
+            ("invalid", now.invalid, last.invalid),
+        ] {
+            records.add(&[outcome], now.saturating_sub(before));
+        }
+        failures.add(&[], now.failures.saturating_sub(last.failures));
+        up.set(&[], if now.error.is_none() { 1.0 } else { 0.0 });
+        *last = now;
+    });
     Ok(())
 }
 

@@ -149,11 +149,13 @@ impl Follower {
 
     /// What it did so far.
     pub fn status(&self) -> FollowStatus {
-        self.shared
-            .status
-            .lock()
-            .map(|s| s.clone())
-            .unwrap_or_default()
+        self.shared.status()
+    }
+
+    /// [`Follower::status`] as a function that outlives no one: for a metrics hook.
+    pub fn status_source(&self) -> impl Fn() -> FollowStatus + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || shared.status()
     }
 
     /// Waits until a pass that started after this call found the whole log in
@@ -222,6 +224,12 @@ fn parse(url: &str) -> Result<postgres::Config, String> {
     Ok(config)
 }
 
+impl Shared {
+    fn status(&self) -> FollowStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
 fn follow(config: &FollowConfig, shared: &Shared) {
     let url = parse(&config.url);
     let place = describe(&config.url).unwrap_or_default();
@@ -287,7 +295,10 @@ fn error_text(error: &postgres::Error) -> String {
             let detail = db.detail().map(|d| format!(" ({d})")).unwrap_or_default();
             format!("{}{detail} [SQLSTATE {}]", db.message(), db.code().code())
         }
-        None => error.to_string(),
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
     }
 }
 
