@@ -117,7 +117,15 @@ const SAME: &[&str] = &[
     "SELECT * FROM telemetry_spans ORDER BY event_id",
     "SELECT * FROM telemetry_span_events ORDER BY trace_id, span_id, seq",
     "SELECT * FROM telemetry_records ORDER BY event_id",
-    "SELECT * FROM agent_runs ORDER BY run_id",
+    // PostgreSQL's agent_runs has SQLite's rowid as a column: compared apart.
+    "SELECT run_id, event_id, agent_name, job_type, status, start_time, end_time, duration_ms,
+            items_discovered, items_succeeded, items_failed, input_summary, output_summary,
+            error_summary, metrics_json, insight_id, product, platform, git_repo, git_branch,
+            git_commit_hash, git_commit_source, git_commit_author, host, pid, process_start,
+            trace_id, api_posting_status, api_posting_attempts, api_posting_error,
+            updated_unix_nano
+     FROM agent_runs ORDER BY run_id",
+    "SELECT run_id FROM agent_runs ORDER BY rowid",
     "SELECT * FROM agent_run_events ORDER BY event_id",
     "SELECT name, kind, labels FROM telemetry_series ORDER BY name, labels",
     "SELECT name, key, value FROM telemetry_series_labels ORDER BY name, key, value",
@@ -442,4 +450,105 @@ fn a_record_postgres_cannot_hold_is_counted_and_skipped_and_the_rest_follows() {
         3
     );
     assert_eq!(count(&mut client, "SELECT COUNT(*) FROM v_tool_usage"), 1);
+}
+
+#[test]
+fn reads_from_postgres_answer_as_reads_from_sqlite() {
+    use lookout_store::query::{self, Lookup, TraceFilter, TraceStatus};
+    use lookout_store::runs::{self, RUN_FIELDS, RunFilter};
+    let Some(db) = Database::create() else { return };
+    let (_dir, config, store) = store_with_workload();
+    // A second trace, younger, named otherwise.
+    let mut other = recent_trace();
+    for span in &mut other {
+        span.trace_id = lookout_export::TraceId(0x4bf9_0000_0000_0000_0000_0000_0000_0001);
+        span.name = format!("{} again", span.name).into();
+        span.start_time += Duration::from_millis(5);
+        span.end_time += Duration::from_millis(5);
+    }
+    store.record_spans(other);
+    workload(&store, "b");
+    store.flush(FLUSH).unwrap();
+    let follower = follow(&config, &db);
+    assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
+    let sqlite = lookout_store::open_reader(&config.db_path).unwrap();
+    let mut pg = lookout_store::postgres::Reader::connect(&db.url).unwrap();
+
+    let mut filters = Vec::new();
+    for (name, status, limit) in [
+        (None, None, 20),
+        (None, None, 1),
+        (Some("again"), None, 20),
+        (None, Some(TraceStatus::Error), 20),
+        (None, Some(TraceStatus::Ok), 20),
+    ] {
+        let mut filter = TraceFilter::default();
+        filter.name = name.map(str::to_owned);
+        filter.status = status;
+        filter.limit = limit;
+        filters.push(filter);
+    }
+    let mut future = TraceFilter::default();
+    future.since = Some(SystemTime::now() + Duration::from_secs(3600));
+    future.limit = 20;
+    filters.push(future);
+    let mut listed = 0;
+    for filter in &filters {
+        let lite = query::traces(&sqlite, filter).unwrap();
+        listed += lite.len();
+        assert_eq!(lite, pg.traces(filter).unwrap(), "{filter:?}");
+    }
+    assert!(listed >= 5, "the filters select traces");
+    for id in [
+        "4bf92f35",
+        "4bf90000",
+        "4bf9",
+        "ffff",
+        "4BF92F3577B34DA6A3CE929D0E0E4736",
+    ] {
+        let lite = query::trace(&sqlite, id).unwrap();
+        assert_eq!(lite, pg.trace(id).unwrap(), "{id}");
+    }
+    assert!(matches!(
+        query::trace(&sqlite, "4bf9").unwrap(),
+        Lookup::Ambiguous(_)
+    ));
+
+    let mut filters = vec![RunFilter::default()];
+    for f in 0..6 {
+        let mut filter = RunFilter::default();
+        match f {
+            0 => filter.agent = Some("agent-1".into()),
+            1 => filter.status = Some("failed".into()),
+            2 => (filter.limit, filter.offset) = (7, 5),
+            3 => filter.since = Some("2026-12-04T10:00:00Z".into()),
+            4 => filter.until = Some("2026-12-04T10:00:00Z".into()),
+            _ => (filter.host, filter.job_type) = (Some("h1".into()), Some("review".into())),
+        }
+        filters.push(filter);
+    }
+    for filter in &filters {
+        assert_eq!(
+            runs::list(&sqlite, filter).unwrap(),
+            pg.runs(filter).unwrap(),
+            "{filter:?}"
+        );
+    }
+    for run_id in ["a-run-3", "b-run-0", "none"] {
+        assert_eq!(
+            runs::events(&sqlite, run_id).unwrap(),
+            pg.run_events(run_id).unwrap()
+        );
+        assert_eq!(
+            runs::load_state(&sqlite, run_id).unwrap(),
+            pg.run_state(run_id).unwrap()
+        );
+    }
+    for field in RUN_FIELDS.iter().chain(&["not_a_field"]) {
+        assert_eq!(
+            runs::distinct(&sqlite, field, 5).unwrap(),
+            pg.distinct(field, 5).unwrap(),
+            "{field}"
+        );
+    }
 }

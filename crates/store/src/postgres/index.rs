@@ -23,7 +23,7 @@ const SCHEMA_VERSION: i64 = 1;
 const MIGRATION_LOCK: i64 = 0x006c_6f6f_6b6f_7574;
 
 /// `agent_runs` columns that are integers (the others are text).
-const INTEGER_FIELDS: &[&str] = &[
+pub(crate) const INTEGER_FIELDS: &[&str] = &[
     "duration_ms",
     "items_discovered",
     "items_succeeded",

@@ -14,10 +14,12 @@
 //! and day files rewritten by a clear.
 
 mod index;
+mod reads;
 
 use crate::config::{Retention, StoreConfig};
 use crate::record::Entry;
 use index::PgIndex;
+pub use reads::Reader;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
