@@ -552,3 +552,114 @@ fn reads_from_postgres_answer_as_reads_from_sqlite() {
         );
     }
 }
+
+#[test]
+fn metric_reads_from_postgres_answer_as_from_sqlite() {
+    use lookout_store::{metrics, rollups};
+    let Some(db) = Database::create() else { return };
+    let (_dir, config, store) = store_with_workload();
+    workload(&store, "b");
+    store.flush(FLUSH).unwrap();
+    let follower = follow(&config, &db);
+    assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
+    let sqlite = lookout_store::open_reader(&config.db_path).unwrap();
+    let mut pg = lookout_store::postgres::Reader::connect(&db.url).unwrap();
+
+    assert_eq!(
+        metrics::oldest_point(&sqlite).unwrap(),
+        pg.oldest_point().unwrap()
+    );
+    let names: Vec<String> = sqlite
+        .prepare("SELECT DISTINCT name FROM telemetry_series ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(names, pg.metric_names().unwrap());
+    let (from, until) = (i64::MIN, i64::MAX);
+    let mut compared = 0;
+    for name in &names {
+        for labels in [
+            BTreeMap::new(),
+            BTreeMap::from([("agent_id".to_owned(), "b".to_owned())]),
+            BTreeMap::from([("agent_id".to_owned(), "none".to_owned())]),
+        ] {
+            // Series ids differ between the two: compared by labels.
+            let lite = metrics::series(&sqlite, name, &labels).unwrap();
+            let theirs = pg.series(name, &labels).unwrap();
+            let described = |s: &[metrics::StoredSeries]| -> Vec<_> {
+                s.iter()
+                    .map(|s| (s.kind.clone(), s.labels.clone()))
+                    .collect()
+            };
+            assert_eq!(described(&lite), described(&theirs), "{name} {labels:?}");
+            let labels_of = |series: &[metrics::StoredSeries], id: i64| {
+                series
+                    .iter()
+                    .find(|s| s.series_id == id)
+                    .unwrap()
+                    .labels
+                    .clone()
+            };
+            let ids = |s: &[metrics::StoredSeries]| -> Vec<i64> {
+                s.iter().map(|s| s.series_id).collect()
+            };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            metrics::for_each_point_of(&sqlite, &ids(&lite), from, until, |id, t, v| {
+                a.push((labels_of(&lite, id), t, v))
+            })
+            .unwrap();
+            pg.for_each_point_of(&ids(&theirs), from, until, |id, t, v| {
+                b.push((labels_of(&theirs, id), t, v))
+            })
+            .unwrap();
+            assert_eq!(a, b, "points of {name} {labels:?}");
+            compared += a.len();
+            for width in rollups::WIDTHS {
+                let summary = |r: &rollups::Rollup| {
+                    (
+                        r.start,
+                        r.count,
+                        r.min,
+                        r.max,
+                        r.increase,
+                        r.quantile(0.5),
+                        r.quantile(0.99),
+                    )
+                };
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                rollups::for_each_rollup_of(
+                    &sqlite,
+                    &ids(&lite),
+                    width,
+                    (from, until),
+                    true,
+                    |id, r| a.push((labels_of(&lite, id), summary(&r), r.sum)),
+                )
+                .unwrap();
+                pg.for_each_rollup_of(&ids(&theirs), width, (from, until), true, |id, r| {
+                    b.push((labels_of(&theirs, id), summary(&r), r.sum))
+                })
+                .unwrap();
+                assert_eq!(
+                    a.len(),
+                    b.len(),
+                    "rollups of {name} {labels:?} per {width} s"
+                );
+                for (x, y) in a.iter().zip(&b) {
+                    assert_eq!(
+                        (&x.0, &x.1),
+                        (&y.0, &y.1),
+                        "rollups of {name} per {width} s"
+                    );
+                    assert!(
+                        (x.2 - y.2).abs() <= 1e-12 * x.2.abs().max(1.0),
+                        "{x:?} {y:?}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(compared >= 20, "the workload's points are read");
+}

@@ -6,7 +6,7 @@ use crate::config::Retention;
 use crate::index::SpanRow;
 use crate::metrics::Point;
 use crate::record::{Entry, Record, RecordKind, nanos};
-use crate::rollups::{self, Pending, Rollup};
+use crate::rollups::{self, Pending};
 use crate::runs::RUN_FIELDS;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement, Transaction};
@@ -541,16 +541,7 @@ fn write_rollups(
         tx.execute(&s.new_rollup, &key)?;
         let merged = match tx.query_opt(&s.read_rollup, &key)? {
             Some(row) => {
-                let sketch: Option<Vec<u8>> = row.get(5);
-                let mut stored = Rollup {
-                    start,
-                    count: row.get::<_, i64>(0).max(0) as u64,
-                    sum: row.get(1),
-                    min: row.get::<_, Option<f64>>(2).unwrap_or(f64::INFINITY),
-                    max: row.get::<_, Option<f64>>(3).unwrap_or(f64::NEG_INFINITY),
-                    increase: row.get(4),
-                    sketch: sketch.and_then(|b| DDSketch::from_java_bytes(&b).ok()),
-                };
+                let mut stored = super::reads::rollup_of(&row, start);
                 stored.merge(&rollup);
                 stored
             }

@@ -1,13 +1,19 @@
 //! The index's reads on PostgreSQL, with the answers the SQLite index's give:
 //! [`crate::query::traces`] and [`crate::query::trace`], [`crate::runs::list`],
-//! [`crate::runs::events`], [`crate::runs::load_state`] and [`crate::runs::distinct`].
+//! [`crate::runs::events`], [`crate::runs::load_state`] and [`crate::runs::distinct`];
+//! and the metric reads the query engine runs on: [`crate::metrics::series`],
+//! [`crate::metrics::for_each_point_of`], [`crate::metrics::oldest_point`] and
+//! [`crate::rollups::for_each_rollup_of`].
 //! Text is compared and sorted byte by byte (`COLLATE "C"`), as SQLite does.
 
+use crate::metrics::StoredSeries;
 use crate::query::{Lookup, StoredSpan, TraceFilter, TraceStatus, TraceSummary};
+use crate::rollups::Rollup;
 use crate::runs::{RUN_FIELDS, RunBody, RunFilter};
 use postgres::types::Type;
 use postgres::{Client, NoTls, Row};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A connection for reading a fleet's database.
@@ -219,6 +225,127 @@ impl Reader {
                 .filter(|v| !v.is_null())
                 .collect(),
         ))
+    }
+}
+
+impl Reader {
+    /// The names of the metrics stored, sorted.
+    pub fn metric_names(&mut self) -> Result<Vec<String>, postgres::Error> {
+        let rows = self.client.query(
+            "SELECT DISTINCT name COLLATE \"C\" FROM telemetry_series ORDER BY 1",
+            &[],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// The series of metric `name` that have every label of `labels` with its value, in
+    /// label order.
+    pub fn series(
+        &mut self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<StoredSeries>, postgres::Error> {
+        let mut sql = String::from(
+            "SELECT s.series_id, s.kind, s.labels FROM telemetry_series s WHERE s.name = $1",
+        );
+        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&name];
+        for (key, value) in labels {
+            let n = params.len();
+            sql.push_str(&format!(
+                " AND s.series_id IN (SELECT series_id FROM telemetry_series_labels
+                                      WHERE name = $1 AND key = ${} AND value = ${})",
+                n + 1,
+                n + 2
+            ));
+            params.extend([key as &(dyn postgres::types::ToSql + Sync), value]);
+        }
+        sql.push_str(" ORDER BY s.labels COLLATE \"C\"");
+        let rows = self.client.query(&sql, &params)?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredSeries {
+                series_id: r.get(0),
+                kind: r.get(1),
+                labels: serde_json::from_str(r.get(2)).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// The numeric points of the series `series_ids` in `[from, until)` (Unix ns): `f`
+    /// gets `(series_id, time, value)`, each series' points together and in time order.
+    pub fn for_each_point_of(
+        &mut self,
+        series_ids: &[i64],
+        from: i64,
+        until: i64,
+        mut f: impl FnMut(i64, i64, f64),
+    ) -> Result<(), postgres::Error> {
+        let rows = self.client.query(
+            "SELECT series_id, time_unix_nano, value FROM telemetry_points
+             WHERE series_id = ANY($1) AND time_unix_nano >= $2 AND time_unix_nano < $3
+               AND value IS NOT NULL
+             ORDER BY series_id, time_unix_nano",
+            &[&series_ids, &from, &until],
+        )?;
+        for row in &rows {
+            f(row.get(0), row.get(1), row.get(2));
+        }
+        Ok(())
+    }
+
+    /// The time of the oldest point stored (of any series), Unix nanoseconds.
+    pub fn oldest_point(&mut self) -> Result<Option<i64>, postgres::Error> {
+        let row = self
+            .client
+            .query_one("SELECT MIN(time_unix_nano) FROM telemetry_points", &[])?;
+        Ok(row.get(0))
+    }
+
+    /// The rollups of `width` seconds of the series `series_ids` whose buckets start in
+    /// `[from, until)`: `f` gets `(series_id, rollup)`, each series' together and in time
+    /// order; their sketches only `with_sketches`.
+    pub fn for_each_rollup_of(
+        &mut self,
+        series_ids: &[i64],
+        width: i64,
+        (from, until): (i64, i64),
+        with_sketches: bool,
+        mut f: impl FnMut(i64, Rollup),
+    ) -> Result<(), postgres::Error> {
+        let sketch = if with_sketches {
+            "sketch"
+        } else {
+            "NULL::bytea"
+        };
+        let rows = self.client.query(
+            &format!(
+                "SELECT count, sum, min, max, increase, {sketch}, series_id, start_unix_nano
+                 FROM telemetry_rollups
+                 WHERE series_id = ANY($1) AND width_seconds = $2
+                   AND start_unix_nano >= $3 AND start_unix_nano < $4
+                 ORDER BY series_id, start_unix_nano"
+            ),
+            &[&series_ids, &width, &from, &until],
+        )?;
+        for row in &rows {
+            f(row.get(6), rollup_of(row, row.get(7)));
+        }
+        Ok(())
+    }
+}
+
+/// A rollup from a row whose first columns are `count, sum, min, max, increase,
+/// sketch`.
+pub(super) fn rollup_of(row: &Row, start: i64) -> Rollup {
+    let sketch: Option<Vec<u8>> = row.get(5);
+    Rollup {
+        start,
+        count: row.get::<_, i64>(0).max(0) as u64,
+        sum: row.get(1),
+        min: row.get::<_, Option<f64>>(2).unwrap_or(f64::INFINITY),
+        max: row.get::<_, Option<f64>>(3).unwrap_or(f64::NEG_INFINITY),
+        increase: row.get(4),
+        sketch: sketch.and_then(|b| sketches_ddsketch::DDSketch::from_java_bytes(&b).ok()),
     }
 }
 
