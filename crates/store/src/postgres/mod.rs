@@ -348,7 +348,12 @@ fn pass(db: &mut PgIndex, config: &FollowConfig, shared: &Shared) -> Result<u64,
             } else if !known.is_empty() && known != identity {
                 from = 0;
             }
-            let Some((entries, invalid, end)) = read_lines(&path, from).map_err(unreadable)? else {
+            let Some(Lines {
+                entries,
+                invalid,
+                end,
+            }) = read_lines(&path, from).map_err(unreadable)?
+            else {
                 break;
             };
             let refused = db
@@ -368,12 +373,19 @@ fn pass(db: &mut PgIndex, config: &FollowConfig, shared: &Shared) -> Result<u64,
     Ok(found)
 }
 
+/// Whole lines of a day file read past a checkpoint.
+struct Lines {
+    entries: Vec<Entry>,
+    /// Lines that are not records.
+    invalid: u64,
+    /// The offset after the last.
+    end: u64,
+}
+
 /// The whole lines of `path` from `from` on, up to [`CHUNK`] bytes (more for a longer
-/// line), as entries, with the count of lines that are not and the offset after the
-/// last; `None` when there is no whole line past `from`. The file is synced first, so
+/// line); `None` when there is no whole line past `from`. The file is synced first, so
 /// that no checkpoint covers lines a power cut could still take back.
-#[allow(clippy::type_complexity)]
-fn read_lines(path: &Path, from: u64) -> std::io::Result<Option<(Vec<Entry>, u64, u64)>> {
+fn read_lines(path: &Path, from: u64) -> std::io::Result<Option<Lines>> {
     let mut file = std::fs::File::open(path)?;
     file.seek(SeekFrom::Start(from))?;
     let mut data = Vec::new();
@@ -405,5 +417,9 @@ fn read_lines(path: &Path, from: u64) -> std::io::Result<Option<(Vec<Entry>, u64
             None => invalid += 1,
         }
     }
-    Ok(Some((entries, invalid, from + whole as u64)))
+    Ok(Some(Lines {
+        entries,
+        invalid,
+        end: from + whole as u64,
+    }))
 }
