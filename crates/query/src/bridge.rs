@@ -324,7 +324,10 @@ impl Bridge {
         for name in names {
             let query = crate::Query::new(&name, from, until, kind, 1);
             let series = crate::query::points(&conn, &query).map_err(|e| match e {
-                crate::QueryError::Store(e) => failure(e),
+                crate::QueryError::Store(e) => BridgeError::new(
+                    ErrorCode::RetrievalFailure,
+                    format!("cannot read the store: {e}"),
+                ),
                 other => BridgeError::new(ErrorCode::RetrievalFailure, other.to_string()),
             })?;
             let mut values: Vec<f64> = series

@@ -3,9 +3,9 @@
 //! interval bucket (aligned to the Unix epoch; buckets without points left out).
 
 use crate::functions::{Aggregation, Bucket, Point, bucket_start, histogram_quantile};
+use lookout_store::MetricReads;
 use lookout_store::metrics;
 use lookout_store::rollups::{self, Rollup};
-use lookout_store::rusqlite::{self, Connection};
 use std::collections::{BTreeMap, HashMap};
 
 /// The most buckets one series of an answer may have.
@@ -78,7 +78,7 @@ impl Query {
     /// (see [`Source`]): the widest whose multiples the range and interval are.
     fn rollup_width(
         &self,
-        conn: &Connection,
+        reads: &mut impl MetricReads,
         series: &[metrics::StoredSeries],
     ) -> Result<Option<i64>, QueryError> {
         if self.source == Source::Points {
@@ -102,7 +102,7 @@ impl Query {
             _ if whole(hour) => Some(hour),
             Source::Rollups if whole(minute) => Some(minute),
             Source::Rollups => return Err(QueryError::NotWhole),
-            _ if whole(minute) && metrics::oldest_point(conn)?.is_none_or(|t| self.from < t) => {
+            _ if whole(minute) && reads.oldest_point()?.is_none_or(|t| self.from < t) => {
                 Some(minute)
             }
             _ => None,
@@ -146,21 +146,27 @@ pub enum QueryError {
     NotPercentile,
     /// The store could not be read.
     #[error("cannot read the store: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(#[from] lookout_store::ReadError),
 }
 
-/// Answers `query` from the store behind `conn`: every matching series with points in
-/// the range, in label order.
-pub fn run(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
+impl From<lookout_store::rusqlite::Error> for QueryError {
+    fn from(error: lookout_store::rusqlite::Error) -> QueryError {
+        QueryError::Store(error.into())
+    }
+}
+
+/// Answers `query` from an index (a SQLite connection, or a fleet's PostgreSQL reader):
+/// every matching series with points in the range, in label order.
+pub fn run(mut reads: impl MetricReads, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
     check(query)?;
-    let series = metrics::series(conn, &query.metric, &query.labels)?;
-    if let Some(width) = query.rollup_width(conn, &series)? {
-        return from_rollups(conn, query, series, width);
+    let series = reads.series(&query.metric, &query.labels)?;
+    if let Some(width) = query.rollup_width(&mut reads, &series)? {
+        return from_rollups(&mut reads, query, series, width);
     }
     let mut buckets: Vec<Buckets> = (0..series.len())
         .map(|_| Buckets::new(query.aggregation))
         .collect();
-    read_points(conn, query, &series, |i, time, value| {
+    read_points(&mut reads, query, &series, |i, time, value| {
         buckets[i].add(bucket_start(time, query.interval), value);
     })?;
     let answer = series
@@ -191,12 +197,12 @@ fn check(query: &Query) -> Result<(), QueryError> {
 /// [`run`] from the rollups of `width` seconds: each interval bucket merges the rollups
 /// it holds.
 fn from_rollups(
-    conn: &Connection,
+    reads: &mut impl MetricReads,
     query: &Query,
     series: Vec<metrics::StoredSeries>,
     width: i64,
 ) -> Result<Vec<SeriesResult>, QueryError> {
-    let merged = merged_rollups(conn, &series, width, query, false)?;
+    let merged = merged_rollups(reads, &series, width, query, false)?;
     Ok(series
         .into_iter()
         .zip(merged)
@@ -216,7 +222,7 @@ fn from_rollups(
 /// into one per interval bucket, in time order (the sketches left out for a `histogram`
 /// family's buckets, whose increases answer).
 fn merged_rollups(
-    conn: &Connection,
+    reads: &mut impl MetricReads,
     series: &[metrics::StoredSeries],
     width: i64,
     query: &Query,
@@ -227,7 +233,7 @@ fn merged_rollups(
     let mut merged: Vec<Vec<Rollup>> = vec![Vec::new(); series.len()];
     let sketches = matches!(query.aggregation, Aggregation::Percentile(_)) && !histogram;
     let range = (query.from, query.until);
-    rollups::for_each_rollup_of(conn, &ids, width, range, sketches, |id, rollup| {
+    reads.for_each_rollup_of(&ids, width, range, sketches, &mut |id, rollup| {
         let Some(buckets) = position.get(&id).map(|i| &mut merged[*i]) else {
             return;
         };
@@ -266,7 +272,7 @@ fn value_of(rollup: &Rollup, aggregation: Aggregation) -> Option<f64> {
 /// The range is widened to whole minutes; series are summed over their `le` and
 /// `instance` labels (one answer per service and label set, not per process).
 pub fn histogram_percentiles(
-    conn: &Connection,
+    mut reads: impl MetricReads,
     query: &Query,
 ) -> Result<Vec<SeriesResult>, QueryError> {
     let Aggregation::Percentile(thousandths) = query.aggregation else {
@@ -278,11 +284,11 @@ pub fn histogram_percentiles(
     query.until = bucket_start(query.until.saturating_add(minute - 1), minute);
     query.interval = query.interval.max(minute) / minute * minute;
     check(&query)?;
-    let series = metrics::series(conn, &format!("{}_bucket", query.metric), &query.labels)?;
+    let series = reads.series(&format!("{}_bucket", query.metric), &query.labels)?;
     let width = query
-        .rollup_width(conn, &series)?
+        .rollup_width(&mut reads, &series)?
         .unwrap_or(rollups::WIDTHS[0]);
-    let merged = merged_rollups(conn, &series, width, &query, true)?;
+    let merged = merged_rollups(&mut reads, &series, width, &query, true)?;
     // Per label set without `le` and `instance`: per bucket start, per bound, the increase.
     type Bounds = BTreeMap<i64, Vec<(f64, f64)>>;
     let mut groups: BTreeMap<BTreeMap<String, String>, Bounds> = BTreeMap::new();
@@ -380,13 +386,13 @@ impl Buckets {
 /// `[query.from, query.until)`, each series in time order (its aggregation and interval
 /// unused; series without points there left out): for summaries and histograms over the
 /// points themselves.
-pub fn points(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
+pub fn points(mut reads: impl MetricReads, query: &Query) -> Result<Vec<SeriesResult>, QueryError> {
     if query.until < query.from {
         return Err(QueryError::Range);
     }
-    let series = metrics::series(conn, &query.metric, &query.labels)?;
+    let series = reads.series(&query.metric, &query.labels)?;
     let mut points: Vec<Vec<Point>> = vec![Vec::new(); series.len()];
-    read_points(conn, query, &series, |i, time, value| {
+    read_points(&mut reads, query, &series, |i, time, value| {
         points[i].push(Point::new(time, value));
     })?;
     Ok(series
@@ -405,14 +411,14 @@ pub fn points(conn: &Connection, query: &Query) -> Result<Vec<SeriesResult>, Que
 /// position, time, value)`, one series after another, each in time order, read in one
 /// statement.
 fn read_points(
-    conn: &Connection,
+    reads: &mut impl MetricReads,
     query: &Query,
     series: &[metrics::StoredSeries],
     mut f: impl FnMut(usize, i64, f64),
 ) -> Result<(), QueryError> {
     let ids: Vec<i64> = series.iter().map(|s| s.series_id).collect();
     let position: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    metrics::for_each_point_of(conn, &ids, query.from, query.until, |id, time, value| {
+    reads.for_each_point_of(&ids, query.from, query.until, &mut |id, time, value| {
         if let Some(i) = position.get(&id) {
             f(*i, time, value);
         }

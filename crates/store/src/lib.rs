@@ -47,6 +47,7 @@ mod housekeeping;
 mod index;
 mod index_thread;
 mod log;
+mod metric_reads;
 pub mod metrics;
 pub mod overview;
 #[cfg(feature = "postgres")]
@@ -67,6 +68,7 @@ pub use config::{
 pub use exporter::{StoreExporter, StorePayload};
 pub use housekeeping::Removed;
 pub use index::{SCHEMA_VERSION, open_reader};
+pub use metric_reads::{MetricReads, ReadError};
 pub use record::{Record, RecordKind, new_event_id, rfc3339_of_nanos, span_event_id, unix_nanos};
 /// The SQLite bindings the index is read with (its connections and errors).
 pub use rusqlite;

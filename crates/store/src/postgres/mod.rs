@@ -291,7 +291,7 @@ fn follow(config: &FollowConfig, shared: &Shared) {
 }
 
 /// A PostgreSQL error with what the server said (message, detail, SQLSTATE).
-fn error_text(error: &postgres::Error) -> String {
+pub(crate) fn error_text(error: &postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => {
             let detail = db.detail().map(|d| format!(" ({d})")).unwrap_or_default();
