@@ -344,6 +344,15 @@ pub(crate) struct QueryArgs {
     /// the rollups only (percentiles within 1%, 90 days).
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) source: QuerySource,
+    /// Read a fleet's PostgreSQL database (what `lookout serve --store` fills) instead of
+    /// the local store.
+    #[arg(
+        long = "store",
+        env = "LOOKOUT_POSTGRES_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) store_url: Option<String>,
 }
 
 /// `lookout query --source`.

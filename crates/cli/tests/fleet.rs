@@ -117,6 +117,31 @@ fn daemons_of_a_fleet_fill_one_postgres_database_each_record_once() {
         .unwrap()
         .get(0);
     assert_eq!(sources, 2, "each data directory keeps its own checkpoints");
+    // The fleet's metrics, queried from the database: both machines' points.
+    let fleet_query = |agg: &str| -> Value {
+        let out = lookout()
+            .args(["query", "queue_depth", "--store", &db.url, "--agg", agg])
+            .args([
+                "--from",
+                "2026-12-04T10:00:00Z",
+                "--until",
+                "2026-12-04T10:01:00Z",
+            ])
+            .args(["--interval", "1m", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    for (agg, want) in [("count", 40.0), ("sum", 380.0), ("max", 19.0)] {
+        let answer = fleet_query(agg);
+        assert_eq!(answer.as_array().unwrap().len(), 1, "{answer}");
+        assert_eq!(answer[0]["points"][0]["value"], want, "{agg}: {answer}");
+    }
     // Each daemon's own index has its own runs only.
     assert_eq!(daemons[0].rows("agent_runs"), 50);
     let indexed = r#"lookout_store_postgres_records_total{outcome="indexed"}"#;
@@ -166,4 +191,10 @@ fn a_store_url_that_is_not_postgres_is_refused_before_serving() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error[E_INVALID]"), "{stderr}");
     assert!(stderr.contains("not a PostgreSQL URL"), "{stderr}");
+    let out = lookout()
+        .args(["query", "x", "--store", "mysql://db/fleet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error[E_INVALID]"));
 }

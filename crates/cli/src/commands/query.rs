@@ -38,7 +38,25 @@ pub(super) fn run_query(args: QueryArgs, settings: &Settings) -> Result<(), CliE
         query.until =
             functions::bucket_start(query.until, query.interval).saturating_add(query.interval);
     }
-    let answer = read(|conn| answer(conn, &query))?;
+    let answer = match &args.store_url {
+        Some(url) => {
+            lookout::store::postgres::describe(url).map_err(CliError::InvalidInput)?;
+            let unreadable = |e: String| {
+                CliError::Query(lookout_query::QueryError::Store(
+                    lookout::store::ReadError::Postgres(e),
+                ))
+            };
+            // Its blocking client on a thread of its own: this one may run async work.
+            let read = || -> Result<Vec<SeriesResult>, CliError> {
+                let mut fleet =
+                    lookout::store::postgres::Reader::connect(url).map_err(unreadable)?;
+                answer(&mut fleet, &query).map_err(CliError::Query)
+            };
+            std::thread::scope(|s| s.spawn(read).join())
+                .unwrap_or_else(|_| Err(unreadable("the read did not finish".into())))?
+        }
+        None => read(|conn| answer(conn, &query))?,
+    };
     if settings.json {
         let series: Vec<Value> = answer.iter().map(|s| series_json(s, &args.agg)).collect();
         println!("{}", Value::from(series));
@@ -133,12 +151,12 @@ pub(super) fn run_stats(args: StatsArgs, settings: &Settings) -> Result<(), CliE
 /// The series answering `query`; a histogram family (its `_bucket` series) answers
 /// percentiles by its name.
 pub(crate) fn answer(
-    conn: &lookout::store::rusqlite::Connection,
+    mut reads: impl lookout::store::MetricReads,
     query: &Query,
 ) -> Result<Vec<SeriesResult>, lookout_query::QueryError> {
-    match query::run(conn, query)? {
+    match query::run(&mut reads, query)? {
         empty if empty.is_empty() && matches!(query.aggregation, Aggregation::Percentile(_)) => {
-            query::histogram_percentiles(conn, query)
+            query::histogram_percentiles(&mut reads, query)
         }
         answer => Ok(answer),
     }
