@@ -248,6 +248,15 @@ pub(crate) struct TracesArgs {
     /// At most this many traces, newest first.
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
+    /// Read a fleet's PostgreSQL database (what `lookout serve --store` fills) instead of
+    /// the local store.
+    #[arg(
+        long = "store",
+        env = "LOOKOUT_POSTGRES_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) store_url: Option<String>,
 }
 
 /// `lookout runs`: a list (with its filters) unless an action is named.

@@ -142,6 +142,33 @@ fn daemons_of_a_fleet_fill_one_postgres_database_each_record_once() {
         assert_eq!(answer.as_array().unwrap().len(), 1, "{answer}");
         assert_eq!(answer[0]["points"][0]["value"], want, "{agg}: {answer}");
     }
+    // A trace from one machine: listed and drawn from the database as from its store.
+    answer(
+        &daemons[0].send("POST", "/v1/traces", &crate::otlp_ingest::otlp_json_trace()),
+        200,
+    );
+    count_reaching(&db, "SELECT COUNT(*) FROM telemetry_spans", 3);
+    let traces = |args: &[&str]| -> String {
+        let out = lookout()
+            .arg("traces")
+            .args(args)
+            .arg("--json")
+            .env(lookout::store::BASE_DIR_ENV, &daemons[0].base)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let local = traces(&[]);
+    assert!(local.contains("trace_id"), "{local}");
+    assert_eq!(traces(&["--store", &db.url]), local);
+    let id: Value = serde_json::from_str(&local).unwrap();
+    let id = id[0]["trace_id"].as_str().unwrap().to_owned();
+    assert_eq!(traces(&[&id[..8], "--store", &db.url]), traces(&[&id[..8]]));
     // Each daemon's own index has its own runs only.
     assert_eq!(daemons[0].rows("agent_runs"), 50);
     let indexed = r#"lookout_store_postgres_records_total{outcome="indexed"}"#;

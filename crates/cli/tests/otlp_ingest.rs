@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::process::Command;
 
 /// A three-level agent trace in OTLP/JSON.
-fn otlp_json_trace() -> Value {
+pub(crate) fn otlp_json_trace() -> Value {
     let attr = |k: &str, v: Value| json!({"key": k, "value": v});
     let s = |v: &str| json!({"stringValue": v});
     let span = |id: &str,

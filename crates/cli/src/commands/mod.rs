@@ -96,6 +96,21 @@ fn open_store_reader(
     lookout::store::open_reader(db).map_err(|e| read_error(db, e))
 }
 
+/// `read` on a fleet's PostgreSQL database at `url`, on a thread of its own (its client
+/// blocks, and the command's thread may run async work); a URL that is not
+/// PostgreSQL's is invalid input, a database that cannot be reached a store error.
+fn on_fleet<T: Send>(
+    url: &str,
+    read: impl FnOnce(&mut lookout::store::postgres::Reader) -> Result<T, CliError> + Send,
+) -> Result<T, CliError> {
+    use lookout::store::postgres::{Reader, describe};
+    let place = describe(url).map_err(CliError::InvalidInput)?;
+    let unreadable = |e: String| CliError::Store(format!("cannot read {place}: {e}"));
+    let run = || read(&mut Reader::connect(url).map_err(unreadable)?);
+    std::thread::scope(|s| s.spawn(run).join())
+        .unwrap_or_else(|_| Err(unreadable("the read did not finish".into())))
+}
+
 /// A store that cannot be read, said with its file.
 fn read_error(db: &std::path::Path, error: lookout::store::rusqlite::Error) -> CliError {
     CliError::Store(format!("cannot read {}: {error}", db.display()))

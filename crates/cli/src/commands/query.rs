@@ -39,22 +39,7 @@ pub(super) fn run_query(args: QueryArgs, settings: &Settings) -> Result<(), CliE
             functions::bucket_start(query.until, query.interval).saturating_add(query.interval);
     }
     let answer = match &args.store_url {
-        Some(url) => {
-            lookout::store::postgres::describe(url).map_err(CliError::InvalidInput)?;
-            let unreadable = |e: String| {
-                CliError::Query(lookout_query::QueryError::Store(
-                    lookout::store::ReadError::Postgres(e),
-                ))
-            };
-            // Its blocking client on a thread of its own: this one may run async work.
-            let read = || -> Result<Vec<SeriesResult>, CliError> {
-                let mut fleet =
-                    lookout::store::postgres::Reader::connect(url).map_err(unreadable)?;
-                answer(&mut fleet, &query).map_err(CliError::Query)
-            };
-            std::thread::scope(|s| s.spawn(read).join())
-                .unwrap_or_else(|_| Err(unreadable("the read did not finish".into())))?
-        }
+        Some(url) => super::on_fleet(url, |fleet| answer(fleet, &query).map_err(CliError::Query))?,
         None => read(|conn| answer(conn, &query))?,
     };
     if settings.json {

@@ -14,12 +14,44 @@ use std::time::{Duration, SystemTime};
 /// Columns of the waterfall's bars.
 const BAR_WIDTH: usize = 40;
 
+/// One trace, or a list of them.
+enum Answer {
+    Trace(Lookup),
+    List(Vec<TraceSummary>),
+}
+
 pub(super) fn run(args: TracesArgs, settings: &Settings) -> Result<(), CliError> {
-    let store = super::store_config()?;
-    let conn = super::open_store_reader(&store)?;
-    let read = |e| super::read_error(&store.db_path, e);
-    match &args.id {
-        Some(id) => match query::trace(&conn, id).map_err(read)? {
+    let mut filter = TraceFilter::default();
+    filter.since = args.since.map(|age| SystemTime::now() - age);
+    filter.name = args.name.clone();
+    filter.status = args.status.as_deref().map(|s| match s {
+        "error" => TraceStatus::Error,
+        _ => TraceStatus::Ok,
+    });
+    filter.limit = args.limit;
+    let answer = match &args.store_url {
+        Some(url) => super::on_fleet(url, |fleet| {
+            let unreadable = |e: lookout::store::postgres::PostgresError| {
+                let e = lookout::store::postgres::error_text(&e);
+                CliError::Store(format!("cannot read the fleet's database: {e}"))
+            };
+            Ok(match &args.id {
+                Some(id) => Answer::Trace(fleet.trace(id).map_err(unreadable)?),
+                None => Answer::List(fleet.traces(&filter).map_err(unreadable)?),
+            })
+        })?,
+        None => {
+            let store = super::store_config()?;
+            let conn = super::open_store_reader(&store)?;
+            let read = |e| super::read_error(&store.db_path, e);
+            match &args.id {
+                Some(id) => Answer::Trace(query::trace(&conn, id).map_err(read)?),
+                None => Answer::List(query::traces(&conn, &filter).map_err(read)?),
+            }
+        }
+    };
+    match answer {
+        Answer::Trace(lookup) => match lookup {
             Lookup::Found { trace_id, spans } if settings.json => {
                 println!("{}", trace_json(&trace_id, &spans));
             }
@@ -27,22 +59,16 @@ pub(super) fn run(args: TracesArgs, settings: &Settings) -> Result<(), CliError>
             Lookup::Ambiguous(ids) => {
                 return Err(CliError::Ambiguous {
                     what: "trace",
-                    prefix: id.clone(),
+                    prefix: args.id.clone().unwrap_or_default(),
                     examples: ids.join(", "),
                 });
             }
-            _ => return Err(CliError::NotFound(format!("trace {id}"))),
+            _ => {
+                let id = args.id.as_deref().unwrap_or_default();
+                return Err(CliError::NotFound(format!("trace {id}")));
+            }
         },
-        None => {
-            let mut filter = TraceFilter::default();
-            filter.since = args.since.map(|age| SystemTime::now() - age);
-            filter.name = args.name.clone();
-            filter.status = args.status.as_deref().map(|s| match s {
-                "error" => TraceStatus::Error,
-                _ => TraceStatus::Ok,
-            });
-            filter.limit = args.limit;
-            let traces = query::traces(&conn, &filter).map_err(read)?;
+        Answer::List(traces) => {
             if settings.json {
                 println!(
                     "{}",

@@ -19,6 +19,8 @@ mod reads;
 use crate::config::{Retention, StoreConfig};
 use crate::record::Entry;
 use index::PgIndex;
+/// The errors of PostgreSQL's client, as the reader's reads give them.
+pub use postgres::Error as PostgresError;
 pub use reads::Reader;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -291,7 +293,7 @@ fn follow(config: &FollowConfig, shared: &Shared) {
 }
 
 /// A PostgreSQL error with what the server said (message, detail, SQLSTATE).
-pub(crate) fn error_text(error: &postgres::Error) -> String {
+pub fn error_text(error: &postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => {
             let detail = db.detail().map(|d| format!(" ({d})")).unwrap_or_default();
