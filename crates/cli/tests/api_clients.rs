@@ -87,7 +87,11 @@ fn a_library_client_posts_to_the_daemon_and_loses_nothing_while_it_is_down() {
     wait_for(Duration::from_secs(15), "5 runs at the daemon", || {
         daemon.rows("agent_runs") == 5
     });
-    assert_eq!(posting(&client_db, 1), (5, 0));
+    // The client records each run's new posting status once the daemon answered; its
+    // index takes it just after.
+    wait_for(Duration::from_secs(5), "5 runs posted", || {
+        posting(&client_db, 1) == (5, 0)
+    });
 
     let store = daemon.stop();
     end_runs(&telemetry, "while-down", 5);
