@@ -248,6 +248,13 @@ pub(crate) struct TracesArgs {
     /// At most this many traces, newest first.
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
+    #[command(flatten)]
+    pub(crate) fleet: FleetArgs,
+}
+
+/// Where a read command reads: the local store, or a fleet's database.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FleetArgs {
     /// Read a fleet's PostgreSQL database (what `lookout serve --store` fills) instead of
     /// the local store.
     #[arg(
@@ -289,6 +296,8 @@ pub(crate) struct RunListArgs {
     /// At most this many runs, newest first.
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
+    #[command(flatten)]
+    pub(crate) fleet: FleetArgs,
 }
 
 /// What `lookout runs` does besides listing.
@@ -298,6 +307,8 @@ pub(crate) enum RunsAction {
     Show {
         /// The run's id (or its first characters).
         id: String,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Associate a git commit with a run, as seed 002's associate_commit.
     AssociateCommit {
@@ -353,15 +364,8 @@ pub(crate) struct QueryArgs {
     /// the rollups only (percentiles within 1%, 90 days).
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) source: QuerySource,
-    /// Read a fleet's PostgreSQL database (what `lookout serve --store` fills) instead of
-    /// the local store.
-    #[arg(
-        long = "store",
-        env = "LOOKOUT_POSTGRES_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub(crate) store_url: Option<String>,
+    #[command(flatten)]
+    pub(crate) fleet: FleetArgs,
 }
 
 /// `lookout query --source`.

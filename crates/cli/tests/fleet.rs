@@ -148,9 +148,9 @@ fn daemons_of_a_fleet_fill_one_postgres_database_each_record_once() {
         200,
     );
     count_reaching(&db, "SELECT COUNT(*) FROM telemetry_spans", 3);
-    let traces = |args: &[&str]| -> String {
+    // Machine 0's reads, as JSON.
+    let read = |args: &[&str]| -> String {
         let out = lookout()
-            .arg("traces")
             .args(args)
             .arg("--json")
             .env(lookout::store::BASE_DIR_ENV, &daemons[0].base)
@@ -163,12 +163,58 @@ fn daemons_of_a_fleet_fill_one_postgres_database_each_record_once() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    let local = traces(&[]);
+    let local = read(&["traces"]);
     assert!(local.contains("trace_id"), "{local}");
-    assert_eq!(traces(&["--store", &db.url]), local);
+    assert_eq!(read(&["traces", "--store", &db.url]), local);
     let id: Value = serde_json::from_str(&local).unwrap();
     let id = id[0]["trace_id"].as_str().unwrap().to_owned();
-    assert_eq!(traces(&[&id[..8], "--store", &db.url]), traces(&[&id[..8]]));
+    assert_eq!(
+        read(&["traces", &id[..8], "--store", &db.url]),
+        read(&["traces", &id[..8]])
+    );
+    // The fleet's runs: machine 0's as its own store lists them, and both machines'.
+    let machine_0 = ["runs", "--agent", "agent-0", "--limit", "100"];
+    let local = read(&machine_0);
+    assert_eq!(
+        read(&[&machine_0[..], &["--store", &db.url]].concat()),
+        local
+    );
+    let fleet: Value =
+        serde_json::from_str(&read(&["runs", "--limit", "0", "--store", &db.url])).unwrap();
+    assert_eq!(fleet.as_array().unwrap().len(), 100, "{fleet}");
+    let theirs = fleet
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["agent_name"] == "agent-1")
+        .unwrap();
+    let theirs = theirs["run_id"].as_str().unwrap();
+    let shown: Value =
+        serde_json::from_str(&read(&["runs", "show", theirs, "--store", &db.url])).unwrap();
+    assert_eq!(shown["run_id"], theirs, "{shown}");
+    assert_eq!(shown["agent_name"], "agent-1", "{shown}");
+    let show = |args: &[&str]| {
+        lookout()
+            .args(["runs", "show"])
+            .args(args)
+            .env(lookout::store::BASE_DIR_ENV, &daemons[0].base)
+            .output()
+            .unwrap()
+    };
+    let out = show(&[theirs]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "machine 0's store has its own runs only"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E_NOT_FOUND"));
+    let out = show(&["m1-run-", "--store", &db.url]);
+    assert_eq!(out.status.code(), Some(2), "a prefix of 50 runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("E_AMBIGUOUS") && said.contains("m1-run-0, m1-run-1"),
+        "{said}"
+    );
     // Each daemon's own index has its own runs only.
     assert_eq!(daemons[0].rows("agent_runs"), 50);
     let indexed = r#"lookout_store_postgres_records_total{outcome="indexed"}"#;

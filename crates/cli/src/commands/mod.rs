@@ -111,6 +111,12 @@ fn on_fleet<T: Send>(
         .unwrap_or_else(|_| Err(unreadable("the read did not finish".into())))
 }
 
+/// A fleet's database that could not be read, said with the server's message.
+fn fleet_error(error: lookout::store::postgres::PostgresError) -> CliError {
+    let error = lookout::store::postgres::error_text(&error);
+    CliError::Store(format!("cannot read the fleet's database: {error}"))
+}
+
 /// A store that cannot be read, said with its file.
 fn read_error(db: &std::path::Path, error: lookout::store::rusqlite::Error) -> CliError {
     CliError::Store(format!("cannot read {}: {error}", db.display()))

@@ -38,7 +38,7 @@ pub(super) fn run_query(args: QueryArgs, settings: &Settings) -> Result<(), CliE
         query.until =
             functions::bucket_start(query.until, query.interval).saturating_add(query.interval);
     }
-    let answer = match &args.store_url {
+    let answer = match &args.fleet.store_url {
         Some(url) => super::on_fleet(url, |fleet| answer(fleet, &query).map_err(CliError::Query))?,
         None => read(|conn| answer(conn, &query))?,
     };

@@ -6,8 +6,9 @@ use crate::error::CliError;
 use crate::settings::Settings;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use lookout::runs::git;
+use lookout::store::postgres::Reader;
 use lookout::store::runs::{self, RunFilter};
-use lookout::store::rusqlite::Connection;
+use lookout::store::rusqlite::{self, Connection};
 use lookout::store::{Store, StoreConfig};
 use serde_json::{Map, Value, json};
 use std::time::{Duration, SystemTime};
@@ -18,8 +19,14 @@ type Body = Map<String, Value>;
 pub(super) fn run(args: RunsArgs, settings: &Settings) -> Result<(), CliError> {
     let store = super::store_config()?;
     match args.action {
-        None => list(&args.list, &store, settings),
-        Some(RunsAction::Show { id }) => show(&id, &store, settings),
+        None => match &args.list.fleet.store_url {
+            Some(url) => super::on_fleet(url, |fleet| list(&args.list, fleet, settings)),
+            None => list(&args.list, &mut local(&store)?, settings),
+        },
+        Some(RunsAction::Show { id, fleet }) => match &fleet.store_url {
+            Some(url) => super::on_fleet(url, |fleet| show(&id, fleet, settings)),
+            None => show(&id, &mut local(&store)?, settings),
+        },
         Some(RunsAction::AssociateCommit {
             id,
             hash,
@@ -30,8 +37,70 @@ pub(super) fn run(args: RunsArgs, settings: &Settings) -> Result<(), CliError> {
     }
 }
 
-fn list(args: &RunListArgs, store: &StoreConfig, settings: &Settings) -> Result<(), CliError> {
+/// Where `runs` and `runs show` read: the local store's index, or a fleet's database.
+trait RunReads {
+    /// [`runs::list`].
+    fn list(&mut self, filter: &RunFilter) -> Result<Vec<Body>, CliError>;
+    /// [`runs::load_state`].
+    fn state(&mut self, run_id: &str) -> Result<Option<Body>, CliError>;
+    /// [`runs::ids_starting_with`].
+    fn ids_starting_with(&mut self, prefix: &str, limit: usize) -> Result<Vec<String>, CliError>;
+    /// [`runs::events`].
+    fn events(&mut self, run_id: &str) -> Result<Vec<(String, i64, Value)>, CliError>;
+}
+
+/// The local store's index, and its file for errors.
+struct Local<'a> {
+    conn: Connection,
+    store: &'a StoreConfig,
+}
+
+fn local(store: &StoreConfig) -> Result<Local<'_>, CliError> {
     let conn = super::open_store_reader(store)?;
+    Ok(Local { conn, store })
+}
+
+impl Local<'_> {
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, CliError> {
+        read(&self.conn).map_err(|e| super::read_error(&self.store.db_path, e))
+    }
+}
+
+impl RunReads for Local<'_> {
+    fn list(&mut self, filter: &RunFilter) -> Result<Vec<Body>, CliError> {
+        self.read(|c| runs::list(c, filter))
+    }
+    fn state(&mut self, run_id: &str) -> Result<Option<Body>, CliError> {
+        self.read(|c| runs::load_state(c, run_id))
+    }
+    fn ids_starting_with(&mut self, prefix: &str, limit: usize) -> Result<Vec<String>, CliError> {
+        self.read(|c| runs::ids_starting_with(c, prefix, limit))
+    }
+    fn events(&mut self, run_id: &str) -> Result<Vec<(String, i64, Value)>, CliError> {
+        self.read(|c| runs::events(c, run_id))
+    }
+}
+
+impl RunReads for Reader {
+    fn list(&mut self, filter: &RunFilter) -> Result<Vec<Body>, CliError> {
+        self.runs(filter).map_err(super::fleet_error)
+    }
+    fn state(&mut self, run_id: &str) -> Result<Option<Body>, CliError> {
+        self.run_state(run_id).map_err(super::fleet_error)
+    }
+    fn ids_starting_with(&mut self, prefix: &str, limit: usize) -> Result<Vec<String>, CliError> {
+        self.run_ids_starting_with(prefix, limit)
+            .map_err(super::fleet_error)
+    }
+    fn events(&mut self, run_id: &str) -> Result<Vec<(String, i64, Value)>, CliError> {
+        self.run_events(run_id).map_err(super::fleet_error)
+    }
+}
+
+fn list(args: &RunListArgs, from: &mut impl RunReads, settings: &Settings) -> Result<(), CliError> {
     let mut filter = RunFilter::default();
     filter.agent = args.agent.clone();
     filter.job_type = args.job.clone();
@@ -40,7 +109,7 @@ fn list(args: &RunListArgs, store: &StoreConfig, settings: &Settings) -> Result<
         .since
         .map(|age| lookout::json::rfc3339(SystemTime::now() - age));
     filter.limit = args.limit;
-    let found = runs::list(&conn, &filter).map_err(|e| super::read_error(&store.db_path, e))?;
+    let found = from.list(&filter)?;
     if settings.json {
         println!(
             "{}",
@@ -96,14 +165,13 @@ fn list(args: &RunListArgs, store: &StoreConfig, settings: &Settings) -> Result<
 }
 
 /// The run `id` names (itself, or the one run whose id starts with it): its id and state.
-fn resolve(conn: &Connection, id: &str, store: &StoreConfig) -> Result<(String, Body), CliError> {
-    let read = |e| super::read_error(&store.db_path, e);
-    let ids = match runs::load_state(conn, id).map_err(read)? {
+fn resolve(from: &mut impl RunReads, id: &str) -> Result<(String, Body), CliError> {
+    let ids = match from.state(id)? {
         Some(body) => return Ok((id.to_owned(), body)),
-        None => runs::ids_starting_with(conn, id, 2).map_err(read)?,
+        None => from.ids_starting_with(id, 2)?,
     };
     match ids.as_slice() {
-        [one] => match runs::load_state(conn, one).map_err(read)? {
+        [one] => match from.state(one)? {
             Some(body) => Ok((one.clone(), body)),
             None => Err(CliError::NotFound(format!("run {id}"))),
         },
@@ -116,10 +184,9 @@ fn resolve(conn: &Connection, id: &str, store: &StoreConfig) -> Result<(String, 
     }
 }
 
-fn show(id: &str, store: &StoreConfig, settings: &Settings) -> Result<(), CliError> {
-    let conn = super::open_store_reader(store)?;
-    let (run_id, mut body) = resolve(&conn, id, store)?;
-    let events = runs::events(&conn, &run_id).map_err(|e| super::read_error(&store.db_path, e))?;
+fn show(id: &str, from: &mut impl RunReads, settings: &Settings) -> Result<(), CliError> {
+    let (run_id, mut body) = resolve(from, id)?;
+    let events = from.events(&run_id)?;
     let events: Vec<Value> = events
         .into_iter()
         .map(|(name, time, payload)| {
@@ -193,7 +260,7 @@ fn associate_commit(
     settings: &Settings,
 ) -> Result<(), CliError> {
     let hash = git::validate_commit(hash, source)?;
-    let (run_id, _) = resolve(&super::open_store_reader(store)?, id, store)?;
+    let (run_id, _) = resolve(&mut local(store)?, id)?;
     let writer = Store::open(store.clone());
     let found = runs::update(&writer, &run_id, |body| {
         runs::set_commit(body, &hash, source, author);

@@ -29,12 +29,9 @@ pub(super) fn run(args: TracesArgs, settings: &Settings) -> Result<(), CliError>
         _ => TraceStatus::Ok,
     });
     filter.limit = args.limit;
-    let answer = match &args.store_url {
+    let answer = match &args.fleet.store_url {
         Some(url) => super::on_fleet(url, |fleet| {
-            let unreadable = |e: lookout::store::postgres::PostgresError| {
-                let e = lookout::store::postgres::error_text(&e);
-                CliError::Store(format!("cannot read the fleet's database: {e}"))
-            };
+            let unreadable = super::fleet_error;
             Ok(match &args.id {
                 Some(id) => Answer::Trace(fleet.trace(id).map_err(unreadable)?),
                 None => Answer::List(fleet.traces(&filter).map_err(unreadable)?),

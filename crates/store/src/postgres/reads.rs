@@ -198,6 +198,22 @@ impl Reader {
             .map(body_of))
     }
 
+    /// At most `limit` run ids starting with `prefix`, sorted, as
+    /// [`crate::runs::ids_starting_with`] gives them.
+    pub fn run_ids_starting_with(
+        &mut self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, postgres::Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.client.query(
+            "SELECT run_id FROM agent_runs WHERE starts_with(run_id, $1)
+             ORDER BY run_id COLLATE \"C\" LIMIT $2",
+            &[&prefix, &limit],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// The distinct values of column `field` of `agent_runs`, sorted, at most `limit`;
     /// `None` if `field` is not a column.
     pub fn distinct(
