@@ -256,13 +256,9 @@ pub(crate) struct TracesArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct FleetArgs {
     /// Read a fleet's PostgreSQL database (what `lookout serve --store` fills) instead of
-    /// the local store.
-    #[arg(
-        long = "store",
-        env = "LOOKOUT_POSTGRES_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    /// the local store. (Not taken from `LOOKOUT_POSTGRES_URL`: a daemon's machine reads
+    /// its own store unless asked.)
+    #[arg(long = "store", value_name = "URL")]
     pub(crate) store_url: Option<String>,
 }
 

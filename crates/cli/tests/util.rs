@@ -15,7 +15,9 @@ pub fn store_dir() -> &'static std::path::Path {
 /// The `lookout` binary, recording into [`store_dir`].
 pub fn lookout() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lookout"));
-    command.env(lookout::store::BASE_DIR_ENV, store_dir());
+    command
+        .env(lookout::store::BASE_DIR_ENV, store_dir())
+        .env_remove("LOOKOUT_POSTGRES_URL");
     command
 }
 

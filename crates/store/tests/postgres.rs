@@ -267,6 +267,39 @@ fn the_log_followed_into_postgres_gives_the_rows_sqlite_has() {
 }
 
 #[test]
+fn a_database_of_schema_1_is_moved_to_2_and_lists_runs_as_sqlite_does() {
+    use lookout_store::runs::{self, RunFilter};
+    let Some(db) = Database::create() else { return };
+    let (_dir, config, _store) = store_with_workload();
+    let follower = follow(&config, &db);
+    assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
+    drop(follower);
+    // What version 1 was: no rowid on agent_runs.
+    db.client()
+        .batch_execute(
+            "ALTER TABLE agent_runs DROP COLUMN rowid;
+             DELETE FROM store_schema; INSERT INTO store_schema (version) VALUES (1);",
+        )
+        .unwrap();
+    let follower = follow(&config, &db);
+    assert!(follower.caught_up(CATCH_UP), "{:?}", follower.status());
+    let versions: Vec<i64> = db
+        .client()
+        .query("SELECT version FROM store_schema ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, [1, 2]);
+    let sqlite = lookout_store::open_reader(&config.db_path).unwrap();
+    let mut pg = lookout_store::postgres::Reader::connect(&db.url).unwrap();
+    let filter = RunFilter::default();
+    let lite = runs::list(&sqlite, &filter).unwrap();
+    assert!(!lite.is_empty());
+    assert_eq!(pg.runs(&filter).unwrap().len(), lite.len());
+}
+
+#[test]
 fn each_id_is_stored_once_whoever_follows_it() {
     let Some(db) = Database::create() else { return };
     let (_dir, config, _store) = store_with_workload();

@@ -215,8 +215,10 @@ pub fn describe(url: &str) -> Result<String, String> {
 
 fn parse(url: &str) -> Result<postgres::Config, String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        // Said by its scheme only: the rest may hold a password.
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
         return Err(format!(
-            "{url:?} is not a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)"
+            "a {scheme:?} URL is not PostgreSQL's (postgres://USER:PASSWORD@HOST:PORT/DATABASE)"
         ));
     }
     let mut config: postgres::Config = url

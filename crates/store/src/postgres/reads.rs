@@ -13,7 +13,7 @@ use crate::runs::{RUN_FIELDS, RunBody, RunFilter};
 use postgres::types::Type;
 use postgres::{Client, NoTls, Row};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A connection for reading a fleet's database.
@@ -113,20 +113,19 @@ impl Reader {
                 events: Vec::new(),
             })
             .collect();
+        // The trace's events in one query (a round trip per span would be thousands).
+        let mut events: HashMap<String, Vec<_>> = HashMap::new();
+        for row in self.client.query(
+            "SELECT span_id, name, time_unix_nano, attributes FROM telemetry_span_events
+             WHERE trace_id = $1 ORDER BY span_id, seq",
+            &[&full],
+        )? {
+            let attributes = serde_json::from_str(row.get(3)).unwrap_or_default();
+            let event = (row.get(1), time(row.get(2)), attributes);
+            events.entry(row.get(0)).or_default().push(event);
+        }
         for span in &mut out {
-            span.events = self
-                .client
-                .query(
-                    "SELECT name, time_unix_nano, attributes FROM telemetry_span_events
-                     WHERE trace_id = $1 AND span_id = $2 ORDER BY seq",
-                    &[&full, &span.span_id],
-                )?
-                .iter()
-                .map(|row| {
-                    let attributes = serde_json::from_str(row.get(2)).unwrap_or_default();
-                    (row.get(0), time(row.get(1)), attributes)
-                })
-                .collect();
+            span.events = events.remove(&span.span_id).unwrap_or_default();
         }
         Ok(Lookup::Found {
             trace_id: full,

@@ -195,7 +195,7 @@ SELECT
         (SELECT r.name FROM telemetry_spans r
           WHERE r.trace_id = s.trace_id AND (r.parent_span_id IS NULL OR r.parent_is_remote = 1)
           ORDER BY r.start_time_unix_nano LIMIT 1),
-        MIN(s.name)) AS root_name,
+        MIN(s.name COLLATE "C")) AS root_name,
     (SELECT r.service_name FROM telemetry_spans r
       WHERE r.trace_id = s.trace_id ORDER BY r.start_time_unix_nano LIMIT 1) AS service_name,
     MIN(s.start_time_unix_nano) AS start_time_unix_nano,
