@@ -8,6 +8,7 @@ mod commands;
 mod error;
 mod monitors;
 mod settings;
+mod web;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -807,6 +807,100 @@ fn cors_is_off_unless_an_origin_is_allowed() {
 }
 
 #[test]
+fn the_page_reads_answer_what_was_recorded_and_refuse_bad_parameters() {
+    let d = Daemon::start(&[]);
+    let run = |id: &str, agent: &str, status: &str| json!({"event_id": id, "agent_name": agent, "job_type": "j", "status": status});
+    let runs = json!([
+        run("p-1", "coder", "success"),
+        run("p-2", "coder", "failed"),
+        run("p-3", "tester", "running")
+    ]);
+    answer(&d.send("POST", "/api/v1/runs/batch", &runs), 201);
+    let start = json!({"session_id": "p-session", "prompt": "hello"});
+    answer(&d.send("POST", "/telemetry/session/start", &start), 201);
+    let event = json!({"event_type": "tool.completed", "data": {"tool": "Read", "success": true}});
+    answer(
+        &d.send("POST", "/telemetry/session/p-session/event", &event),
+        200,
+    );
+    let entry = json!({"skill_name": "triage", "status": "success", "duration_ms": 40});
+    answer(&d.send("POST", "/api/v1/skills/capture", &entry), 201);
+    let point = json!({"metric_name": "depth", "metric_value": 3, "context": {"queue": "a"}});
+    answer(&d.send("POST", "/api/v1/metrics", &point), 201);
+
+    let overview = answer(&d.send("GET", "/api/v1/overview", &Value::Null), 200);
+    assert_eq!(
+        overview["runs"],
+        json!({"failed": 1, "running": 1, "success": 1})
+    );
+    assert_eq!(overview["run_success_rate"], 0.5, "of the two that ended");
+    assert_eq!(overview["agents"], json!(["coder", "tester"]));
+    assert_eq!(overview["recent_runs"].as_array().unwrap().len(), 3);
+    let sessions = answer(&d.send("GET", "/api/v1/sessions", &Value::Null), 200);
+    assert_eq!(sessions[0]["session_id"], "p-session", "{sessions}");
+    assert_eq!(sessions[0]["open"], true);
+    assert_eq!(sessions[0]["tool_calls"], 1);
+    let session = answer(
+        &d.send("GET", "/api/v1/sessions/p-session", &Value::Null),
+        200,
+    );
+    assert_eq!(
+        session["events"][0]["event_type"], "tool.completed",
+        "{session}"
+    );
+    answer(
+        &d.send(
+            "POST",
+            "/telemetry/session/p-session/end",
+            &json!({"success": true}),
+        ),
+        200,
+    );
+    let session = answer(
+        &d.send("GET", "/api/v1/sessions/p-session", &Value::Null),
+        200,
+    );
+    assert_eq!(
+        (session["open"].clone(), session["success"].clone()),
+        (json!(false), json!(true))
+    );
+    assert_eq!(session["prompt"], "hello");
+    let skills = answer(&d.send("GET", "/api/v1/skills", &Value::Null), 200);
+    assert_eq!(skills["entries"][0]["skill"], "triage", "{skills}");
+    assert_eq!(
+        skills["analysis"]["per_skill"]["triage"]["invocations"], 1,
+        "{skills}"
+    );
+    let families = answer(&d.send("GET", "/api/v1/families", &Value::Null), 200);
+    let depth = families
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "depth")
+        .unwrap();
+    assert_eq!(depth["labels"]["queue"], json!(["a"]), "{families}");
+
+    for (path, code, field) in [
+        (
+            "/api/v1/overview?since=yesterday",
+            "invalid_parameter",
+            "since",
+        ),
+        ("/api/v1/overview?window=1h", "unknown_parameter", "window"),
+        ("/api/v1/sessions?limit=0", "invalid_parameter", "limit"),
+        ("/api/v1/sessions?limit=1001", "invalid_parameter", "limit"),
+        ("/api/v1/skills?limit=x", "invalid_parameter", "limit"),
+        ("/api/v1/sessions/p-session%01", "invalid_id", "session_id"),
+    ] {
+        let refused = answer(&d.send("GET", path, &Value::Null), 400);
+        assert_eq!(refused["error"]["code"], code, "{path}: {refused}");
+        assert_eq!(refused["error"]["field"], field, "{path}");
+    }
+    let missing = answer(&d.send("GET", "/api/v1/sessions/nobody", &Value::Null), 404);
+    assert_eq!(missing["error"]["code"], "not_found");
+}
+
+#[test]
 fn the_openapi_document_lists_every_endpoint_and_each_is_served() {
     let d = Daemon::start(&[]);
     let document = answer(&d.send("GET", "/api/v1/openapi.json", &Value::Null), 200);
@@ -837,6 +931,11 @@ fn the_openapi_document_lists_every_endpoint_and_each_is_served() {
         ("GET", "/api/v1/traces"),
         ("GET", "/api/v1/traces/{trace_id}"),
         ("GET", "/api/v1/query"),
+        ("GET", "/api/v1/overview"),
+        ("GET", "/api/v1/sessions"),
+        ("GET", "/api/v1/sessions/{id}"),
+        ("GET", "/api/v1/skills"),
+        ("GET", "/api/v1/families"),
         ("POST", "/v1/traces"),
         ("POST", "/v1/metrics"),
         ("POST", "/telemetry/session/start"),

@@ -277,6 +277,9 @@ fn a_store_url_that_is_not_postgres_is_refused_before_serving() {
         assert_eq!(out.status.code(), Some(2), "{command}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with("error[E_INVALID]"), "{stderr}");
-        assert!(!stderr.contains("S3CRET"), "the password is not said: {stderr}");
+        assert!(
+            !stderr.contains("S3CRET"),
+            "the password is not said: {stderr}"
+        );
     }
 }

@@ -17,3 +17,4 @@ mod query;
 mod runs;
 mod util;
 mod w3c;
+mod web;

@@ -4,7 +4,7 @@
 //! reads a metric's series from the store, filtered by labels and time, and buckets them;
 //! [`bridge`] is seed 004's record and metrics API with its codes; [`diff`] compares
 //! the executions of two commits or time windows, with [`significance`] tests and
-//! [`cost`]s from token usage.
+//! [`cost`]s from token usage; [`activity`] sums up what agents did since a time.
 //!
 //! ```
 //! use lookout_query::functions::{percentile, summarize, Point};
@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+pub mod activity;
 pub mod bridge;
 pub mod cost;
 pub mod diff;

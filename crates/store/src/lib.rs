@@ -57,6 +57,7 @@ pub mod query;
 mod record;
 pub mod rollups;
 pub mod runs;
+pub mod sessions;
 mod stats;
 mod writer;
 

@@ -352,3 +352,54 @@ pub fn oldest_point(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT MIN(time_unix_nano) FROM telemetry_points")?
         .query_row([], |r| r.get(0))
 }
+
+/// A metric as the index holds it: its name, kind, how many series, and the values of
+/// each of its labels.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Family {
+    /// The metric's name.
+    pub name: String,
+    /// The kind of its series (the first, if they differ).
+    pub kind: String,
+    /// How many series.
+    pub series: u64,
+    /// Each label key and its values, sorted, at most `values_per_label` of each.
+    pub labels: BTreeMap<String, Vec<String>>,
+}
+
+/// The metrics stored, sorted by name: at most `limit` of them, each with at most
+/// `values_per_label` values of a label.
+pub fn families(
+    conn: &Connection,
+    limit: usize,
+    values_per_label: usize,
+) -> rusqlite::Result<Vec<Family>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT name, MIN(kind), COUNT(*) FROM telemetry_series GROUP BY name ORDER BY name LIMIT ?1",
+    )?;
+    let mut families: Vec<Family> = statement
+        .query_map([limit as i64], |r| {
+            Ok(Family {
+                name: r.get(0)?,
+                kind: r.get(1)?,
+                series: r.get::<_, i64>(2)?.max(0) as u64,
+                labels: BTreeMap::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    // The label index is sorted by (name, key, value): one range per metric.
+    let mut statement = conn.prepare_cached(
+        "SELECT DISTINCT key, value FROM telemetry_series_labels WHERE name = ?1 ORDER BY key, value",
+    )?;
+    for family in &mut families {
+        let mut rows = statement.query([&family.name])?;
+        while let Some(row) = rows.next()? {
+            let values = family.labels.entry(row.get(0)?).or_default();
+            if values.len() < values_per_label {
+                values.push(row.get(1)?);
+            }
+        }
+    }
+    Ok(families)
+}

@@ -24,7 +24,8 @@ pub(crate) const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 pub(crate) struct ApiOptions {
     /// The Prometheus exposition's path (none if empty).
     pub(crate) metrics_path: String,
-    /// A request must carry `Authorization: Bearer {token}` (except `GET /health`).
+    /// A request must carry `Authorization: Bearer {token}` (except `GET /health` and the
+    /// web page's files).
     pub(crate) token: Option<String>,
     /// Origins a browser may call the API from; none: CORS off.
     pub(crate) cors_origins: Vec<HeaderValue>,
@@ -94,13 +95,14 @@ async fn read_body_first(State(limit): State<usize>, request: Request, next: Nex
 }
 
 /// Refuses a request without the token (compared in constant time); `GET /health` is
-/// open, for probes.
+/// open, for probes, and so are the web page's files (they hold no data).
 async fn require_token(
     State(expected): State<Arc<[u8]>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path() == "/health" && request.method() == Method::GET {
+    let path = request.uri().path();
+    if request.method() == Method::GET && (path == "/health" || crate::web::is_page_file(path)) {
         return next.run(request).await;
     }
     let given = request

@@ -7,6 +7,7 @@
 //! While it runs, the daemon is the single writer of its store: what it acknowledges
 //! (a 2xx) is in the store's log, synced.
 
+mod activity;
 mod agents;
 mod body;
 mod error;
@@ -59,6 +60,8 @@ struct Inner {
     readers: Arc<Readers>,
     /// Run updates read the stored state and write the next: one at a time.
     updates: tokio::sync::Mutex<()>,
+    /// The prices the overview's costs are computed with.
+    prices: lookout_query::cost::Prices,
 }
 
 /// The engine's endpoints, as the OpenAPI document names them.
@@ -116,6 +119,10 @@ pub(crate) fn router(telemetry: Telemetry, options: &ApiOptions) -> axum::Router
                 store,
                 claims: Arc::default(),
                 updates: tokio::sync::Mutex::new(()),
+                prices: lookout_query::cost::Prices::from_env().unwrap_or_else(|e| {
+                    eprintln!("lookout: {e}: the overview prices tokens with the bundled prices");
+                    lookout_query::cost::Prices::bundled()
+                }),
             }),
         };
         let mut routes = axum::Router::new();
@@ -131,7 +138,9 @@ pub(crate) fn router(telemetry: Telemetry, options: &ApiOptions) -> axum::Router
             openapi::PATH,
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
         );
-        router = router.merge(routes.with_state(api));
+        router = router
+            .merge(routes.with_state(api))
+            .merge(crate::web::routes());
     }
     let router = router.fallback(|| async { ApiError::not_found("no such endpoint") });
     guard::harden(router, options)
@@ -220,6 +229,38 @@ fn store_endpoints() -> Vec<(Endpoint, MethodRouter<Api>)> {
                 "A metric over time: metric, agg, interval, since or from and until, label.NAME",
             ),
             get(reads::metric_query),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/overview",
+                "What agents did over since (default 24h): runs, agents, errors, tokens, cost, slowest tools, recent traces and runs",
+            ),
+            get(activity::overview),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/sessions",
+                "The newest sessions (seed 001), open ones first: limit",
+            ),
+            get(activity::list_sessions),
+        ),
+        (
+            Endpoint::get("/api/v1/sessions/{id}", "A session and its events"),
+            get(activity::get_session),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/skills",
+                "Skill entries (seed 000) and the per-skill analysis (seed 001): limit",
+            ),
+            get(activity::skills),
+        ),
+        (
+            Endpoint::get(
+                "/api/v1/families",
+                "The metrics stored: kind, series, label values",
+            ),
+            get(activity::families),
         ),
         (
             Endpoint::post(
