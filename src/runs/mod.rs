@@ -575,6 +575,12 @@ impl RunGuard {
         self.run.as_ref()?.span.as_ref().map(Span::context)
     }
 
+    /// Makes the run's span current on this thread until the guard drops: agents, tools
+    /// and spans started meanwhile become its children.
+    pub fn enter(&self) -> Option<crate::trace::Entered<'_>> {
+        self.run.as_ref()?.span.as_ref().map(Span::enter)
+    }
+
     /// Records an event of the run (seed 002's `ctx.log_event`).
     pub fn log_event(&mut self, name: &str, payload: Value) {
         if let Some(run) = &mut self.run {

@@ -8,6 +8,7 @@ mod api_seeds;
 mod capture;
 mod cli;
 mod daemon;
+mod demo;
 mod exporting;
 mod fleet;
 mod monitors;

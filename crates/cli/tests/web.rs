@@ -195,7 +195,7 @@ fn fill(d: &Daemon) -> String {
 }
 
 /// A browser tab and the console errors and exceptions it has seen.
-struct Page {
+pub struct Page {
     _browser: Browser,
     tab: Arc<Tab>,
     errors: Arc<Mutex<Vec<String>>>,
@@ -203,7 +203,8 @@ struct Page {
 }
 
 impl Page {
-    fn open(chromium: std::path::PathBuf, width: u32) -> Page {
+    /// A tab of a new headless Chromium whose window is `width` pixels wide.
+    pub fn open(chromium: std::path::PathBuf, width: u32) -> Page {
         let options = LaunchOptions::default_builder()
             .path(Some(chromium))
             .sandbox(false)
@@ -246,7 +247,7 @@ impl Page {
     }
 
     /// Opens `url`: a load, or within the page (a new hash) when only its hash differs.
-    fn go(&self, url: &str) {
+    pub fn go(&self, url: &str) {
         let document = |url: &str| url.split('#').next().unwrap_or_default().to_owned();
         if document(&self.tab.get_url()) == document(url) {
             self.eval(&format!("location.href = {}", json!(url)));
@@ -257,7 +258,7 @@ impl Page {
     }
 
     /// The value of `js`, an expression, through JSON.
-    fn eval(&self, js: &str) -> Value {
+    pub fn eval(&self, js: &str) -> Value {
         let object = self
             .tab
             .evaluate(&format!("JSON.stringify({js})"), true)
@@ -269,7 +270,7 @@ impl Page {
     }
 
     /// Waits (10 s at most) until `js` is true.
-    fn wait(&self, js: &str) {
+    pub fn wait(&self, js: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.eval(js) != Value::Bool(true) {
             let main = self.eval("document.getElementById('main').innerText");
@@ -281,7 +282,7 @@ impl Page {
         }
     }
 
-    fn screenshot(&self, name: &str) {
+    pub fn screenshot(&self, name: &str) {
         let png = self
             .tab
             .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
@@ -291,13 +292,14 @@ impl Page {
         eprintln!("screenshot: {}", path.display());
     }
 
-    fn assert_no_errors(&self, view: &str) {
+    pub fn assert_no_errors(&self, view: &str) {
         let errors = self.errors.lock().unwrap();
         assert!(errors.is_empty(), "{view}: {errors:#?}");
     }
 }
 
-fn chromium() -> Option<std::path::PathBuf> {
+/// Chromium's binary on `PATH`; `None` (a failure under `CI=true`) without it.
+pub fn chromium() -> Option<std::path::PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .find_map(|name| {

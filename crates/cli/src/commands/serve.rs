@@ -12,11 +12,15 @@ use lookout_query::monitors::MonitorConfig;
 use std::time::Duration;
 
 pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(path, &process_env)?,
         None => Config::default().with_env(&process_env)?,
+    };
+    if args.demo {
+        config = config.with_store_unless_configured(demo_store());
+        config.metric_interval = config.metric_interval.min(DEMO_METRIC_INTERVAL);
     }
-    .with_default_store();
+    let config = config.with_default_store();
     let monitors = config
         .monitors
         .as_ref()
@@ -88,6 +92,14 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         );
         crate::monitors::start(&telemetry, monitors);
     }
+    let demo = args.demo.then(|| {
+        if let Some(store) = telemetry.store() {
+            let dir = store.config().base_dir.display();
+            println!("demo: a simulated orchestrator records into the store in {dir}");
+        }
+        let orchestrator = lookout_workload::Orchestrator::new(telemetry.clone());
+        tokio::spawn(async move { orchestrator.forever().await })
+    });
     let limits = ConnectionLimits {
         max_connections: args.max_connections,
         header_read_timeout: args.request_timeout,
@@ -124,6 +136,9 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         });
     }
     let served = serve_connections(listener, service, limits, shutdown_signal()).await;
+    if let Some(demo) = demo {
+        demo.abort();
+    }
     let _ = stop.send(true);
     while others.join_next().await.is_some() {}
     let flushing = telemetry.clone();
@@ -210,6 +225,13 @@ fn raise_descriptor_limit() {
     }
 }
 
+/// The demo's store when none is configured: a new directory, `lookout-demo-PID` in the
+/// system's temporary directory, left there when the daemon stops so the commands can
+/// read it.
+fn demo_store() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("lookout-demo-{}", std::process::id()))
+}
+
 /// A listener on `addr`, or the error naming it.
 async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(addr)
@@ -257,6 +279,10 @@ fn api_options(
         request_timeout: args.request_timeout,
     })
 }
+
+/// The demo stores a collection of the metrics at least this often, so that its charts
+/// fill within seconds.
+const DEMO_METRIC_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How long `serve` waits for its exporters when it stops.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);

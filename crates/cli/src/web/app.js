@@ -275,7 +275,7 @@ const views = {
       ["avg", "sum", "min", "max", "count"].map((a) => h("option", { value: a, selected: a === params.get("agg") }, a)));
     const since = h("select", { name: "since", onchange: () => apply() },
       ["1h", "6h", "24h", "7d"].map((a) => h("option", { value: a, selected: a === (params.get("since") || "1h") }, a)));
-    const labelBox = h("span", { class: "filters" });
+    const labelBox = h("span", { class: "label-filters" });
     form.append(h("label", {}, "metric", metric), h("label", {}, "aggregation", agg),
       h("label", {}, "range", since), labelBox);
     function labels() {
@@ -298,8 +298,12 @@ const views = {
         query.set("agg", a);
         return api(`/api/v1/query?${query}`);
       }));
+      // A series is named by the labels that tell it from the others.
+      const all = answers.flat();
+      const keys = new Set(all.flatMap((one) => Object.keys(one.labels)));
+      const telling = [...keys].filter((k) => new Set(all.map((one) => one.labels[k])).size > 1);
       const lines = answers.flatMap((series, i) => series.map((one) => ({
-        label: `${aggs[i]} ${Object.entries(one.labels).map(([k, v]) => `${k}=${v}`).join(",")}`,
+        label: [aggs[i], ...telling.filter((k) => k in one.labels).map((k) => `${k}=${one.labels[k]}`)].join(" "),
         points: one.points.map((p) => [millis(p.time), p.value]),
       })));
       chart.replaceChildren(lineChart(lines), legendOf(lines));
@@ -509,6 +513,11 @@ function lineChart(lines) {
     const d = line.points.filter(([, v]) => v !== null && Number.isFinite(v))
       .map(([px, py], j) => `${j ? "L" : "M"}${x(px).toFixed(1)},${y(py).toFixed(1)}`).join("");
     svg.append(s("path", { class: "line", d, stroke: COLOURS[i % COLOURS.length] }));
+    // A lone point draws no line: a dot shows it.
+    const drawn = line.points.filter(([, py]) => py !== null && Number.isFinite(py));
+    if (drawn.length === 1) {
+      svg.append(s("circle", { class: "dot", cx: x(drawn[0][0]), cy: y(drawn[0][1]), r: 3, fill: COLOURS[i % COLOURS.length] }));
+    }
   });
   return svg;
 }
