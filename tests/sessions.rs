@@ -174,6 +174,66 @@ fn a_session_with_every_event_type_is_a_trace_records_and_a_file_that_round_trip
     assert!(text.contains("session_tool_calls_sum{skill=\"azure-deploy\"} 2"));
 }
 
+#[test]
+fn concurrent_calls_of_one_tool_complete_by_their_call_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = telemetry(dir.path(), "1");
+    let sessions = telemetry.sessions();
+    let id = sessions.start_session("Read two files at once", Value::Null);
+    let event = |kind: &str, data: Value| sessions.record_event(&id, kind, None, data).unwrap();
+    event(
+        "tool.called",
+        json!({"tool": "Read", "call_id": "a", "args": ["a.rs"]}),
+    );
+    event(
+        "tool.called",
+        json!({"tool": "Read", "call_id": "b", "args": ["b.rs"]}),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // The second call ends first, failing; then the first.
+    event(
+        "tool.completed",
+        json!({"tool": "Read", "call_id": "b", "success": false, "error": "not_found"}),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    event(
+        "tool.completed",
+        json!({"tool": "Read", "call_id": "a", "success": true}),
+    );
+    sessions.end_session(&id, "read", true, None).unwrap();
+    assert!(telemetry.flush().is_ok());
+
+    let session = sessions.ended(&id).unwrap();
+    let calls: Vec<(&Value, &Value, &Value)> = session
+        .tool_calls
+        .iter()
+        .map(|c| (&c["call_id"], &c["success"], &c["args"]))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (&json!("a"), &json!(true), &json!(["a.rs"])),
+            (&json!("b"), &json!(false), &json!(["b.rs"]))
+        ]
+    );
+    // Each span ends with its own call: the failed one first.
+    let db = Connection::open(dir.path().join("db/telemetry.sqlite")).unwrap();
+    let ended: Vec<(String, String)> = db
+        .prepare("SELECT status_code, json_extract(attributes, '$.\"lookout.tool.args\"') FROM telemetry_spans WHERE name = 'execute_tool Read' ORDER BY end_time_unix_nano")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            ("error".to_owned(), r#"["b.rs"]"#.to_owned()),
+            ("ok".to_owned(), r#"["a.rs"]"#.to_owned())
+        ]
+    );
+}
+
 /// `is_sampled("job-1001")` ... `("job-1012")` at a rate of 0.25.
 const GOLDEN_AT_A_QUARTER: [bool; 12] = [
     false, false, false, true, true, true, false, false, true, false, false, false,

@@ -51,6 +51,12 @@ impl AgentExecutionGuard {
         self.span.as_mut()
     }
 
+    /// Makes the execution's span current on this thread until the guard drops: tools,
+    /// model calls and spans started meanwhile become its children.
+    pub fn enter(&self) -> Option<crate::trace::Entered<'_>> {
+        self.span.as_ref().map(Span::enter)
+    }
+
     /// The span's context, to parent tool calls or hand to a sub-agent process.
     pub fn context(&self) -> Option<&SpanContext> {
         self.span.as_ref().map(Span::context)

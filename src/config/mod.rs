@@ -398,20 +398,18 @@ impl Config {
     /// The store in the per-user data directory, unless one is named already or the file
     /// turned it off: what `lookout exec` and `lookout serve` record into by default.
     #[cfg(feature = "store")]
-    pub fn with_default_store(self) -> Config {
-        match lookout_store::StoreConfig::default_base_dir() {
-            Some(base_dir) => self.with_store_unless_configured(base_dir),
-            None => self,
-        }
-    }
-
-    /// The store in `base_dir`, unless the config names one or turns it off.
-    #[cfg(feature = "store")]
-    pub fn with_store_unless_configured(mut self, base_dir: PathBuf) -> Config {
-        if self.store.is_none() && !self.store_disabled {
-            self.store = Some(lookout_store::StoreConfig::new(base_dir));
+    pub fn with_default_store(mut self) -> Config {
+        if !self.store_is_set() {
+            self.store =
+                lookout_store::StoreConfig::default_base_dir().map(lookout_store::StoreConfig::new);
         }
         self
+    }
+
+    /// Whether the file or the environment named a store or turned it off.
+    #[cfg(feature = "store")]
+    pub fn store_is_set(&self) -> bool {
+        self.store.is_some() || self.store_disabled
     }
 
     /// The directory of `telemetry.json`: the one named, else `registry/` in the store's

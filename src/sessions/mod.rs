@@ -103,8 +103,8 @@ struct Open {
     session: SessionTelemetry,
     sampled: bool,
     root: Option<Span>,
-    /// `tool.called` spans not yet completed, oldest first, by tool.
-    tools: Vec<(String, Span)>,
+    /// `tool.called` spans not yet completed, oldest first, by tool and `call_id` if given.
+    tools: Vec<(String, Option<Value>, Span)>,
     /// `llm.request` spans not yet answered, oldest first, by model.
     llms: Vec<(String, Span)>,
 }
@@ -285,7 +285,8 @@ impl Sessions {
         session.error = error.map(|e| self.redacted_text(e));
         let end = model::now();
         session.end_time = Some(end);
-        for (_, mut span) in tools.into_iter().chain(llms) {
+        let tools = tools.into_iter().map(|(_, _, span)| span);
+        for mut span in tools.chain(llms.into_iter().map(|(_, span)| span)) {
             span.set_status(Status::Error("unfinished when the session ended".into()));
             span.end_at(end);
         }
@@ -379,6 +380,8 @@ impl Open {
         let data = &event.data;
         let field = |key: &str| data.get(key).and_then(Value::as_str).map(str::to_owned);
         let skill = event.skill_name.clone().or_else(|| field("skill_name"));
+        // Tells apart concurrent calls of one tool: a completion closes the call of its id.
+        let call_id = data.get("call_id").filter(|id| !id.is_null()).cloned();
         match kind {
             EventType::SkillInvoked => {
                 if self.session.skill_name.is_none() {
@@ -398,20 +401,28 @@ impl Open {
                     if let Some(args) = data.get("args") {
                         span.set_attribute("lookout.tool.args", args.to_string());
                     }
-                    self.tools.push((tool.clone(), span));
+                    self.tools.push((tool.clone(), call_id.clone(), span));
                 }
-                self.session.tool_calls.push(json!({
+                let mut call = json!({
                     "tool": tool,
                     "args": data.get("args").cloned().unwrap_or(Value::Null),
                     "timestamp": lookout_exporter_json::rfc3339(event.timestamp),
-                }));
+                });
+                if let Some(id) = call_id {
+                    call["call_id"] = id;
+                }
+                self.session.tool_calls.push(call);
             }
             EventType::ToolCompleted => {
-                // Without a tool named: the oldest call still open.
+                // The oldest call still open of the tool named (any without a name) and of
+                // the `call_id` given (any without one).
                 let named = field("tool");
                 let open_call = |c: &Value| {
                     c.get("success").is_none()
                         && named.as_deref().is_none_or(|tool| c["tool"] == tool)
+                        && call_id
+                            .as_ref()
+                            .is_none_or(|id| c.get("call_id") == Some(id))
                 };
                 let tool = named.clone().unwrap_or_else(|| {
                     let call = self.session.tool_calls.iter().find(|c| open_call(c));
@@ -434,8 +445,14 @@ impl Open {
                         "tool": tool, "args": null, "success": success, "error": error,
                     })),
                 }
-                if let Some(at) = self.tools.iter().position(|(t, _)| *t == tool) {
-                    let (_, mut span) = self.tools.remove(at);
+                let open_span = |(t, id, _): &(String, Option<Value>, Span)| {
+                    *t == tool
+                        && call_id
+                            .as_ref()
+                            .is_none_or(|want| id.as_ref() == Some(want))
+                };
+                if let Some(at) = self.tools.iter().position(open_span) {
+                    let (_, _, mut span) = self.tools.remove(at);
                     if success {
                         span.set_status(Status::Ok);
                     } else {

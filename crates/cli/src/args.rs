@@ -205,9 +205,9 @@ pub(crate) struct ServeArgs {
     /// included), before it is cut off.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub(crate) request_timeout: std::time::Duration,
-    /// Also run a simulated agent orchestrator (runs, sessions, skills, agent and tool
-    /// spans) recording into this daemon, its store a new directory unless one is
-    /// configured: everything Lookout records, on the page at `/`.
+    /// Also run a simulated agent orchestrator (runs, sessions, skills, agent, model and
+    /// tool spans) recording into this daemon, for the page at `/`: its store a new
+    /// directory unless one is configured, its metrics exported every 5 s at least.
     #[arg(long)]
     pub(crate) demo: bool,
 }

@@ -5,7 +5,7 @@
 use crate::daemon::{Daemon, answer};
 use crate::util::lookout;
 use crate::web::{Page, chromium};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -58,10 +58,17 @@ fn the_demo_fills_every_view_of_the_page() {
         .clone();
     assert_eq!(run["agent_name"], "coordinator");
     let trace = run["trace_id"].as_str().unwrap().to_owned();
-    // The run's record is written as it ends, its span with the next export.
+    // The run's record is written as it ends, its spans with the next export (until
+    // then, the trace is not found).
     let trace_json = eventually(
         "the run's span in its trace",
-        || get(&format!("/api/v1/traces/{trace}")),
+        || {
+            let response = d.send("GET", &format!("/api/v1/traces/{trace}"), &Value::Null);
+            match response.status {
+                404 => json!({"spans": []}),
+                _ => answer(&response, 200),
+            }
+        },
         |t| {
             t["spans"]
                 .as_array()
@@ -142,44 +149,92 @@ fn the_demo_fills_every_view_of_the_page() {
     page.screenshot("demo-session");
     page.go(&format!("{}/#/skills", d.url));
     page.wait("document.body.innerText.includes('orchestrate')");
+    eventually(
+        "tool_calls_total stored",
+        || get("/api/v1/families"),
+        |f| f.to_string().contains("\"tool_calls_total\""),
+    );
     page.go(&format!(
         "{}/#/metrics?metric=tool_calls_total&agg=sum&since=1h",
         d.url
     ));
-    page.wait("document.querySelector('svg.chart path.line') !== null");
+    page.wait("document.querySelector('select[name=metric]').value === 'tool_calls_total' && (document.querySelector('svg.chart circle.dot') !== null || [...document.querySelectorAll('svg.chart path.line')].some(p => p.getAttribute('d')))");
     page.screenshot("demo-metrics");
     page.assert_no_errors("the demo's views");
 }
 
+/// A `lookout serve` stopped however the test ends.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
-fn without_a_configured_store_the_demo_records_into_a_new_directory() {
+fn without_a_configured_store_the_demo_records_into_a_new_directory_and_ends_its_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut server = lookout()
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .env_remove(lookout::store::BASE_DIR_ENV)
-        .env_remove(lookout::store::LOOKOUT_BASE_DIR_ENV)
-        .env_remove(lookout::store::DB_PATH_ENV)
-        .env_remove(lookout::config::STORE_ENV)
-        .env("TMPDIR", tmp.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let said = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("demo: ").map(str::to_owned));
-    let dir = tmp.path().join(format!("lookout-demo-{}", server.id()));
-    let said = said.expect("the demo names its store");
-    assert!(said.ends_with(&dir.display().to_string()), "{said}");
-    let index = dir.join("db/telemetry.sqlite");
+    let mut server = Stopped(
+        lookout()
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .env_remove(lookout::store::BASE_DIR_ENV)
+            .env_remove(lookout::store::LOOKOUT_BASE_DIR_ENV)
+            .env_remove(lookout::store::DB_PATH_ENV)
+            .env_remove(lookout::config::STORE_ENV)
+            .env_remove("LOOKOUT_JSON_DIR")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env("TMPDIR", tmp.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = BufReader::new(server.0.stdout.take().unwrap());
+    let (said, hear) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = said.send(line);
+        }
+    });
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !index.exists() {
-        assert!(Instant::now() < deadline, "no index in {}", dir.display());
+    let dir = loop {
+        let line = hear
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the demo names its store");
+        if let Some(dir) =
+            line.strip_prefix("demo: a simulated orchestrator records into the store in ")
+        {
+            break std::path::PathBuf::from(dir);
+        }
+    };
+    assert_eq!(dir.parent(), Some(tmp.path()), "{}", dir.display());
+    let name = dir.file_name().unwrap().to_string_lossy();
+    assert!(name.starts_with("lookout-demo-"), "{name}");
+
+    // A run is recorded; stopped, the daemon ends every run it started.
+    let index = dir.join("db/telemetry.sqlite");
+    let runs = |statuses: &str| -> i64 {
+        let Ok(db) = lookout::store::open_reader(&index) else {
+            return 0;
+        };
+        db.query_row(
+            &format!("SELECT COUNT(*) FROM agent_runs WHERE status IN ({statuses})"),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+    };
+    while runs("'running'") == 0 {
+        assert!(Instant::now() < deadline, "no run in {}", dir.display());
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(crate::util::terminate(&mut server).success());
-    drop(lines);
+    assert!(crate::util::terminate(&mut server.0).success());
+    assert_eq!(runs("'running'"), 0, "runs left running");
+    assert!(
+        runs("'cancelled'") >= 1,
+        "the sessions running at the stop end cancelled"
+    );
     assert!(
         dir.join("raw").is_dir(),
         "the log stays for the commands to read"

@@ -1,11 +1,12 @@
-//! A simulated agent orchestrator recording into Lookout everything it records: the
-//! orchestrator example's workload and `lookout serve --demo`'s.
+//! A simulated agent orchestrator: runs, sub-agents, model and tool calls, sessions and
+//! skill entries recorded into a [`Telemetry`]. The orchestrator example's workload and
+//! `lookout serve --demo`'s.
 //!
 //! ```
 //! use lookout::Telemetry;
 //! use lookout_workload::Orchestrator;
 //!
-//! let telemetry = Telemetry::new();
+//! let telemetry = Telemetry::builder().without_env_exporters().build().unwrap();
 //! let runtime = tokio::runtime::Runtime::new()?;
 //! // Two sessions with their sub-agents, time running a thousand times faster.
 //! runtime.block_on(Orchestrator::new(telemetry.clone()).speed(1000.0).sessions(2));
@@ -21,7 +22,7 @@
 //! entry (seed 000) too. The session is also a seed 001 conversation of its sub-agents as
 //! `Task` tool calls after a planning model call, and a task queue by priority drains and
 //! refills. Every agent, run, skill and session metric family gets series; with a store,
-//! every record kind gets rows.
+//! runs, spans, sessions, skill entries and metric points get rows.
 
 mod rng;
 
@@ -34,6 +35,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// (agent type, phase, model) combinations the coordinator spawns.
@@ -70,6 +72,7 @@ pub struct Orchestrator {
     telemetry: Telemetry,
     speed: f64,
     queue_drains: Arc<AtomicU64>,
+    stopping: Arc<watch::Sender<bool>>,
 }
 
 impl Orchestrator {
@@ -79,6 +82,7 @@ impl Orchestrator {
             telemetry,
             speed: 1.0,
             queue_drains: Arc::new(AtomicU64::new(0)),
+            stopping: Arc::new(watch::Sender::new(false)),
         }
     }
 
@@ -98,9 +102,20 @@ impl Orchestrator {
         self.coordinate(Some(count)).await;
     }
 
-    /// Starts a session every half second (at speed 1), a few at a time, forever.
+    /// Starts a session every half second (at speed 1), a few at a time, until
+    /// [`stop`](Self::stop); returns once the last one has ended.
     pub async fn forever(&self) {
         self.coordinate(None).await;
+    }
+
+    /// Ends the work now: no session starts, every agent stops at its next step, and each
+    /// running session ends, its run `cancelled`.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stopping.borrow()
     }
 
     async fn coordinate(&self, count: Option<u64>) {
@@ -111,15 +126,25 @@ impl Orchestrator {
             while running.len() >= CONCURRENT_SESSIONS {
                 running.join_next().await;
             }
+            if self.stopped() {
+                break;
+            }
             running.spawn(self.clone().session(session, Rng::seeded(rng.next())));
-            self.wait(SESSION_INTERVAL.as_secs_f64()).await;
+            if Some(session) != count {
+                self.wait(SESSION_INTERVAL.as_secs_f64()).await;
+            }
         }
         while running.join_next().await.is_some() {}
     }
 
-    /// Sleeps `seconds` of the workload's time.
+    /// Sleeps `seconds` of the workload's time, or until [`stop`](Self::stop).
     async fn wait(&self, seconds: f64) {
-        tokio::time::sleep(Duration::from_secs_f64(seconds / self.speed)).await;
+        let pause = Duration::try_from_secs_f64(seconds / self.speed).unwrap_or(Duration::MAX);
+        let mut stopping = self.stopping.subscribe();
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stopping.wait_for(|stopping| *stopping) => {}
+        }
     }
 
     /// One session: a run of a handful of sub-agents at once, then wait for all of them.
@@ -147,13 +172,14 @@ impl Orchestrator {
                    "output_tokens": 200 + rng.below(800)}),
         );
         let context_id = format!("session-{}", session % 4);
-        let mut agents = Vec::new();
-        for _ in 0..3 + rng.below(4) {
+        let mut agents = JoinSet::new();
+        for call in 0..3 + rng.below(4) {
             let (agent_type, phase, model) = AGENTS[rng.below(AGENTS.len())];
             let agent_id = format!("{agent_type}-{}", rng.below(5));
             record(
                 "tool.called",
-                json!({"tool": "Task", "args": {"agent": agent_type, "phase": phase, "model": model}}),
+                json!({"tool": "Task", "call_id": call,
+                       "args": {"agent": agent_type, "phase": phase, "model": model}}),
             );
             let execution = {
                 let _in_run = run.enter();
@@ -167,18 +193,21 @@ impl Orchestrator {
                 model,
                 context_id: context_id.clone(),
             };
-            let rng = Rng::seeded(rng.next());
-            agents.push((agent_type, tokio::spawn(agent.work(execution, rng))));
+            let work = agent.work(execution, Rng::seeded(rng.next()));
+            agents.spawn(async move { (call, agent_type, work.await) });
         }
         self.refill_queues(&mut rng);
         let started = agents.len() as u64;
         let mut succeeded = 0;
-        for (agent_type, agent) in agents {
-            let success = agent.await.unwrap_or(false);
+        // Each Task call completes as its agent finishes.
+        while let Some(done) = agents.join_next().await {
+            let Ok((call, agent_type, success)) = done else {
+                continue;
+            };
             let error = (!success).then(|| format!("the {agent_type} failed"));
             record(
                 "tool.completed",
-                json!({"tool": "Task", "success": success, "error": error}),
+                json!({"tool": "Task", "call_id": call, "success": success, "error": error}),
             );
             succeeded += u64::from(success);
         }
@@ -190,6 +219,7 @@ impl Orchestrator {
         );
         run.set_fields(RunFields::default().items(started, succeeded, started - succeeded));
         run.finish(match succeeded {
+            _ if self.stopped() => RunStatus::Cancelled,
             n if n == started => RunStatus::Success,
             0 => RunStatus::Failed,
             _ => RunStatus::Partial,
@@ -227,7 +257,8 @@ impl Agent {
         } = self;
         let telemetry = &orchestrator.telemetry;
         let agents = telemetry.agents();
-        let skill = in_span(&mut execution, || {
+        let skill = {
+            let _in_agent = execution.enter();
             telemetry
                 .skills()
                 .call(format!("{agent_type}.{phase}"))
@@ -235,7 +266,7 @@ impl Agent {
                 .workflow("orchestration")
                 .caller("agent")
                 .arguments(&["task_type", "model"])
-        });
+        };
         let window = if model.contains("haiku") {
             100_000
         } else {
@@ -246,16 +277,21 @@ impl Agent {
         let task_started = Instant::now();
         let mut failed = None;
         for _ in 0..3 + rng.below(8) {
+            if orchestrator.stopped() {
+                failed = Some("cancelled");
+                break;
+            }
             // A model call decides the next step.
             let (input, output) = (300 + rng.below(3_000) as u64, 100 + rng.below(900) as u64);
-            let mut chat = in_span(&mut execution, || {
+            let mut chat = {
+                let _in_agent = execution.enter();
                 telemetry
                     .tracer()
                     .span(format!("chat {model}"))
                     .attribute(semconv::OPERATION_NAME, "chat")
                     .attribute(semconv::REQUEST_MODEL, model)
                     .start()
-            });
+            };
             orchestrator.wait(0.2 * rng.log_normal()).await;
             chat.set_attribute(semconv::USAGE_INPUT_TOKENS, input as i64);
             chat.set_attribute(semconv::USAGE_OUTPUT_TOKENS, output as i64);
@@ -271,16 +307,17 @@ impl Agent {
 
             // Then a tool runs it.
             let (tool, typical, failure_rate, error_type) = TOOLS[rng.below(TOOLS.len())];
-            let call = in_span(&mut execution, || telemetry.start_tool(tool));
+            let call = {
+                let _in_agent = execution.enter();
+                telemetry.start_tool(tool)
+            };
             orchestrator
                 .wait((typical * rng.log_normal()).min(3.0))
                 .await;
-            let error = (rng.unit() < failure_rate).then_some(error_type);
-            match error {
-                None => call.succeed(),
-                Some(error_type) => call.fail(error_type),
-            }
-            if let Some(error_type) = error {
+            if rng.unit() >= failure_rate {
+                call.succeed();
+            } else {
+                call.fail(error_type);
                 let severity = if rng.unit() < 0.2 {
                     Severity::Error
                 } else {
@@ -339,10 +376,4 @@ impl Agent {
             }
         }
     }
-}
-
-/// What `start` returns, started with the agent's span current: its spans are children.
-fn in_span<T>(execution: &mut AgentExecutionGuard, start: impl FnOnce() -> T) -> T {
-    let _in_agent = execution.span_mut().map(|span| span.enter());
-    start()
 }

@@ -6,7 +6,7 @@ use crate::error::CliError;
 use lookout::Telemetry;
 use lookout::config::{Config, DEFAULT_LISTEN, process_env};
 use lookout::server::{ConnectionLimits, serve_connections};
-use lookout::store::postgres;
+use lookout::store::{StoreConfig, postgres};
 use lookout_exporter_otlp::ingest_grpc;
 use lookout_query::monitors::MonitorConfig;
 use std::time::Duration;
@@ -17,7 +17,9 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         None => Config::default().with_env(&process_env)?,
     };
     if args.demo {
-        config = config.with_store_unless_configured(demo_store());
+        if !config.store_is_set() {
+            config.store = Some(StoreConfig::new(demo_store()?));
+        }
         config.metric_interval = config.metric_interval.min(DEMO_METRIC_INTERVAL);
     }
     let config = config.with_default_store();
@@ -93,12 +95,18 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         crate::monitors::start(&telemetry, monitors);
     }
     let demo = args.demo.then(|| {
-        if let Some(store) = telemetry.store() {
-            let dir = store.config().base_dir.display();
-            println!("demo: a simulated orchestrator records into the store in {dir}");
+        match telemetry.store() {
+            Some(store) => println!(
+                "demo: a simulated orchestrator records into the store in {}",
+                store.config().base_dir.display()
+            ),
+            None => println!(
+                "demo: a simulated orchestrator records, but the store is off: the page has nothing to show"
+            ),
         }
         let orchestrator = lookout_workload::Orchestrator::new(telemetry.clone());
-        tokio::spawn(async move { orchestrator.forever().await })
+        let working = orchestrator.clone();
+        (orchestrator, tokio::spawn(async move { working.forever().await }))
     });
     let limits = ConnectionLimits {
         max_connections: args.max_connections,
@@ -136,8 +144,10 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), CliError> {
         });
     }
     let served = serve_connections(listener, service, limits, shutdown_signal()).await;
-    if let Some(demo) = demo {
-        demo.abort();
+    if let Some((orchestrator, working)) = demo {
+        // Its sessions end, cancelled, before the exporters' last flush.
+        orchestrator.stop();
+        let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, working).await;
     }
     let _ = stop.send(true);
     while others.join_next().await.is_some() {}
@@ -225,11 +235,15 @@ fn raise_descriptor_limit() {
     }
 }
 
-/// The demo's store when none is configured: a new directory, `lookout-demo-PID` in the
-/// system's temporary directory, left there when the daemon stops so the commands can
-/// read it.
-fn demo_store() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("lookout-demo-{}", std::process::id()))
+/// The demo's store when none is configured: a new directory, `lookout-demo-XXXXXX` in
+/// the system's temporary directory (made by this process alone), left there when the
+/// daemon stops so the commands can read it.
+fn demo_store() -> Result<std::path::PathBuf, CliError> {
+    let dir = tempfile::Builder::new()
+        .prefix("lookout-demo-")
+        .tempdir()
+        .map_err(CliError::Runtime)?;
+    Ok(dir.keep())
 }
 
 /// A listener on `addr`, or the error naming it.
@@ -280,8 +294,8 @@ fn api_options(
     })
 }
 
-/// The demo stores a collection of the metrics at least this often, so that its charts
-/// fill within seconds.
+/// The demo has every exporter, the store's among them, collect the metrics at least
+/// this often, so that its charts fill within seconds.
 const DEMO_METRIC_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How long `serve` waits for its exporters when it stops.

@@ -298,12 +298,13 @@ const views = {
         query.set("agg", a);
         return api(`/api/v1/query?${query}`);
       }));
-      // A series is named by the labels that tell it from the others.
+      // A series is named by the labels that tell it from the others (all of them when
+      // it is alone).
       const all = answers.flat();
-      const keys = new Set(all.flatMap((one) => Object.keys(one.labels)));
-      const telling = [...keys].filter((k) => new Set(all.map((one) => one.labels[k])).size > 1);
+      const keys = [...new Set(all.flatMap((one) => Object.keys(one.labels)))];
+      const telling = all.length > 1 ? keys.filter((k) => new Set(all.map((one) => one.labels[k])).size > 1) : keys;
       const lines = answers.flatMap((series, i) => series.map((one) => ({
-        label: [aggs[i], ...telling.filter((k) => k in one.labels).map((k) => `${k}=${one.labels[k]}`)].join(" "),
+        label: [aggs[i], ...telling.filter((k) => Object.hasOwn(one.labels, k)).map((k) => `${k}=${one.labels[k]}`)].join(" "),
         points: one.points.map((p) => [millis(p.time), p.value]),
       })));
       chart.replaceChildren(lineChart(lines), legendOf(lines));
@@ -510,11 +511,10 @@ function lineChart(lines) {
     svg.append(s("text", { x: x(t), y: height - 6, "text-anchor": "middle" }, new Date(t).toISOString().slice(11, 16)));
   }
   lines.forEach((line, i) => {
-    const d = line.points.filter(([, v]) => v !== null && Number.isFinite(v))
-      .map(([px, py], j) => `${j ? "L" : "M"}${x(px).toFixed(1)},${y(py).toFixed(1)}`).join("");
+    const drawn = line.points.filter(([, v]) => v !== null && Number.isFinite(v));
+    const d = drawn.map(([px, py], j) => `${j ? "L" : "M"}${x(px).toFixed(1)},${y(py).toFixed(1)}`).join("");
     svg.append(s("path", { class: "line", d, stroke: COLOURS[i % COLOURS.length] }));
     // A lone point draws no line: a dot shows it.
-    const drawn = line.points.filter(([, py]) => py !== null && Number.isFinite(py));
     if (drawn.length === 1) {
       svg.append(s("circle", { class: "dot", cx: x(drawn[0][0]), cy: y(drawn[0][1]), r: 3, fill: COLOURS[i % COLOURS.length] }));
     }
