@@ -2,7 +2,7 @@
 
 use super::series::{Metric, Series, sealed::Sealed};
 use lookout_export::{MetricKind, Value};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// A handle on one counter series. Cloning is cheap; an increment is one atomic op.
@@ -14,19 +14,28 @@ pub struct Counter {
 /// A counter's storage: one word while uncontended, per-thread stripes once contended.
 ///
 /// Threads incrementing one word take turns owning its cache line, and each turn costs
-/// a transfer between cores. The first increment that finds another thread's increment
-/// in its way (a failed compare-and-swap) gives the counter stripes, one cache line each,
-/// and from then on every thread adds to its own; reading sums them. Only counters that
-/// really are contended pay the stripes' memory.
+/// a transfer between cores. An increment is one `fetch_add` on the word; once every
+/// [`PROBE_EVERY`] increments, one also probes for another thread's increments (a
+/// compare-and-swap of the value it has just read), and
+/// the first probe that finds one in its way gives the counter stripes, one cache line
+/// each. From then on every thread adds to its own; reading sums them. Only counters
+/// that really are contended pay the stripes' memory.
 #[derive(Debug, Default)]
 pub struct CounterCell {
     base: AtomicU64,
+    /// Increments of `base`, roughly (a plain read and write, not an atomic add: a lost
+    /// tick only delays a probe); they time the probes.
+    ticks: AtomicU32,
     stripes: OnceLock<Box<[Stripe]>>,
 }
 
 #[derive(Debug, Default)]
 #[repr(align(128))]
 struct Stripe(AtomicU64);
+
+/// An uncontended counter probes for contention once per this many increments (a power
+/// of two): the probe's compare-and-swap is a few nanoseconds, once per 4,096.
+const PROBE_EVERY: u32 = 4096;
 
 /// Stripes per contended counter: a power of two, at least the number of cores, at most 64.
 fn stripe_count() -> usize {
@@ -54,22 +63,29 @@ impl CounterCell {
             stripe.0.fetch_add(n, Ordering::Relaxed);
             return;
         }
-        let current = self.base.load(Ordering::Relaxed);
-        let next = current.wrapping_add(n);
-        if self
-            .base
-            .compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-        {
-            self.add_contended(n);
+        // The add's result is not read: the increment stays one locked add.
+        self.base.fetch_add(n, Ordering::Relaxed);
+        let tick = self.ticks.load(Ordering::Relaxed).wrapping_add(1);
+        self.ticks.store(tick, Ordering::Relaxed);
+        if tick.is_multiple_of(PROBE_EVERY) {
+            self.probe();
         }
     }
 
+    /// Stripes the counter if another thread's increment lands between a read of the
+    /// word and a compare-and-swap of that value.
     #[cold]
-    fn add_contended(&self, n: u64) {
-        self.base.fetch_add(n, Ordering::Relaxed);
-        self.stripes
-            .get_or_init(|| (0..stripe_count()).map(|_| Stripe::default()).collect());
+    #[inline(never)]
+    fn probe(&self) {
+        let seen = self.base.load(Ordering::Relaxed);
+        if self
+            .base
+            .compare_exchange(seen, seen, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            self.stripes
+                .get_or_init(|| (0..stripe_count()).map(|_| Stripe::default()).collect());
+        }
     }
 
     pub(crate) fn get(&self) -> u64 {
@@ -134,10 +150,11 @@ mod tests {
     #[test]
     fn uncontended_counters_stay_one_word() {
         let cell = CounterCell::default();
-        for _ in 0..1000 {
-            cell.add(2);
+        // Past many probes (one per PROBE_EVERY increments), none finding another thread.
+        for _ in 0..100_000 {
+            cell.add(3);
         }
-        assert_eq!(cell.get(), 2000);
+        assert_eq!(cell.get(), 300_000);
         assert!(!cell.is_striped());
     }
 
