@@ -22,7 +22,9 @@ pub struct SpanContext {
 impl SpanContext {
     /// The `traceparent` header value (version 00) for this span (seed 003's `propagate`).
     pub fn traceparent(&self) -> String {
-        self.to_traceparent().to_string()
+        // Every byte `encode` writes is ASCII: one allocation of the header's length.
+        let header = self.to_traceparent().encode();
+        std::str::from_utf8(&header).unwrap_or_default().to_owned()
     }
 
     fn to_traceparent(&self) -> TraceParent {

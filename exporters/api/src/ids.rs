@@ -83,25 +83,60 @@ impl TraceFlags {
 
 /// Parses up to 32 lowercase hex digits; uppercase and anything else is `None`.
 pub fn parse_lower_hex(digits: &[u8]) -> Option<u128> {
-    let mut value = 0u128;
-    for &d in digits {
-        let nibble = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            _ => return None,
-        };
-        value = (value << 4) | u128::from(nibble);
+    // Two halves of at most 16 digits each: 64-bit arithmetic, no branch per digit.
+    let split = digits.len().saturating_sub(16);
+    let (high, low) = digits.split_at(split);
+    let shift = 4 * low.len();
+    let (high, high_bad) = parse_u64(high);
+    let (low, low_bad) = parse_u64(low);
+    let high = u128::from(high) << shift;
+    ((high_bad | low_bad) & INVALID == 0).then_some(high | u128::from(low))
+}
+
+/// The value of each byte as a lowercase hex digit, or [`INVALID`].
+const DIGIT: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut d = 0;
+    while d < 10 {
+        table[b'0' as usize + d] = d as u8;
+        d += 1;
     }
-    Some(value)
+    let mut d = 0;
+    while d < 6 {
+        table[b'a' as usize + d] = 10 + d as u8;
+        d += 1;
+    }
+    table
+};
+const INVALID: u8 = 0x80;
+
+/// The value of `digits` (wrapping past 16), and the bits of every digit's table entry
+/// or-ed together (holding [`INVALID`] if one was not a lowercase hex digit).
+fn parse_u64(digits: &[u8]) -> (u64, u8) {
+    let (mut value, mut seen) = (0u64, 0u8);
+    for &d in digits {
+        let nibble = DIGIT[d as usize];
+        seen |= nibble;
+        value = (value << 4) | u64::from(nibble & 0x0f);
+    }
+    (value, seen)
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Writes `value`'s low `out.len()` nibbles as lowercase hex, most significant first.
 pub fn write_lower_hex(value: u128, out: &mut [u8]) {
-    let n = out.len();
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = HEX[((value >> (4 * (n - 1 - i))) & 0xf) as usize];
+    let split = out.len().saturating_sub(16);
+    let (high, low) = out.split_at_mut(split);
+    write_u64(value as u64, low);
+    write_u64((value >> 64) as u64, high);
+}
+
+/// Writes `value`'s low `out.len()` (at most 16) nibbles, most significant first.
+fn write_u64(mut value: u64, out: &mut [u8]) {
+    for byte in out.iter_mut().rev() {
+        *byte = HEX[(value & 0x0f) as usize];
+        value >>= 4;
     }
 }
 
@@ -130,6 +165,30 @@ hex_display!(TraceFlags, 2);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_of_every_length_round_trips_and_any_other_byte_is_refused() {
+        let value = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128;
+        for len in 0..=32 {
+            let mut out = vec![0u8; len];
+            write_lower_hex(value, &mut out);
+            let kept = if len == 32 {
+                value
+            } else {
+                value & ((1u128 << (4 * len)) - 1)
+            };
+            assert_eq!(parse_lower_hex(&out), Some(kept), "{len} digits");
+            let text = format!("{value:032x}");
+            assert_eq!(out, text.as_bytes()[32 - len..], "{len} digits");
+            for at in 0..len {
+                for bad in [b'A', b'F', b'g', b'G', b'/', b':', b'`', b' ', 0, 0xff] {
+                    let mut digits = out.clone();
+                    digits[at] = bad;
+                    assert_eq!(parse_lower_hex(&digits), None, "{bad} at {at} of {len}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn hex_round_trips_and_rejects_what_w3c_rejects() {
