@@ -1,6 +1,8 @@
 //! Encoding 1,000 series to Prometheus text: 5 counter and 5 histogram families, 100
 //! label sets each (3 labels), the same buckets everywhere: about 7,500 lines. Lookout
 //! beside prometheus' TextEncoder, prometheus-client and metrics-exporter-prometheus.
+//! Then 100,000 series (10,000 label sets a family, about 750,000 lines, 55 MB) beside
+//! the two fastest: how encoding scales once the series no longer fit in the caches.
 //!
 //! `cargo bench --bench encode`, then `python3 scripts/bench_table.py`.
 
@@ -15,12 +17,12 @@ use prometheus::Encoder as _;
 use std::hint::black_box;
 
 const FAMILIES: usize = 5;
-const LABEL_SETS: usize = 100;
 
-/// Calls `f(family index, label values, value)` for every family and label set.
-fn for_each_series(mut f: impl FnMut(usize, &[&str; 3], f64)) {
+/// Calls `f(family index, label values, value)` for every family and `label_sets` label
+/// sets.
+fn for_each_series(label_sets: usize, mut f: impl FnMut(usize, &[&str; 3], f64)) {
     for family in 0..FAMILIES {
-        for i in 0..LABEL_SETS {
+        for i in 0..label_sets {
             let labels = peers::label_set(i);
             let labels = [labels[0].as_str(), labels[1].as_str(), labels[2].as_str()];
             f(
@@ -38,9 +40,9 @@ fn lines(text: &str) -> usize {
         .count()
 }
 
-fn encode_1000_series(c: &mut Criterion) {
-    // Lookout
-    let registry = Registry::new();
+/// Lookout's registry: the families filled with `label_sets` label sets each.
+fn lookout_registry(label_sets: usize) -> Registry {
+    let registry = Registry::with_cardinality_limit(label_sets.max(2_000));
     let counters: Vec<_> = (0..FAMILIES)
         .map(|f| {
             registry
@@ -58,12 +60,15 @@ fn encode_1000_series(c: &mut Criterion) {
                 .unwrap()
         })
         .collect();
-    for_each_series(|f, labels, v| {
+    for_each_series(label_sets, |f, labels, v| {
         counters[f].add(labels, 3);
         histograms[f].observe(labels, v);
     });
+    registry
+}
 
-    // prometheus
+/// The same in prometheus.
+fn prometheus_registry(label_sets: usize) -> prometheus::Registry {
     let prom = prometheus::Registry::new();
     let prom_counters: Vec<_> = (0..FAMILIES)
         .map(|f| {
@@ -85,12 +90,15 @@ fn encode_1000_series(c: &mut Criterion) {
             h
         })
         .collect();
-    for_each_series(|f, labels, v| {
+    for_each_series(label_sets, |f, labels, v| {
         prom_counters[f].with_label_values(labels).inc_by(3);
         prom_histograms[f].with_label_values(labels).observe(v);
     });
+    prom
+}
 
-    // prometheus-client
+/// The same in prometheus-client.
+fn client_registry(label_sets: usize) -> prometheus_client::registry::Registry {
     type Labels = Vec<(String, String)>;
     use prometheus_client::metrics::{counter::Counter, family::Family, histogram::Histogram};
     let mut client = prometheus_client::registry::Registry::default();
@@ -112,17 +120,24 @@ fn encode_1000_series(c: &mut Criterion) {
             family
         })
         .collect();
-    for_each_series(|f, labels, v| {
+    for_each_series(label_sets, |f, labels, v| {
         let key = peers::client_labels(*labels);
         client_counters[f].get_or_create(&key).inc_by(3);
         client_histograms[f].get_or_create(&key).observe(v);
     });
+    client
+}
+
+fn encode_1000_series(c: &mut Criterion) {
+    let registry = lookout_registry(100);
+    let prom = prometheus_registry(100);
+    let client = client_registry(100);
 
     // metrics + metrics-exporter-prometheus
     let recorder = peers::metrics_recorder();
     let handle = recorder.handle();
     metrics::with_local_recorder(&recorder, || {
-        for_each_series(|f, labels, v| {
+        for_each_series(100, |f, labels, v| {
             let pairs: Vec<(&'static str, String)> = NAMES
                 .iter()
                 .zip(labels)
@@ -175,9 +190,40 @@ fn encode_1000_series(c: &mut Criterion) {
     group.finish();
 }
 
+fn encode_100k_series(c: &mut Criterion) {
+    let registry = lookout_registry(10_000);
+    let prom = prometheus_registry(10_000);
+    let client = client_registry(10_000);
+    let (mut buf, mut prom_buf, mut client_text) = (Vec::new(), Vec::new(), String::new());
+    let mut group = c.benchmark_group("encode/100k_series");
+    group.sample_size(10);
+    group.bench_function("lookout", |b| {
+        b.iter(|| {
+            buf.clear();
+            encode(black_box(&registry), Format::Text, &mut buf);
+        })
+    });
+    group.bench_function("prometheus", |b| {
+        b.iter(|| {
+            prom_buf.clear();
+            prometheus::TextEncoder::new()
+                .encode(&prom.gather(), &mut prom_buf)
+                .unwrap();
+        })
+    });
+    group.bench_function("prometheus_client", |b| {
+        b.iter(|| {
+            client_text.clear();
+            prometheus_client::encoding::text::encode(&mut client_text, black_box(&client))
+                .unwrap();
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = peers::criterion();
-    targets = encode_1000_series
+    targets = encode_1000_series, encode_100k_series
 }
 criterion_main!(benches);

@@ -47,6 +47,11 @@ impl LabelValues {
         rest.is_empty()
     }
 
+    /// Where the packed values start in memory.
+    pub(crate) fn as_ptr(&self) -> *const u8 {
+        self.0.as_ptr()
+    }
+
     /// The values in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
         let mut rest = &self.0[..];
