@@ -16,10 +16,10 @@ pub struct Counter {
 /// Threads incrementing one word take turns owning its cache line, and each turn costs
 /// a transfer between cores. An increment is one `fetch_add` on the word; once every
 /// [`PROBE_EVERY`] increments, one also probes for another thread's increments (a
-/// compare-and-swap of the value it has just read), and
-/// the first probe that finds one in its way gives the counter stripes, one cache line
-/// each. From then on every thread adds to its own; reading sums them. Only counters
-/// that really are contended pay the stripes' memory.
+/// compare-and-swap of the value it has just read), and the first probe that finds one
+/// in its way gives the counter stripes, one cache line each. From then on every thread
+/// adds to its own; reading sums them. Only counters that really are contended pay the
+/// stripes' memory.
 #[derive(Debug, Default)]
 pub struct CounterCell {
     base: AtomicU64,
