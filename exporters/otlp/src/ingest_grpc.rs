@@ -149,7 +149,9 @@ pub async fn serve(
         .add_service(traces)
         .add_service(metrics)
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
+            // Small frames (window updates, the reply) go out at once, not after the
+            // client's delayed acknowledgement.
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
         )
         .await

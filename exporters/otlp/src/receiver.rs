@@ -134,9 +134,10 @@ impl Server {
                                 .add_service(
                                     MetricsServiceServer::new(service).accept_compressed(gzip),
                                 )
-                                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(
-                                    listener,
-                                ));
+                                .serve_with_incoming(
+                                    tonic::transport::server::TcpIncoming::from(listener)
+                                        .with_nodelay(Some(true)),
+                                );
                             tokio::spawn(server);
                         }
                         Protocol::HttpProtobuf => {
