@@ -165,10 +165,23 @@ fn encode_1000_series(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("encode/1000_series");
+    bench_encoders(&mut group, &registry, &prom, &client);
+    group.bench_function("metrics", |b| b.iter(|| black_box(handle.render())));
+    group.finish();
+}
+
+/// Lookout's, prometheus's and prometheus-client's encoders, each into a buffer it reuses.
+fn bench_encoders(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    registry: &Registry,
+    prom: &prometheus::Registry,
+    client: &prometheus_client::registry::Registry,
+) {
+    let (mut buf, mut prom_buf, mut client_text) = (Vec::new(), Vec::new(), String::new());
     group.bench_function("lookout", |b| {
         b.iter(|| {
             buf.clear();
-            encode(black_box(&registry), Format::Text, &mut buf);
+            encode(black_box(registry), Format::Text, &mut buf);
         })
     });
     group.bench_function("prometheus", |b| {
@@ -182,42 +195,18 @@ fn encode_1000_series(c: &mut Criterion) {
     group.bench_function("prometheus_client", |b| {
         b.iter(|| {
             client_text.clear();
-            prometheus_client::encoding::text::encode(&mut client_text, black_box(&client))
-                .unwrap();
+            prometheus_client::encoding::text::encode(&mut client_text, black_box(client)).unwrap();
         })
     });
-    group.bench_function("metrics", |b| b.iter(|| black_box(handle.render())));
-    group.finish();
 }
 
 fn encode_100k_series(c: &mut Criterion) {
     let registry = lookout_registry(10_000);
     let prom = prometheus_registry(10_000);
     let client = client_registry(10_000);
-    let (mut buf, mut prom_buf, mut client_text) = (Vec::new(), Vec::new(), String::new());
     let mut group = c.benchmark_group("encode/100k_series");
     group.sample_size(10);
-    group.bench_function("lookout", |b| {
-        b.iter(|| {
-            buf.clear();
-            encode(black_box(&registry), Format::Text, &mut buf);
-        })
-    });
-    group.bench_function("prometheus", |b| {
-        b.iter(|| {
-            prom_buf.clear();
-            prometheus::TextEncoder::new()
-                .encode(&prom.gather(), &mut prom_buf)
-                .unwrap();
-        })
-    });
-    group.bench_function("prometheus_client", |b| {
-        b.iter(|| {
-            client_text.clear();
-            prometheus_client::encoding::text::encode(&mut client_text, black_box(&client))
-                .unwrap();
-        })
-    });
+    bench_encoders(&mut group, &registry, &prom, &client);
     group.finish();
 }
 
